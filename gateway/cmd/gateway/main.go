@@ -1,0 +1,95 @@
+// Command gateway is shopmesh's public REST API (gin), calling inventory
+// and order over mTLS gRPC.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
+	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
+	"github.com/shopmesh/shopmesh/pkg/platform/bootstrap"
+	"github.com/shopmesh/shopmesh/pkg/platform/discovery"
+	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
+
+	"github.com/shopmesh/shopmesh/gateway/internal/httpapi"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+// peers are the services the gateway calls; it is ready only when each has
+// at least one registered instance.
+var peers = []string{"inventory", "order"}
+
+// run wires the gateway from its environment and serves until ctx ends or
+// a signal arrives.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if lifecycle.IsProbe(args) {
+		return lifecycle.Probe(ctx, getenv("ADMIN_ADDR"))
+	}
+	cfg, err := bootstrap.LoadConfig("gateway", getenv)
+	if err != nil {
+		return err
+	}
+	reqTimeout, err := bootstrap.ParseDuration(getenv("REQUEST_TIMEOUT"), 10*time.Second)
+	if err != nil || reqTimeout <= 0 {
+		return fmt.Errorf("config of gateway: REQUEST_TIMEOUT %q: want a positive duration", getenv("REQUEST_TIMEOUT"))
+	}
+	p, err := bootstrap.Start(ctx, cfg, stdout, getenv)
+	if err != nil {
+		return err
+	}
+	handler, err := newHandler(p, httpapi.Config{RequestTimeout: reqTimeout})
+	if err != nil {
+		p.Abort(ctx)
+		return err
+	}
+	srv := lifecycle.HTTPServer{Server: &http.Server{
+		Handler: handler,
+		// Timeouts on the public server itself, so a slow client cannot
+		// hold a connection forever.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      reqTimeout + 5*time.Second,
+		IdleTimeout:       120 * time.Second,
+	}}
+	ready := func(ctx context.Context) error {
+		for _, peer := range peers {
+			n, err := discovery.CountInstances(ctx, p.Etcd, peer)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return errors.New("no instance of " + peer + " registered")
+			}
+		}
+		return nil
+	}
+	return lifecycle.Run(ctx, p.App(srv, nil, ready))
+}
+
+func newHandler(p *bootstrap.Process, cfg httpapi.Config) (http.Handler, error) {
+	invConn, err := p.Conns.Get("inventory")
+	if err != nil {
+		return nil, err
+	}
+	orderConn, err := p.Conns.Get("order")
+	if err != nil {
+		return nil, err
+	}
+	api, err := httpapi.New(inventoryv1.NewInventoryServiceClient(invConn), orderv1.NewOrderServiceClient(orderConn), p.Logger, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return api.Handler(), nil
+}

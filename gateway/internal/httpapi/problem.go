@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Problem is an RFC 9457 problem details body, with the trace id so a user
+// can hand support one string that finds every log line of the request.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	TraceID  string `json:"trace_id,omitempty"`
+}
+
+const problemBase = "https://shopmesh.dev/problems/"
+
+// httpStatuses is the one table from gRPC codes to HTTP statuses.
+var httpStatuses = map[codes.Code]int{
+	codes.InvalidArgument:    http.StatusBadRequest,
+	codes.NotFound:           http.StatusNotFound,
+	codes.AlreadyExists:      http.StatusConflict,
+	codes.FailedPrecondition: http.StatusConflict,
+	codes.Aborted:            http.StatusConflict,
+	codes.PermissionDenied:   http.StatusForbidden,
+	codes.Unauthenticated:    http.StatusUnauthorized,
+	codes.ResourceExhausted:  http.StatusTooManyRequests,
+	codes.DeadlineExceeded:   http.StatusGatewayTimeout,
+	codes.Unavailable:        http.StatusServiceUnavailable,
+	codes.Canceled:           http.StatusServiceUnavailable,
+}
+
+// reasonStatuses refines FailedPrecondition by the callee's ErrorInfo reason.
+var reasonStatuses = map[string]int{
+	"OUT_OF_STOCK":     http.StatusConflict,
+	"PAYMENT_DECLINED": http.StatusPaymentRequired,
+}
+
+// writeProblem answers with the problem for a gRPC error. Internal details
+// never reach the client; they are in the callee's log under the trace id.
+func writeProblem(c *gin.Context, err error) {
+	st := status.Convert(err)
+	code := http.StatusInternalServerError
+	if s, ok := httpStatuses[st.Code()]; ok {
+		code = s
+	}
+	typ := "internal"
+	detail := "internal error"
+	if code != http.StatusInternalServerError {
+		typ, detail = snake(st.Code()), st.Message()
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			if s, ok := reasonStatuses[info.GetReason()]; ok {
+				code, typ = s, lower(info.GetReason())
+			}
+		}
+	}
+	abortProblem(c, code, typ, detail)
+}
+
+// abortProblem writes a problem and stops the handler chain.
+func abortProblem(c *gin.Context, code int, typ, detail string) {
+	p := Problem{
+		Type: problemBase + typ, Title: http.StatusText(code), Status: code,
+		Detail: detail, Instance: c.Request.URL.Path,
+	}
+	if sc := trace.SpanContextFromContext(c.Request.Context()); sc.HasTraceID() {
+		p.TraceID = sc.TraceID().String()
+	}
+	c.Header("Content-Type", "application/problem+json")
+	c.AbortWithStatusJSON(code, p)
+	// AbortWithStatusJSON sets application/json; the problem type wins.
+	c.Writer.Header().Set("Content-Type", "application/problem+json")
+}
+
+func snake(c codes.Code) string {
+	switch c {
+	case codes.InvalidArgument:
+		return "invalid_argument"
+	case codes.NotFound:
+		return "not_found"
+	case codes.AlreadyExists:
+		return "already_exists"
+	case codes.FailedPrecondition:
+		return "failed_precondition"
+	case codes.Aborted:
+		return "conflict"
+	case codes.PermissionDenied:
+		return "forbidden"
+	case codes.Unauthenticated:
+		return "unauthenticated"
+	case codes.ResourceExhausted:
+		return "rate_limited"
+	case codes.DeadlineExceeded:
+		return "timeout"
+	}
+	return "unavailable"
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		if ch >= 'A' && ch <= 'Z' {
+			b[i] = ch + 'a' - 'A'
+		}
+	}
+	return string(b)
+}

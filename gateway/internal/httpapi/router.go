@@ -1,0 +1,130 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+
+	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
+	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
+)
+
+// Config configures the API.
+type Config struct {
+	// RequestTimeout is the budget of one request across all its downstream
+	// calls (default 10s).
+	RequestTimeout time.Duration
+	// MaxBodyBytes bounds a request body (default 64 KiB).
+	MaxBodyBytes int64
+}
+
+// API holds the gateway's peers: the generated gRPC clients, built on the
+// process's shared connections.
+type API struct {
+	inventory inventoryv1.InventoryServiceClient
+	orders    orderv1.OrderServiceClient
+	logger    *slog.Logger
+	cfg       Config
+}
+
+// New returns the API. Tests pass fakes of the two clients.
+func New(inv inventoryv1.InventoryServiceClient, orders orderv1.OrderServiceClient, logger *slog.Logger, cfg Config) (*API, error) {
+	if inv == nil || orders == nil || logger == nil {
+		return nil, errors.New("httpapi: inventory, orders and logger are required")
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	return &API{inventory: inv, orders: orders, logger: logger, cfg: cfg}, nil
+}
+
+// Handler returns the gin engine with every route.
+func (a *API) Handler() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(
+		a.recovery(),
+		// otelgin continues an incoming traceparent or starts a trace.
+		otelgin.Middleware("gateway"),
+		a.correlate(),
+		a.accessLog(),
+		a.budget(),
+	)
+	r.NoRoute(func(c *gin.Context) { abortProblem(c, http.StatusNotFound, "not_found", "no such route") })
+	r.NoMethod(func(c *gin.Context) {
+		abortProblem(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
+	})
+	r.HandleMethodNotAllowed = true
+
+	v1 := r.Group("/v1")
+	v1.GET("/products", a.listProducts)
+	v1.GET("/products/:id", a.getProduct)
+	v1.POST("/orders", a.placeOrder)
+	v1.GET("/orders", a.listOrders)
+	v1.GET("/orders/:id", a.getOrder)
+	v1.POST("/orders/:id/cancel", a.cancelOrder)
+	return r
+}
+
+func (a *API) recovery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if p := recover(); p != nil {
+				a.logger.ErrorContext(c.Request.Context(), "panic in handler", "panic", p, "path", c.Request.URL.Path)
+				abortProblem(c, http.StatusInternalServerError, "internal", "internal error")
+			}
+		}()
+		c.Next()
+	}
+}
+
+// correlate returns traceparent and X-Request-Id on every response, so a
+// client can quote either when something goes wrong.
+func (a *API) correlate() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-Id")
+		if id == "" || len(id) > 128 {
+			var b [16]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		c.Header("X-Request-Id", id)
+		otel.GetTextMapPropagator().Inject(c.Request.Context(), propagation.HeaderCarrier(c.Writer.Header()))
+		c.Next()
+	}
+}
+
+func (a *API) accessLog() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		a.logger.InfoContext(c.Request.Context(), "http request",
+			"method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
+			"duration_ms", time.Since(start).Milliseconds(), "request_id", c.Writer.Header().Get("X-Request-Id"))
+	}
+}
+
+// budget bounds the whole request; every downstream call derives from
+// c.Request.Context(), so they all share this deadline and the client's
+// cancellation.
+func (a *API) budget() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), a.cfg.RequestTimeout)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, a.cfg.MaxBodyBytes)
+		c.Next()
+	}
+}

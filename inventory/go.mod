@@ -1,0 +1,3 @@
+module github.com/shopmesh/shopmesh/inventory
+
+go 1.26.0

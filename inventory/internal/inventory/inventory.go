@@ -1,0 +1,193 @@
+// Package inventory is the inventory domain: the catalog, stock, and
+// reservations held for orders. It imports no transport or storage code.
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+)
+
+// Money is an amount in integer minor units with its ISO 4217 currency.
+type Money struct {
+	Currency string
+	Minor    int64
+}
+
+// Product is a sellable item with its price and the units still available.
+type Product struct {
+	ID        string
+	Name      string
+	Price     Money
+	Available int64
+}
+
+// Item is a quantity of one product requested by an order.
+type Item struct {
+	ProductID string
+	Quantity  int32
+}
+
+// Line is an item priced at reservation time.
+type Line struct {
+	ProductID string
+	Quantity  int32
+	UnitPrice Money
+}
+
+// State is where a reservation is in its life.
+type State int
+
+// Reservation states. Reserved stock is out of Available; Committed stock is
+// sold; Released stock went back.
+const (
+	Reserved State = iota + 1
+	Committed
+	Released
+)
+
+// Reservation is the stock held for one order.
+type Reservation struct {
+	OrderID string
+	Lines   []Line
+	Total   Money
+	State   State
+}
+
+// Reasons of FailedPrecondition errors, stable for callers.
+const (
+	ReasonOutOfStock   = "OUT_OF_STOCK"
+	ReasonNotReserved  = "NOT_RESERVED"
+	ReasonMixedPricing = "MIXED_CURRENCY"
+)
+
+// Store keeps products and reservations. Reserve, Commit and Release are
+// atomic and idempotent by order id; implementations must never let
+// Available go below zero, even under concurrent reservations.
+type Store interface {
+	// ListProducts returns up to limit products with ids after `after`, in id order.
+	ListProducts(ctx context.Context, after string, limit int) ([]Product, error)
+	// GetProduct returns a product or an apperr NotFound.
+	GetProduct(ctx context.Context, id string) (Product, error)
+	// Reserve holds every item for orderID or nothing (FailedPrecondition,
+	// reason OUT_OF_STOCK; NotFound for an unknown product). A repeat for
+	// the same order returns the existing reservation unchanged.
+	Reserve(ctx context.Context, orderID string, items []Item) (Reservation, error)
+	// Commit marks the reservation sold. Committing twice is fine;
+	// committing a released or unknown reservation is FailedPrecondition.
+	Commit(ctx context.Context, orderID string) (Reservation, error)
+	// Release returns a reserved or committed reservation's stock. Releasing
+	// twice, or an order that never reserved, is fine.
+	Release(ctx context.Context, orderID string) (Reservation, error)
+}
+
+// Limits on requests, so one call cannot ask for unbounded work.
+const (
+	MaxItems       = 100
+	MaxQuantity    = 1000
+	DefaultPageLen = 50
+	MaxPageLen     = 200
+)
+
+// Service is the inventory use cases: input validation in front of a Store.
+type Service struct {
+	store Store
+}
+
+// NewService returns a Service over store.
+func NewService(store Store) (*Service, error) {
+	if store == nil {
+		return nil, errors.New("inventory: nil store")
+	}
+	return &Service{store: store}, nil
+}
+
+// ListProducts pages through the catalog; pageToken is the last id seen.
+func (s *Service) ListProducts(ctx context.Context, pageSize int, pageToken string) (products []Product, next string, err error) {
+	switch {
+	case pageSize < 0:
+		return nil, "", apperr.New(apperr.Invalid, "page_size must not be negative")
+	case pageSize == 0:
+		pageSize = DefaultPageLen
+	case pageSize > MaxPageLen:
+		pageSize = MaxPageLen
+	}
+	// Ask for one more to know whether another page exists.
+	products, err = s.store.ListProducts(ctx, pageToken, pageSize+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list products: %w", err)
+	}
+	if len(products) > pageSize {
+		products = products[:pageSize]
+		next = products[len(products)-1].ID
+	}
+	return products, next, nil
+}
+
+// GetProduct returns one product.
+func (s *Service) GetProduct(ctx context.Context, id string) (Product, error) {
+	if id == "" {
+		return Product{}, apperr.New(apperr.Invalid, "product id is required")
+	}
+	return s.store.GetProduct(ctx, id)
+}
+
+// Reserve validates the items and reserves them for orderID.
+func (s *Service) Reserve(ctx context.Context, orderID string, items []Item) (Reservation, error) {
+	if orderID == "" {
+		return Reservation{}, apperr.New(apperr.Invalid, "order id is required")
+	}
+	if len(items) == 0 || len(items) > MaxItems {
+		return Reservation{}, apperr.New(apperr.Invalid, "an order needs 1 to %d items, got %d", MaxItems, len(items))
+	}
+	seen := make(map[string]bool, len(items))
+	for _, it := range items {
+		if it.ProductID == "" {
+			return Reservation{}, apperr.New(apperr.Invalid, "product id is required")
+		}
+		if it.Quantity < 1 || it.Quantity > MaxQuantity {
+			return Reservation{}, apperr.New(apperr.Invalid, "quantity of %s must be 1..%d, got %d", it.ProductID, MaxQuantity, it.Quantity)
+		}
+		if seen[it.ProductID] {
+			return Reservation{}, apperr.New(apperr.Invalid, "product %s listed twice", it.ProductID)
+		}
+		seen[it.ProductID] = true
+	}
+	return s.store.Reserve(ctx, orderID, items)
+}
+
+// Commit makes orderID's reservation a sale.
+func (s *Service) Commit(ctx context.Context, orderID string) (Reservation, error) {
+	if orderID == "" {
+		return Reservation{}, apperr.New(apperr.Invalid, "order id is required")
+	}
+	return s.store.Commit(ctx, orderID)
+}
+
+// Release returns orderID's stock.
+func (s *Service) Release(ctx context.Context, orderID string) (Reservation, error) {
+	if orderID == "" {
+		return Reservation{}, apperr.New(apperr.Invalid, "order id is required")
+	}
+	return s.store.Release(ctx, orderID)
+}
+
+// PriceLines prices items with the products' current prices and sums the
+// total. Every product of one order must share a currency.
+func PriceLines(items []Item, products map[string]Product) ([]Line, Money, error) {
+	lines := make([]Line, 0, len(items))
+	var total Money
+	for _, it := range items {
+		p := products[it.ProductID]
+		if total.Currency == "" {
+			total.Currency = p.Price.Currency
+		} else if total.Currency != p.Price.Currency {
+			return nil, Money{}, apperr.New(apperr.FailedPrecondition, "products in one order must share a currency").WithReason(ReasonMixedPricing)
+		}
+		lines = append(lines, Line{ProductID: it.ProductID, Quantity: it.Quantity, UnitPrice: p.Price})
+		total.Minor += p.Price.Minor * int64(it.Quantity)
+	}
+	return lines, total, nil
+}

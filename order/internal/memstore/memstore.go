@@ -1,0 +1,98 @@
+// Package memstore is an in-memory order.Store for the walking skeleton and
+// unit tests.
+package memstore
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/shopmesh/shopmesh/order/internal/order"
+	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+)
+
+// Store is an in-memory order.Store.
+type Store struct {
+	mu     sync.Mutex
+	orders map[string]order.Order
+	byKey  map[[2]string]string // (customer, idempotency key) → order id
+}
+
+var _ order.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{orders: map[string]order.Order{}, byKey: map[[2]string]string{}}
+}
+
+// Create implements order.Store.
+func (s *Store) Create(_ context.Context, o order.Order) (order.Order, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := [2]string{o.CustomerID, o.IdempotencyKey}
+	if id, ok := s.byKey[k]; ok {
+		return s.orders[id].Clone(), false, nil
+	}
+	s.byKey[k] = o.ID
+	s.orders[o.ID] = o.Clone()
+	return o.Clone(), true, nil
+}
+
+// Get implements order.Store.
+func (s *Store) Get(_ context.Context, id string) (order.Order, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[id]
+	if !ok {
+		return order.Order{}, apperr.New(apperr.NotFound, "order %s not found", id)
+	}
+	return o.Clone(), nil
+}
+
+// Update implements order.Store.
+func (s *Store) Update(_ context.Context, o order.Order) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.orders[o.ID]; !ok {
+		return apperr.New(apperr.NotFound, "order %s not found", o.ID)
+	}
+	s.orders[o.ID] = o.Clone()
+	return nil
+}
+
+// ListByCustomer implements order.Store.
+func (s *Store) ListByCustomer(_ context.Context, customerID, after string, limit int) ([]order.Order, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []order.Order
+	for _, o := range s.orders {
+		if o.CustomerID == customerID {
+			all = append(all, o)
+		}
+	}
+	// Newest first; the id breaks ties so pages are stable.
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].CreatedAt.Equal(all[j].CreatedAt) {
+			return all[i].CreatedAt.After(all[j].CreatedAt)
+		}
+		return all[i].ID > all[j].ID
+	})
+	start := 0
+	if after != "" {
+		for i, o := range all {
+			if o.ID == after {
+				start = i + 1
+				break
+			}
+		}
+	}
+	all = all[start:]
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	out := make([]order.Order, len(all))
+	for i, o := range all {
+		out[i] = o.Clone()
+	}
+	return out, nil
+}

@@ -1,0 +1,145 @@
+// Package order is the order domain: orders, their life cycle, and the saga
+// that reserves stock, takes payment and commits the sale. It declares the
+// ports it needs (Inventory, Payment, Store); adapters implement them.
+package order
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Money is an amount in integer minor units with its ISO 4217 currency.
+type Money struct {
+	Currency string
+	Minor    int64
+}
+
+// Status is where an order is in the saga.
+type Status int
+
+// Order statuses; every status but Pending is final for the saga.
+const (
+	Pending Status = iota + 1
+	Confirmed
+	Rejected        // out of stock, nothing charged
+	PaymentDeclined // provider declined, stock released
+	Cancelled       // refunded and restocked after confirmation
+)
+
+func (s Status) String() string {
+	switch s {
+	case Pending:
+		return "PENDING"
+	case Confirmed:
+		return "CONFIRMED"
+	case Rejected:
+		return "REJECTED"
+	case PaymentDeclined:
+		return "PAYMENT_DECLINED"
+	case Cancelled:
+		return "CANCELLED"
+	}
+	return "UNSPECIFIED"
+}
+
+// Item is a product and quantity requested by the customer.
+type Item struct {
+	ProductID string
+	Quantity  int32
+}
+
+// Line is an item priced by inventory at reservation time.
+type Line struct {
+	ProductID string
+	Quantity  int32
+	UnitPrice Money
+}
+
+// Event is one recorded step of an order's history.
+type Event struct {
+	At     time.Time
+	Step   string // e.g. "reserved", "charged", "committed"
+	Detail string
+}
+
+// Order is a customer's order.
+type Order struct {
+	ID             string
+	CustomerID     string
+	IdempotencyKey string
+	// RequestHash identifies the request body, so a reused key with another
+	// body is told apart from a retry.
+	RequestHash  string
+	PaymentToken string
+	Items        []Item
+	Status       Status
+	Lines        []Line
+	Total        Money
+	History      []Event
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Clone returns a deep copy, so stores never share slices with callers.
+func (o Order) Clone() Order {
+	o.Items = slices.Clone(o.Items)
+	o.Lines = slices.Clone(o.Lines)
+	o.History = slices.Clone(o.History)
+	return o
+}
+
+// RequestHash hashes what defines a PlaceOrder request besides its key.
+func RequestHash(customerID, paymentToken string, items []Item) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", customerID, paymentToken)
+	for _, it := range items {
+		fmt.Fprintf(h, "%s\x00%d\x00", it.ProductID, it.Quantity)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Reservation is what inventory answered to Reserve.
+type Reservation struct {
+	Lines []Line
+	Total Money
+}
+
+// ChargeResult is what payment answered to Charge.
+type ChargeResult struct {
+	Declined      bool
+	DeclineReason string
+}
+
+// Inventory is the part of the inventory service the saga uses. All three
+// calls are idempotent by order id. Reserve fails with an apperr
+// FailedPrecondition, reason OUT_OF_STOCK, when stock is short.
+type Inventory interface {
+	Reserve(ctx context.Context, orderID string, items []Item) (Reservation, error)
+	Commit(ctx context.Context, orderID string) error
+	Release(ctx context.Context, orderID string) error
+}
+
+// Payment is the part of the payment service the saga uses; idempotent by
+// order id. A decline is a ChargeResult, not an error.
+type Payment interface {
+	Charge(ctx context.Context, orderID string, amount Money, paymentToken string) (ChargeResult, error)
+	Refund(ctx context.Context, orderID string) error
+}
+
+// Store keeps orders.
+type Store interface {
+	// Create inserts o, or returns the order already created with the same
+	// (CustomerID, IdempotencyKey) and created=false.
+	Create(ctx context.Context, o Order) (_ Order, created bool, _ error)
+	// Get returns an order or an apperr NotFound.
+	Get(ctx context.Context, id string) (Order, error)
+	// Update replaces a stored order.
+	Update(ctx context.Context, o Order) error
+	// ListByCustomer returns up to limit orders of a customer, newest
+	// first, that come after the order with id `after` ("" for the start).
+	ListByCustomer(ctx context.Context, customerID, after string, limit int) ([]Order, error)
+}

@@ -1,0 +1,73 @@
+// Command devcerts writes the development PKI that shopmesh's processes load
+// with tlsconf.Load: a CA and one certificate per identity in
+// devpki.Leaves(). "make certs" runs it from the repository root:
+//
+//	go run ./pkg/cmd/devcerts -out deploy/certs [-force] [-world-readable]
+//
+// It is idempotent: when every certificate is valid for more than 30 days it
+// writes nothing and says so in one line; otherwise it replaces what is
+// missing, mismatched or expiring, printing one line per file. -force
+// replaces everything. -world-readable writes the leaf keys 0644 instead of
+// 0600, for the Docker setup, whose scratch containers run as a uid that
+// does not own the bind-mounted files; the keys are dev-only.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf/devpki"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "devcerts:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses args, generates the PKI and reports on stdout. It has no
+// context: it does a few milliseconds of local file work and nothing that
+// waits on anyone else.
+func run(args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("devcerts", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	out := fl.String("out", "deploy/certs", "directory to write the PKI to")
+	force := fl.Bool("force", false, "replace every certificate and key, even valid ones")
+	worldReadable := fl.Bool("world-readable", false,
+		"write leaf keys with mode 0644 so non-root containers can read them (dev only)")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+
+	res, err := devpki.Generate(*out, devpki.Leaves(), devpki.Options{
+		Force:             *force,
+		WorldReadableKeys: *worldReadable,
+	})
+	if err != nil {
+		return err
+	}
+	for _, path := range res.Written {
+		fmt.Fprintln(stdout, "wrote", path)
+	}
+	for _, path := range res.Chmodded {
+		if fi, err := os.Stat(path); err == nil {
+			fmt.Fprintf(stdout, "chmod %04o %s\n", fi.Mode().Perm(), path)
+		}
+	}
+	if len(res.Written) == 0 && len(res.Chmodded) == 0 {
+		fmt.Fprintf(stdout, "%s is up to date, valid until %s (-force to regenerate)\n",
+			*out, res.NotAfter.UTC().Format(time.DateOnly))
+	}
+	return nil
+}

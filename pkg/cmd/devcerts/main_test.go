@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf"
+	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf/devpki"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	files := 2 + 2*len(devpki.Leaves()) // the CA and every leaf, certificate and key
+
+	t.Run("first run writes every file, second run nothing", func(t *testing.T) {
+		t.Parallel()
+		dir := filepath.Join(t.TempDir(), "certs")
+		out := mustRun(t, "-out", dir)
+		if got := lines(out); len(got) != files || !strings.HasPrefix(got[0], "wrote "+dir) {
+			t.Errorf("first run printed %d lines, want %d \"wrote\" lines:\n%s", len(got), files, out)
+		}
+		for _, l := range devpki.Leaves() {
+			if _, err := tlsconf.Load(dir, l.Name); err != nil {
+				t.Errorf("Load(%q) after devcerts: %v", l.Name, err)
+			}
+		}
+
+		out = mustRun(t, "-out", dir)
+		if got := lines(out); len(got) != 1 || !strings.Contains(got[0], "up to date") {
+			t.Errorf("second run printed %q, want one \"up to date\" line", out)
+		}
+
+		out = mustRun(t, "-out", dir, "-force")
+		if got := lines(out); len(got) != files {
+			t.Errorf("-force printed %d lines, want %d:\n%s", len(got), files, out)
+		}
+	})
+
+	t.Run("world-readable keys", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		mustRun(t, "-out", dir)
+		out := mustRun(t, "-out", dir, "-world-readable")
+		if got := lines(out); len(got) != len(devpki.Leaves()) || !strings.HasPrefix(got[0], "chmod 0644 ") {
+			t.Errorf("printed %q, want one \"chmod 0644\" line per leaf key", out)
+		}
+		fi, err := os.Stat(filepath.Join(dir, "order-key.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o644 {
+			t.Errorf("order-key.pem mode %04o, want 0644", got)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		t.Parallel()
+		file := filepath.Join(t.TempDir(), "file")
+		if err := os.WriteFile(file, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name    string
+			args    []string
+			wantErr string
+		}{
+			{"unknown flag", []string{"-bogus"}, "flag provided but not defined"},
+			{"stray argument", []string{"-out", t.TempDir(), "extra"}, "unexpected arguments"},
+			{"out is a file", []string{"-out", file}, "not a directory"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				var stdout, stderr bytes.Buffer
+				err := run(tt.args, &stdout, &stderr)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("run(%q) error = %v, want one containing %q", tt.args, err, tt.wantErr)
+				}
+			})
+		}
+	})
+}
+
+// mustRun runs devcerts with args and returns what it printed.
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if err := run(args, &stdout, &stderr); err != nil {
+		t.Fatalf("run(%q): %v\nstderr: %s", args, err, stderr.String())
+	}
+	return stdout.String()
+}
+
+func lines(s string) []string {
+	return strings.Split(strings.TrimSpace(s), "\n")
+}

@@ -1,0 +1,197 @@
+package bootstrap
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/discovery"
+	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
+	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
+	"github.com/shopmesh/shopmesh/pkg/platform/telemetry"
+	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf"
+)
+
+// Process is a started service's shared infrastructure.
+type Process struct {
+	Config    Config
+	Logger    *slog.Logger
+	Telemetry *telemetry.Telemetry
+	// Identity is this service's mTLS identity; nil under DEV_PLAINTEXT.
+	Identity *tlsconf.Identity
+	Etcd     *clientv3.Client
+	// Conns holds the one connection per peer service.
+	Conns *grpcx.Conns
+
+	Listener      net.Listener
+	AdminListener net.Listener
+}
+
+// Start sets up telemetry, TLS, etcd and the peer connections and opens the
+// listeners. On error everything already opened is closed again.
+func Start(ctx context.Context, cfg Config, logOut io.Writer, getenv func(string) string) (_ *Process, err error) {
+	p := &Process{Config: cfg}
+	defer func() {
+		if err != nil {
+			p.Abort(ctx)
+		}
+	}()
+
+	p.Telemetry, err = telemetry.Setup(ctx, telemetry.Config{
+		Service: cfg.Service, Version: cfg.Version, Getenv: getenv, LogWriter: logOut, LogLevel: cfg.LogLevel,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	p.Logger = p.Telemetry.Logger
+	if cfg.DevPlaintext {
+		p.Logger.Warn("DEV_PLAINTEXT is set: gRPC and etcd run without TLS; never use this outside development")
+	} else {
+		if p.Identity, err = tlsconf.Load(cfg.TLSDir, cfg.Service); err != nil {
+			return nil, fmt.Errorf("tls identity: %w", err)
+		}
+	}
+
+	etcdTLS := p.etcdTLS()
+	if p.Etcd, err = discovery.NewClient(cfg.EtcdEndpoints, etcdTLS, p.Logger); err != nil {
+		return nil, err
+	}
+
+	builder, err := discovery.NewBuilder(p.Etcd, p.Logger)
+	if err != nil {
+		return nil, err
+	}
+	p.Conns = grpcx.NewConns(p.Identity,
+		grpcx.WithResolver(builder),
+		grpcx.WithTarget(discovery.Target),
+		grpcx.WithHopTimeout(cfg.HopTimeout),
+		grpcx.WithConnsLogger(p.Logger),
+	)
+
+	if p.Listener, err = listen(ctx, cfg.ListenAddr); err != nil {
+		return nil, err
+	}
+	if p.AdminListener, err = listen(ctx, cfg.AdminAddr); err != nil {
+		_ = p.Listener.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Process) etcdTLS() *tls.Config {
+	if p.Identity == nil {
+		return nil
+	}
+	// Empty server name: gRPC fills in each endpoint's host, so every etcd
+	// member is checked against its own DNS name.
+	return p.Identity.HostClientConfig("")
+}
+
+func listen(ctx context.Context, addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return l, nil
+}
+
+// NewGRPCServer returns the service's gRPC server with the shared
+// interceptors and the given caller rules (see grpcx.WithAllowedCallers).
+func (p *Process) NewGRPCServer(allowed map[string][]string) *grpcx.Server {
+	return grpcx.NewServer(p.Identity,
+		grpcx.WithServerLogger(p.Logger),
+		grpcx.WithDefaultDeadline(p.Config.DefaultTimeout),
+		grpcx.WithAllowedCallers(allowed),
+	)
+}
+
+// Registrar returns the etcd registration of this process's main listener.
+func (p *Process) Registrar() (*discovery.Registrar, error) {
+	addr, err := AdvertiseAddr(p.Config.AdvertiseAddr, p.Listener.Addr())
+	if err != nil {
+		return nil, err
+	}
+	return discovery.NewRegistrar(p.Etcd, p.Config.Service,
+		discovery.Instance{Addr: addr, Version: p.Config.Version, Weight: 1},
+		discovery.WithTTL(p.Config.LeaseTTL), discovery.WithLogger(p.Logger))
+}
+
+// App returns the lifecycle.App for server. The service's extra closers run
+// first, then the peer connections and etcd, and telemetry last so the rest
+// of the shutdown is still logged and traced.
+func (p *Process) App(server lifecycle.Server, registrar lifecycle.Registrar, ready func(context.Context) error, extra ...lifecycle.Closer) lifecycle.App {
+	closers := append(extra,
+		lifecycle.Closer{Name: "peer connections and etcd", Close: func(context.Context) error { return p.closeClients() }},
+		lifecycle.Closer{Name: "telemetry", Close: p.Telemetry.Shutdown})
+	app := lifecycle.App{
+		Name: p.Config.Service, Logger: p.Logger,
+		Server: server, Listener: p.Listener,
+		AdminListener: p.AdminListener, Metrics: p.Telemetry.MetricsHandler, Ready: ready,
+		PropagationDelay: p.Config.PropagationDelay, ShutdownTimeout: p.Config.ShutdownTimeout,
+		Closers: closers,
+	}
+	if registrar != nil {
+		app.Registrar = registrar
+	}
+	return app
+}
+
+// closeClients closes the peer connections before the etcd client their
+// resolvers watch.
+func (p *Process) closeClients() error {
+	var errs []error
+	if p.Conns != nil {
+		errs = append(errs, p.Conns.Close())
+	}
+	if p.Etcd != nil {
+		errs = append(errs, p.Etcd.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Abort releases everything Start opened; run functions call it when they
+// fail after Start and before lifecycle.Run takes over.
+func (p *Process) Abort(ctx context.Context) {
+	_ = p.closeClients()
+	for _, l := range []net.Listener{p.Listener, p.AdminListener} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+	if p.Telemetry != nil {
+		_ = p.Telemetry.Shutdown(ctx)
+	}
+}
+
+// AdvertiseAddr returns the address other instances should dial: explicit
+// when given, otherwise this host's first non-loopback IPv4 address with the
+// listener's port (the container's address on a compose network).
+func AdvertiseAddr(explicit string, listened net.Addr) (string, error) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	tcp, ok := listened.(*net.TCPAddr)
+	if !ok {
+		return "", fmt.Errorf("advertise address: listener address %v is not TCP", listened)
+	}
+	if !tcp.IP.IsUnspecified() {
+		return tcp.String(), nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "", fmt.Errorf("advertise address: %w", err)
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
+			return net.JoinHostPort(ipn.IP.String(), fmt.Sprint(tcp.Port)), nil
+		}
+	}
+	return "", errors.New("advertise address: no non-loopback IPv4 address; set ADVERTISE_ADDR")
+}

@@ -1,0 +1,126 @@
+package bootstrap
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/discovery"
+)
+
+// Config is the part of a service's configuration every service shares.
+// Each field names its environment variable; README.md lists them all.
+type Config struct {
+	Service string // set by the service, not the environment
+	Version string // SERVICE_VERSION, default "dev"
+
+	ListenAddr    string // LISTEN_ADDR: the main server (gRPC, or HTTP for the gateway), default ":8080"
+	AdvertiseAddr string // ADVERTISE_ADDR: host:port put into etcd; default: this host's first non-loopback IPv4 and the listen port
+	AdminAddr     string // ADMIN_ADDR: /healthz, /readyz, /metrics, default ":9090"
+
+	EtcdEndpoints []string      // ETCD_ENDPOINTS: comma-separated, required
+	LeaseTTL      time.Duration // REGISTRY_TTL, default 10s
+
+	TLSDir         string // TLS_DIR: ca.pem, <service>.pem, <service>-key.pem; default "/certs"
+	DevPlaintext   bool   // DEV_PLAINTEXT=true: no TLS anywhere (development only; logs a warning)
+	LogLevel       slog.Level
+	HopTimeout     time.Duration // GRPC_HOP_TIMEOUT: per-call budget towards peers, default 2s
+	DefaultTimeout time.Duration // GRPC_DEFAULT_TIMEOUT: deadline given to incoming calls without one, default 5s
+
+	PropagationDelay time.Duration // PROPAGATION_DELAY: wait after deregistering, default 1s
+	ShutdownTimeout  time.Duration // SHUTDOWN_TIMEOUT: bound on the whole stop, default 15s
+}
+
+// LoadConfig reads the shared settings of service from getenv and validates them.
+func LoadConfig(service string, getenv func(string) string) (Config, error) {
+	c := Config{
+		Service:       service,
+		Version:       orDefault(getenv("SERVICE_VERSION"), "dev"),
+		ListenAddr:    orDefault(getenv("LISTEN_ADDR"), ":8080"),
+		AdvertiseAddr: getenv("ADVERTISE_ADDR"),
+		AdminAddr:     orDefault(getenv("ADMIN_ADDR"), ":9090"),
+		TLSDir:        orDefault(getenv("TLS_DIR"), "/certs"),
+	}
+	var errs []error
+	var err error
+	if c.EtcdEndpoints, err = discovery.ParseEndpoints(getenv("ETCD_ENDPOINTS")); err != nil {
+		errs = append(errs, fmt.Errorf("ETCD_ENDPOINTS: %w", err))
+	}
+	if c.DevPlaintext, err = parseBool(getenv("DEV_PLAINTEXT")); err != nil {
+		errs = append(errs, fmt.Errorf("DEV_PLAINTEXT: %w", err))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
+	}
+	durations := []struct {
+		env string
+		dst *time.Duration
+		def time.Duration
+	}{
+		{"REGISTRY_TTL", &c.LeaseTTL, 10 * time.Second},
+		{"GRPC_HOP_TIMEOUT", &c.HopTimeout, 2 * time.Second},
+		{"GRPC_DEFAULT_TIMEOUT", &c.DefaultTimeout, 5 * time.Second},
+		{"PROPAGATION_DELAY", &c.PropagationDelay, time.Second},
+		{"SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 15 * time.Second},
+	}
+	for _, d := range durations {
+		if *d.dst, err = ParseDuration(getenv(d.env), d.def); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", d.env, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("config of %s: %w", service, err)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the settings that do not depend on the environment's format.
+func (c Config) Validate() error {
+	var errs []error
+	for name, addr := range map[string]string{"LISTEN_ADDR": c.ListenAddr, "ADMIN_ADDR": c.AdminAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", name, addr, err))
+		}
+	}
+	if c.AdvertiseAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdvertiseAddr); err != nil {
+			errs = append(errs, fmt.Errorf("ADVERTISE_ADDR %q: %w", c.AdvertiseAddr, err))
+		}
+	}
+	if c.LeaseTTL < time.Second {
+		errs = append(errs, fmt.Errorf("REGISTRY_TTL %v: must be at least 1s", c.LeaseTTL))
+	}
+	if c.HopTimeout <= 0 || c.DefaultTimeout <= 0 || c.ShutdownTimeout <= 0 || c.PropagationDelay < 0 {
+		errs = append(errs, errors.New("timeouts must be positive"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("config of %s: %w", c.Service, err)
+	}
+	return nil
+}
+
+// ParseDuration parses s as a time.Duration, or returns def when s is empty.
+func ParseDuration(s string, def time.Duration) (time.Duration, error) {
+	if s == "" {
+		return def, nil
+	}
+	return time.ParseDuration(s)
+}
+
+func parseBool(s string) (bool, error) {
+	if s == "" {
+		return false, nil
+	}
+	return strconv.ParseBool(s)
+}
+
+func orDefault(v, def string) string {
+	if strings.TrimSpace(v) == "" {
+		return def
+	}
+	return v
+}

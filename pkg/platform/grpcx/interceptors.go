@@ -1,0 +1,191 @@
+package grpcx
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf"
+)
+
+type serverMetrics struct {
+	noDeadline metric.Int64Counter
+}
+
+func newServerMetrics() serverMetrics {
+	meter := otel.Meter("github.com/shopmesh/shopmesh/pkg/platform/grpcx")
+	// A counter that cannot be created is not worth failing a server over;
+	// the no-op instrument keeps the code path the same.
+	c, _ := meter.Int64Counter("rpc.server.calls_without_deadline",
+		metric.WithDescription("Calls that arrived without a deadline and got the server's default"))
+	return serverMetrics{noDeadline: c}
+}
+
+func recoveryUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				logger.ErrorContext(ctx, "panic in gRPC handler", "method", info.FullMethod, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				err = status.Error(codes.Internal, "internal error")
+			}
+		}()
+		return handler(ctx, req)
+	}
+}
+
+func recoveryStream(logger *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				logger.ErrorContext(ss.Context(), "panic in gRPC stream handler", "method", info.FullMethod, "panic", fmt.Sprint(p))
+				err = status.Error(codes.Internal, "internal error")
+			}
+		}()
+		return handler(srv, ss)
+	}
+}
+
+// loggingUnary writes one line per call. The context carries the span that
+// otelgrpc started, so the log handler stamps its trace id.
+func loggingUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		code := status.Code(err)
+		level := slog.LevelInfo
+		if code == codes.Internal || code == codes.Unknown {
+			level = slog.LevelError
+		}
+		attrs := []any{"method", info.FullMethod, "code", code.String(), "duration_ms", time.Since(start).Milliseconds()}
+		if caller, ok := callerService(ctx); ok {
+			attrs = append(attrs, "caller", caller)
+		}
+		if err != nil {
+			attrs = append(attrs, "err", err)
+		}
+		logger.Log(ctx, level, "grpc call", attrs...)
+		return resp, err
+	}
+}
+
+// errorsUnary turns domain errors into gRPC statuses through apperr's one
+// table. The cause of an internal error is logged here, with the trace id,
+// and never sent to the caller.
+func errorsUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		if err == nil {
+			return resp, nil
+		}
+		st := apperr.ToStatus(err)
+		if st.Code() == codes.Internal {
+			logger.ErrorContext(ctx, "internal error", "method", info.FullMethod, "cause", err.Error())
+		}
+		return resp, st.Err()
+	}
+}
+
+// deadlineUnary gives deadline-less calls the server's default (and counts
+// them: every shopmesh caller should send one), and refuses calls whose
+// budget is nearly spent instead of starting work nobody will wait for.
+func deadlineUnary(def, minBudget time.Duration, m serverMetrics) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		dl, ok := ctx.Deadline()
+		if !ok {
+			m.noDeadline.Add(ctx, 1)
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, def)
+			defer cancel()
+		} else if time.Until(dl) < minBudget {
+			return nil, status.Errorf(codes.DeadlineExceeded, "%s: %v of budget left, below the %v minimum", info.FullMethod, time.Until(dl).Round(time.Millisecond), minBudget)
+		}
+		return handler(ctx, req)
+	}
+}
+
+// callerService returns the service name proven by the peer's client
+// certificate.
+func callerService(ctx context.Context) (string, bool) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return "", false
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok {
+		return "", false
+	}
+	name, err := tlsconf.PeerService(info.State)
+	if err != nil {
+		return "", false
+	}
+	return name, true
+}
+
+// allowedFor returns the callers allowed on method by the longest matching rule.
+func allowedFor(rules map[string][]string, method string) ([]string, bool) {
+	best, found := "", false
+	for k := range rules {
+		if strings.HasPrefix(method, k) && len(k) >= len(best) {
+			best, found = k, true
+		}
+	}
+	return rules[best], found
+}
+
+func authorize(ctx context.Context, rules map[string][]string, method string, tlsOn bool) error {
+	allowed, restricted := allowedFor(rules, method)
+	if !restricted || !tlsOn {
+		// Without TLS (dev flag) there is no identity to check.
+		return nil
+	}
+	caller, ok := callerService(ctx)
+	if !ok {
+		return status.Error(codes.Unauthenticated, "no verified client certificate")
+	}
+	for _, a := range allowed {
+		if a == caller {
+			return nil
+		}
+	}
+	return status.Errorf(codes.PermissionDenied, "service %q may not call %s", caller, method)
+}
+
+func authzUnary(rules map[string][]string, tlsOn bool) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if err := authorize(ctx, rules, info.FullMethod, tlsOn); err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+func authzStream(rules map[string][]string, tlsOn bool) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if err := authorize(ss.Context(), rules, info.FullMethod, tlsOn); err != nil {
+			return err
+		}
+		return handler(srv, ss)
+	}
+}
+
+// hopTimeoutUnary bounds each outgoing call by its per-hop budget; the
+// caller's own deadline still wins when it is sooner.
+func hopTimeoutUnary(budget time.Duration) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		ctx, cancel := context.WithTimeout(ctx, budget)
+		defer cancel()
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}

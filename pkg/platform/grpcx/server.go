@@ -1,0 +1,159 @@
+package grpcx
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf"
+)
+
+// Keep-alive settings shared by servers and clients. The client pings no
+// more often than the server's enforcement policy admits, so the server
+// never closes a healthy connection with ENHANCE_YOUR_CALM.
+const (
+	clientPingInterval = 10 * time.Second // client: ping an idle connection this often
+	pingTimeout        = 3 * time.Second  // both: a ping unanswered this long kills the connection
+	serverMinPingGap   = 5 * time.Second  // server: reject pings closer together than this
+)
+
+// ServerOption configures NewServer.
+type ServerOption func(*serverConfig)
+
+type serverConfig struct {
+	logger          *slog.Logger
+	defaultDeadline time.Duration
+	minBudget       time.Duration
+	allowed         map[string][]string
+	grpcOpts        []grpc.ServerOption
+}
+
+// WithServerLogger sets the logger for call logs (default slog.Default()).
+func WithServerLogger(l *slog.Logger) ServerOption { return func(c *serverConfig) { c.logger = l } }
+
+// WithDefaultDeadline sets the deadline given to calls that arrive without
+// one (default 5s).
+func WithDefaultDeadline(d time.Duration) ServerOption {
+	return func(c *serverConfig) { c.defaultDeadline = d }
+}
+
+// WithMinBudget sets the least time a call must have left to be worked on
+// (default 5ms); below it the server answers DEADLINE_EXCEEDED at once.
+func WithMinBudget(d time.Duration) ServerOption { return func(c *serverConfig) { c.minBudget = d } }
+
+// WithAllowedCallers restricts methods to caller services proven by their
+// client certificate. Keys are full method names ("/pkg.Service/Method") or
+// service prefixes ("/pkg.Service/"); the longest match wins; a method with
+// no match is open to every authenticated caller.
+func WithAllowedCallers(rules map[string][]string) ServerOption {
+	return func(c *serverConfig) { c.allowed = rules }
+}
+
+// WithGRPCOptions appends raw grpc.ServerOptions (for tests and tuning).
+func WithGRPCOptions(opts ...grpc.ServerOption) ServerOption {
+	return func(c *serverConfig) { c.grpcOpts = append(c.grpcOpts, opts...) }
+}
+
+// Server is a gRPC server with its health service.
+type Server struct {
+	*grpc.Server
+	// Health reports per-service status through grpc.health.v1; clients use
+	// it to keep an unhealthy instance out of rotation.
+	Health *health.Server
+	logger *slog.Logger
+}
+
+// NewServer returns a server that requires mutual TLS with id. A nil id
+// means plaintext, allowed only in development; it logs a warning.
+func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
+	cfg := serverConfig{logger: slog.Default(), defaultDeadline: 5 * time.Second, minBudget: 5 * time.Millisecond}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	var creds credentials.TransportCredentials
+	if id != nil {
+		creds = credentials.NewTLS(id.ServerConfig())
+	} else {
+		cfg.logger.Warn("gRPC server without TLS: development only (plaintext dev flag is set)")
+		creds = insecure.NewCredentials()
+	}
+	m := newServerMetrics()
+	sopts := []grpc.ServerOption{
+		grpc.Creds(creds),
+		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             serverMinPingGap,
+			PermitWithoutStream: true, // clients ping idle connections too
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time:    2 * clientPingInterval, // the server checks a silent client too
+			Timeout: pingTimeout,
+		}),
+		// Order matters: recovery outermost so a panic anywhere becomes
+		// INTERNAL; deadline before authz so every call has a budget;
+		// logging sees the final status.
+		grpc.ChainUnaryInterceptor(
+			recoveryUnary(cfg.logger),
+			loggingUnary(cfg.logger),
+			errorsUnary(cfg.logger),
+			deadlineUnary(cfg.defaultDeadline, cfg.minBudget, m),
+			authzUnary(cfg.allowed, id != nil),
+		),
+		grpc.ChainStreamInterceptor(recoveryStream(cfg.logger), authzStream(cfg.allowed, id != nil)),
+	}
+	sopts = append(sopts, cfg.grpcOpts...)
+	s := &Server{Server: grpc.NewServer(sopts...), Health: health.NewServer(), logger: cfg.logger}
+	healthpb.RegisterHealthServer(s.Server, s.Health)
+	return s
+}
+
+// SetServing marks every service on this server SERVING or NOT_SERVING.
+// The empty service name stands for the whole server.
+func (s *Server) SetServing(serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.Health.SetServingStatus("", st)
+	for name := range s.GetServiceInfo() {
+		s.Health.SetServingStatus(name, st)
+	}
+}
+
+// Serve serves on lis until Stop; a server stopped by Stop returns nil.
+func (s *Server) Serve(lis net.Listener) error {
+	if err := s.Server.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
+}
+
+// Stop drains the server: it stops accepting, lets in-flight calls finish
+// until ctx is done, then closes the rest.
+func (s *Server) Stop(ctx context.Context) error {
+	s.Health.Shutdown()
+	done := make(chan struct{})
+	go func() {
+		s.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.logger.Warn("graceful stop timed out, closing remaining calls")
+		s.Server.Stop()
+		<-done
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,55 @@
+package httpclient_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
+)
+
+// A service creates one client per external peer at start-up and shares it.
+// Each request carries the caller's context, and every response body is
+// drained and closed so its connection goes back to the pool.
+func ExampleNew() {
+	psp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"status":"captured"}`)
+	}))
+	defer psp.Close()
+
+	client, err := httpclient.New(httpclient.Options{
+		Name:    "psp",
+		Timeout: 3 * time.Second, // a ceiling; the caller's deadline may be shorter
+	})
+	if err != nil {
+		fmt.Println("create client:", err)
+		return
+	}
+	defer client.CloseIdleConnections()
+
+	// In a handler, ctx is the request's context with this hop's budget.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, psp.URL+"/charges/o-42", nil)
+	if err != nil {
+		fmt.Println("build request:", err)
+		return
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		fmt.Println("get charge:", err)
+		return
+	}
+	defer httpclient.DrainAndClose(resp.Body)
+
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		fmt.Println("read charge:", err)
+		return
+	}
+	fmt.Println(resp.StatusCode, string(body))
+	// Output: 200 {"status":"captured"}
+}
