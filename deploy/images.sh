@@ -67,14 +67,17 @@ step() {
 	say "$label ..."
 	(
 		n=0
-		while sleep 15; do
+		# sleep must not hold our stdout/stderr or the lock (fd 9): killing this
+		# subshell leaves it running, and a pipe reader (images.sh | tee) or the
+		# next run's flock would wait for it.
+		while sleep 15 >/dev/null 2>&1 9>&-; do
 			kill -0 $$ 2>/dev/null || exit 0
 			n=$((n + 15))
 			printf '[images %3ds]   ... still %s (%ds)\n' $((SECONDS - T0)) "$label" "$n"
 		done
-	) &
+	) 9>&- &
 	HEARTBEAT=$!
-	"$@" >"$log" 2>&1 || rc=$?
+	"$@" >"$log" 2>&1 9>&- || rc=$?
 	kill "$HEARTBEAT" 2>/dev/null || true
 	wait "$HEARTBEAT" 2>/dev/null || true
 	HEARTBEAT=""
@@ -219,6 +222,15 @@ if ! dockerr=$(${TIMEOUT[@]+"${TIMEOUT[@]}"} docker version --format '{{.Server.
 	die "the Docker daemon is unreachable (is it running, and may this user use it?): ${dockerr##*$'\n'}"
 fi
 mkdir -p "$BIN" "$LOGS"
+# One run at a time (test packages run in parallel may each call this script):
+# runs share .build/ and the tags. flock is Linux-only; elsewhere, no lock.
+if command -v flock >/dev/null 2>&1; then
+	exec 9>"$BUILD/.lock"
+	if ! flock -n 9; then
+		say "another images.sh run is building; waiting for it"
+		flock 9
+	fi
+fi
 say "building: ${WANT[*]} (docker $dockerr, DOCKER_BUILDKIT=$DOCKER_BUILDKIT, logs in ${LOGS#"$ROOT"/})"
 
 # ---- build -----------------------------------------------------------------

@@ -5,7 +5,7 @@
 package main
 
 import (
-	"log"
+	"os"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
@@ -85,7 +85,8 @@ func main() {
 			},
 		},
 	}
+	// The command prints its own error.
 	if err := otelcol.NewCommand(set).Execute(); err != nil {
-		log.Fatalf("collector: %v", err)
+		os.Exit(1)
 	}
 }

@@ -69,14 +69,17 @@ func (s *Store) Reserve(_ context.Context, orderID string, items []inventory.Ite
 	if r, ok := s.reservations[orderID]; ok {
 		return clone(r), nil
 	}
-	// Check everything before changing anything: all or nothing.
+	// Check everything before changing anything: all or nothing. Sum per
+	// product, so a product listed twice cannot overdraw it.
+	requested := make(map[string]int64, len(items))
 	for _, it := range items {
 		p, ok := s.products[it.ProductID]
 		if !ok {
 			return inventory.Reservation{}, apperr.New(apperr.NotFound, "product %s not found", it.ProductID)
 		}
-		if p.Available < int64(it.Quantity) {
-			return inventory.Reservation{}, apperr.New(apperr.FailedPrecondition, "product %s: %d available, %d requested", it.ProductID, p.Available, it.Quantity).
+		requested[it.ProductID] += int64(it.Quantity)
+		if p.Available < requested[it.ProductID] {
+			return inventory.Reservation{}, apperr.New(apperr.FailedPrecondition, "product %s: %d available, %d requested", it.ProductID, p.Available, requested[it.ProductID]).
 				WithReason(inventory.ReasonOutOfStock, "product_id", it.ProductID)
 		}
 	}

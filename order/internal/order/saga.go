@@ -59,10 +59,17 @@ func (r PlaceRequest) validate() error {
 	case len(r.Items) == 0 || len(r.Items) > MaxItems:
 		return apperr.New(apperr.Invalid, "an order needs 1 to %d items, got %d", MaxItems, len(r.Items))
 	}
+	// Inventory refuses a product listed twice; caught only there, it would
+	// leave the order PENDING for good.
+	seen := make(map[string]bool, len(r.Items))
 	for _, it := range r.Items {
 		if it.ProductID == "" || it.Quantity < 1 || it.Quantity > MaxQuantity {
 			return apperr.New(apperr.Invalid, "each item needs a product id and a quantity of 1 to %d", MaxQuantity)
 		}
+		if seen[it.ProductID] {
+			return apperr.New(apperr.Invalid, "product %s listed twice", it.ProductID)
+		}
+		seen[it.ProductID] = true
 	}
 	return nil
 }
