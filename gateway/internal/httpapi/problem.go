@@ -76,10 +76,10 @@ func abortProblem(c *gin.Context, code int, typ, detail string) {
 	if sc := trace.SpanContextFromContext(c.Request.Context()); sc.HasTraceID() {
 		p.TraceID = sc.TraceID().String()
 	}
+	// Set before writing: gin's JSON render keeps a Content-Type that is
+	// already there.
 	c.Header("Content-Type", "application/problem+json")
 	c.AbortWithStatusJSON(code, p)
-	// AbortWithStatusJSON sets application/json; the problem type wins.
-	c.Writer.Header().Set("Content-Type", "application/problem+json")
 }
 
 func snake(c codes.Code) string {

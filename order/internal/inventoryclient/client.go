@@ -12,7 +12,9 @@ import (
 )
 
 // Client implements order.Inventory over gRPC.
-type Client struct{ api inventoryv1.InventoryServiceClient }
+type Client struct {
+	api inventoryv1.InventoryServiceClient
+}
 
 var _ order.Inventory = (*Client)(nil)
 

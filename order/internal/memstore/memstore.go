@@ -50,12 +50,17 @@ func (s *Store) Get(_ context.Context, id string) (order.Order, error) {
 }
 
 // Update implements order.Store.
-func (s *Store) Update(_ context.Context, o order.Order) error {
+func (s *Store) Update(_ context.Context, o *order.Order) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.orders[o.ID]; !ok {
+	cur, ok := s.orders[o.ID]
+	if !ok {
 		return apperr.New(apperr.NotFound, "order %s not found", o.ID)
 	}
+	if cur.Version != o.Version {
+		return order.ErrStale
+	}
+	o.Version++
 	s.orders[o.ID] = o.Clone()
 	return nil
 }

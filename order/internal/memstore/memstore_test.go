@@ -1,6 +1,7 @@
 package memstore_test
 
 import (
+	"errors"
 	"context"
 	"testing"
 
@@ -74,8 +75,13 @@ func TestStore_GetUpdate(t *testing.T) {
 		s := memstore.New()
 		o, _ := create(t, s, newOrder("ord_1", "c-1", "k-1"))
 		o.Status = order.Confirmed
-		if err := s.Update(context.Background(), o); err != nil {
+		if err := s.Update(context.Background(), &o); err != nil {
 			t.Fatalf("Update: %v", err)
+		}
+		stale := o
+		stale.Version--
+		if err := s.Update(context.Background(), &stale); !errors.Is(err, order.ErrStale) {
+			t.Errorf("Update with a stale version: got %v, want ErrStale", err)
 		}
 		got, err := s.Get(context.Background(), "ord_1")
 		if err != nil || got.Status != order.Confirmed {
@@ -86,7 +92,8 @@ func TestStore_GetUpdate(t *testing.T) {
 	t.Run("unknown order", func(t *testing.T) {
 		t.Parallel()
 		s := memstore.New()
-		if err := s.Update(context.Background(), newOrder("ord_x", "c-1", "k")); apperr.CodeOf(err) != apperr.NotFound {
+		missing := newOrder("ord_x", "c-1", "k")
+		if err := s.Update(context.Background(), &missing); apperr.CodeOf(err) != apperr.NotFound {
 			t.Errorf("Update: got %v, want NotFound", err)
 		}
 		if _, err := s.Get(context.Background(), "ord_x"); apperr.CodeOf(err) != apperr.NotFound {

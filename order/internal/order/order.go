@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 )
 
 // Money is an amount in integer minor units with its ISO 4217 currency.
@@ -80,8 +82,13 @@ type Order struct {
 	Lines        []Line
 	Total        Money
 	History      []Event
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Reason says why a REJECTED or PAYMENT_DECLINED order ended so.
+	Reason    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Version increases with every stored change; Update refuses a stale
+	// one, so two runs of the saga for one order cannot overwrite each other.
+	Version int64
 }
 
 // Clone returns a deep copy, so stores never share slices with callers.
@@ -101,6 +108,10 @@ func RequestHash(customerID, paymentToken string, items []Item) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// ErrStale is returned by Store.Update when the order changed since it was
+// read: another run of the saga is driving it.
+var ErrStale = apperr.New(apperr.Conflict, "order changed concurrently").WithReason("STALE_VERSION")
 
 // Reservation is what inventory answered to Reserve.
 type Reservation struct {
@@ -137,8 +148,9 @@ type Store interface {
 	Create(ctx context.Context, o Order) (_ Order, created bool, _ error)
 	// Get returns an order or an apperr NotFound.
 	Get(ctx context.Context, id string) (Order, error)
-	// Update replaces a stored order.
-	Update(ctx context.Context, o Order) error
+	// Update stores o if the stored order still has o.Version, and sets
+	// o.Version to the new version. A stale version fails with ErrStale.
+	Update(ctx context.Context, o *Order) error
 	// ListByCustomer returns up to limit orders of a customer, newest
 	// first, that come after the order with id `after` ("" for the start).
 	ListByCustomer(ctx context.Context, customerID, after string, limit int) ([]Order, error)

@@ -15,6 +15,7 @@ import (
 const (
 	ReasonOutOfStock      = "OUT_OF_STOCK"
 	ReasonPaymentDeclined = "PAYMENT_DECLINED"
+	ReasonUnknownProduct  = "UNKNOWN_PRODUCT"
 )
 
 // Limits on a PlaceOrder request.
@@ -100,7 +101,15 @@ func (s *Service) PlaceOrder(ctx context.Context, req PlaceRequest) (Order, erro
 		// A new order, or a retry of one whose saga did not finish: every
 		// step is idempotent by order id, so running it again is safe.
 		o, err = s.runSaga(ctx, o)
-		if err != nil {
+		if errors.Is(err, ErrStale) {
+			// Another request is driving this order; report where it is.
+			if o, err = s.store.Get(ctx, o.ID); err != nil {
+				return Order{}, fmt.Errorf("reload order: %w", err)
+			}
+			if o.Status == Pending {
+				return o, apperr.New(apperr.Unavailable, "order %s is being processed; retry with the same key", o.ID)
+			}
+		} else if err != nil {
 			return o, err
 		}
 	}
@@ -112,6 +121,9 @@ func (s *Service) PlaceOrder(ctx context.Context, req PlaceRequest) (Order, erro
 func outcomeError(o Order) error {
 	switch o.Status {
 	case Rejected:
+		if o.Reason == ReasonUnknownProduct {
+			return apperr.New(apperr.Invalid, "order %s rejected: it names a product that does not exist", o.ID).WithReason(o.Reason, "order_id", o.ID)
+		}
 		return apperr.New(apperr.FailedPrecondition, "order %s rejected: out of stock", o.ID).WithReason(ReasonOutOfStock, "order_id", o.ID)
 	case PaymentDeclined:
 		return apperr.New(apperr.FailedPrecondition, "order %s: payment declined", o.ID).WithReason(ReasonPaymentDeclined, "order_id", o.ID)
@@ -125,14 +137,22 @@ func outcomeError(o Order) error {
 func (s *Service) runSaga(ctx context.Context, o Order) (Order, error) {
 	res, err := s.inventory.Reserve(ctx, o.ID, o.Items)
 	if err != nil {
-		if apperr.ReasonOf(err) == ReasonOutOfStock {
+		switch {
+		case apperr.ReasonOf(err) == ReasonOutOfStock:
+			o.Reason = ReasonOutOfStock
+			return s.finish(ctx, o, Rejected, "rejected", err.Error())
+		case apperr.CodeOf(err) == apperr.NotFound || apperr.CodeOf(err) == apperr.Invalid:
+			// Inventory will never accept these items; retrying cannot help.
+			o.Reason = ReasonUnknownProduct
 			return s.finish(ctx, o, Rejected, "rejected", err.Error())
 		}
 		return o, fmt.Errorf("reserve stock of order %s: %w", o.ID, err)
 	}
 	o.Lines, o.Total = res.Lines, res.Total
 	s.record(&o, "reserved", fmt.Sprintf("total %d %s", res.Total.Minor, res.Total.Currency))
-	if err := s.store.Update(ctx, o); err != nil {
+	// This update is the claim: of two concurrent runs for one order, only
+	// the one whose version still matches goes on to charge.
+	if err := s.store.Update(ctx, &o); err != nil {
 		return o, fmt.Errorf("record reservation of order %s: %w", o.ID, err)
 	}
 
@@ -144,6 +164,7 @@ func (s *Service) runSaga(ctx context.Context, o Order) (Order, error) {
 		if err := s.inventory.Release(ctx, o.ID); err != nil {
 			return o, fmt.Errorf("release stock of declined order %s: %w", o.ID, err)
 		}
+		o.Reason = ReasonPaymentDeclined
 		return s.finish(ctx, o, PaymentDeclined, "payment declined", charge.DeclineReason)
 	}
 	s.record(&o, "charged", "")
@@ -157,7 +178,7 @@ func (s *Service) runSaga(ctx context.Context, o Order) (Order, error) {
 func (s *Service) finish(ctx context.Context, o Order, st Status, step, detail string) (Order, error) {
 	o.Status = st
 	s.record(&o, step, detail)
-	if err := s.store.Update(ctx, o); err != nil {
+	if err := s.store.Update(ctx, &o); err != nil {
 		return o, fmt.Errorf("record %s of order %s: %w", step, o.ID, err)
 	}
 	s.logger.InfoContext(ctx, "order finished", "order_id", o.ID, "status", st.String())

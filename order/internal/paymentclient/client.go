@@ -13,7 +13,9 @@ import (
 )
 
 // Client implements order.Payment over gRPC.
-type Client struct{ api paymentv1.PaymentServiceClient }
+type Client struct {
+	api paymentv1.PaymentServiceClient
+}
 
 var _ order.Payment = (*Client)(nil)
 
