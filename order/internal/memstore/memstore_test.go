@@ -1,8 +1,8 @@
 package memstore_test
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/shopmesh/shopmesh/order/internal/memstore"

@@ -214,5 +214,5 @@ func (r *etcdResolver) push(instances map[string]Instance) {
 	if err := r.cc.UpdateState(resolver.State{Endpoints: eps}); err != nil {
 		r.logger.Debug("resolver state not accepted", "err", err, "instances", len(eps))
 	}
-	r.logger.Info("instances updated", "service", r.service, "addrs", addrs)
+	r.logger.Info("instances updated", "peer", r.service, "addrs", addrs)
 }

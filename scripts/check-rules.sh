@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# check-rules.sh: fails when non-test code breaks one of the seed's rules in
+# a way a text search can see (DESIGN.md, "pkg/platform — the rules of the
+# seed, as code"). Generated code and tests are exempt.
+set -euo pipefail
+cd "$(git rev-parse --show-toplevel)"
+files=$(git ls-files '*.go' | grep -v -e '_test\.go$' -e '\.pb\.go$' -e '^deploy/' || true)
+fail=0
+check() {
+	local rule=$1 pattern=$2 scope=$3
+	local hits
+	hits=$(echo "$scope" | xargs -r grep -HnE "$pattern" || true)
+	if [ -n "$hits" ]; then
+		echo "seed rule $rule broken:"
+		echo "$hits" | sed 's/^/  /'
+		fail=1
+	fi
+}
+# Rule 1: no blocking or deprecated dial; connections come from grpcx.Conns.
+check "1 (grpc.NewClient, never Dial/WithBlock)" 'grpc\.(Dial|DialContext)\(|grpc\.WithBlock\(' "$files"
+# Rule 3: no default HTTP client; every client comes from httpclient.New.
+check "3 (httpclient.New, never the default client)" 'http\.(Get|Post|Head|PostForm)\(|http\.DefaultClient|&http\.Client\{|http\.Client\{\}' \
+	"$(echo "$files" | grep -v '^pkg/platform/httpclient/')"
+# Rule 4: context.Background/TODO only in main packages (and the few
+# platform places that start a lifetime of their own, each commented).
+nonmain=$(for f in $files; do grep -q '^package main' "$f" || echo "$f"; done | grep -v -e '^pkg/platform/' || true)
+check "4 (context flows from the caller)" 'context\.(Background|TODO)\(\)' "$nonmain"
+if [ "$fail" -ne 0 ]; then exit 1; fi
+echo "seed rules: ok ($(echo "$files" | wc -l) files checked)"
