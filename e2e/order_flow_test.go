@@ -179,4 +179,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -127,14 +128,19 @@ func (p *Process) Registrar() (*discovery.Registrar, error) {
 // first, then the peer connections and etcd, and telemetry last so the rest
 // of the shutdown is still logged and traced.
 func (p *Process) App(server lifecycle.Server, registrar lifecycle.Registrar, ready func(context.Context) error, extra ...lifecycle.Closer) lifecycle.App {
-	closers := append(extra,
+	// Clip: appending must not write into the caller's array behind extra.
+	closers := append(slices.Clip(extra),
 		lifecycle.Closer{Name: "peer connections and etcd", Close: func(context.Context) error { return p.closeClients() }},
 		lifecycle.Closer{Name: "telemetry", Close: p.Telemetry.Shutdown})
+	delay := p.Config.PropagationDelay
+	if delay == 0 {
+		delay = -1 // PROPAGATION_DELAY=0s means no wait; lifecycle reads 0 as "default"
+	}
 	app := lifecycle.App{
 		Name: p.Config.Service, Logger: p.Logger,
 		Server: server, Listener: p.Listener,
 		AdminListener: p.AdminListener, Metrics: p.Telemetry.MetricsHandler, Ready: ready,
-		PropagationDelay: p.Config.PropagationDelay, ShutdownTimeout: p.Config.ShutdownTimeout,
+		PropagationDelay: delay, ShutdownTimeout: p.Config.ShutdownTimeout,
 		Closers: closers,
 	}
 	if registrar != nil {

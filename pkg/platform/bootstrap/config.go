@@ -94,8 +94,20 @@ func (c Config) Validate() error {
 	if c.LeaseTTL < time.Second {
 		errs = append(errs, fmt.Errorf("REGISTRY_TTL %v: must be at least 1s", c.LeaseTTL))
 	}
-	if c.HopTimeout <= 0 || c.DefaultTimeout <= 0 || c.ShutdownTimeout <= 0 || c.PropagationDelay < 0 {
-		errs = append(errs, errors.New("timeouts must be positive"))
+	for _, d := range []struct {
+		env string
+		v   time.Duration
+	}{
+		{"GRPC_HOP_TIMEOUT", c.HopTimeout},
+		{"GRPC_DEFAULT_TIMEOUT", c.DefaultTimeout},
+		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
+	} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s %v: must be positive", d.env, d.v))
+		}
+	}
+	if c.PropagationDelay < 0 { // 0 is allowed: do not wait
+		errs = append(errs, fmt.Errorf("PROPAGATION_DELAY %v: must not be negative", c.PropagationDelay))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("config of %s: %w", c.Service, err)

@@ -133,11 +133,15 @@ func callerService(ctx context.Context) (string, bool) {
 	return name, true
 }
 
-// allowedFor returns the callers allowed on method by the longest matching rule.
+// allowedFor returns the callers allowed on method by the longest matching
+// rule. A key ending in "/" covers a whole service; any other key is a full
+// method name and covers that method only, so a rule for "/pkg.Svc/Get"
+// cannot leak onto "/pkg.Svc/GetSecret".
 func allowedFor(rules map[string][]string, method string) ([]string, bool) {
 	best, found := "", false
 	for k := range rules {
-		if strings.HasPrefix(method, k) && len(k) >= len(best) {
+		matches := k == method || (strings.HasSuffix(k, "/") && strings.HasPrefix(method, k))
+		if matches && len(k) >= len(best) {
 			best, found = k, true
 		}
 	}

@@ -125,6 +125,25 @@ func TestServer_AuthorizationRules(t *testing.T) {
 	}
 }
 
+func TestServer_AuthorizationRulesMatchWholeMethods(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	// "/inventory.v1.InventoryService/Get" is not a method: it must not
+	// lend gateway GetProduct, which the service rule keeps for order.
+	rules := map[string][]string{
+		"/inventory.v1.InventoryService/":    {"order"},
+		"/inventory.v1.InventoryService/Get": {"gateway", "order"},
+	}
+	fake := &fakeInventory{}
+	_, addr := startServer(t, p.id(t, "inventory"), fake, grpcx.WithAllowedCallers(rules))
+
+	err := getProduct(callCtx(t, 5*time.Second), rawConn(t, p.id(t, "gateway"), addr))
+	wantCode(t, "gateway GetProduct under a rule for a method-name prefix", err, codes.PermissionDenied)
+	if n := fake.getCalls.Load(); n != 0 {
+		t.Errorf("GetProduct handler ran %d times for a denied caller, want 0", n)
+	}
+}
+
 func getProduct(ctx context.Context, cc *grpc.ClientConn) error {
 	_, err := inventoryv1.NewInventoryServiceClient(cc).GetProduct(ctx, &inventoryv1.GetProductRequest{Id: "p1"})
 	return err

@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -59,7 +60,7 @@ type App struct {
 	// shutdown.
 	Registrar Registrar
 	// PropagationDelay is how long to wait after deregistering before
-	// draining, so watchers stop routing here (default 1s).
+	// draining, so watchers stop routing here (zero: 1s; negative: no wait).
 	PropagationDelay time.Duration
 	// ShutdownTimeout bounds the whole stop sequence (default 15s).
 	ShutdownTimeout time.Duration
@@ -92,17 +93,21 @@ func Run(ctx context.Context, app App) error {
 		WriteTimeout:      60 * time.Second, // pprof profiles stream for up to 30s
 		IdleTimeout:       60 * time.Second,
 	}
-	errc := make(chan error, 2)
-	go func() {
+	// One slot per sender (admin, server, registrar), so none ever blocks.
+	errc := make(chan error, 3)
+	// Run owns both serving goroutines and waits for them before returning.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
 		if err := admin.Serve(app.AdminListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("admin server: %w", err)
 		}
-	}()
-	go func() {
+	})
+	wg.Go(func() {
 		if err := app.Server.Serve(app.Listener); err != nil {
 			errc <- fmt.Errorf("%s server: %w", app.Name, err)
 		}
-	}()
+	})
 	app.Server.SetServing(true)
 	if app.Registrar != nil {
 		if err := app.Registrar.Start(ctx); err != nil {

@@ -35,6 +35,8 @@ func Probe(ctx context.Context, adminAddr string) error {
 	if err != nil {
 		return err
 	}
+	// The client is this call's alone: leave no pooled connection behind.
+	defer client.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/readyz", nil)
 	if err != nil {
 		return fmt.Errorf("probe: %w", err)
