@@ -206,7 +206,8 @@ func (s *Stack) run(t testing.TB, name, image, certs string, opts ...testcontain
 }
 
 func (s *Stack) dumpLogs(t testing.TB, name string, c *testcontainers.DockerContainer) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Runs in a cleanup, after the test's context was canceled.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 5*time.Second)
 	defer cancel()
 	rc, err := c.Logs(ctx)
 	if err != nil {

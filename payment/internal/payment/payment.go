@@ -103,7 +103,7 @@ func (s *Service) Charge(ctx context.Context, orderID string, amount Money, toke
 	if err != nil {
 		// Unknown outcome: nothing is recorded, so a retry asks the provider
 		// again with the same key and gets the same charge back.
-		return Payment{}, apperr.New(apperr.Unavailable, "payment provider: %v", err)
+		return Payment{}, apperr.New(apperr.Unavailable, "payment provider did not answer; the charge may be retried").WithCause(err)
 	}
 	p := Payment{OrderID: orderID, Amount: amount, Status: Succeeded, ProviderChargeID: ch.ID, CreatedAt: s.now().UTC()}
 	if ch.Declined {
@@ -129,7 +129,7 @@ func (s *Service) Refund(ctx context.Context, orderID string) (Payment, error) {
 		return Payment{}, apperr.New(apperr.FailedPrecondition, "payment of order %s was declined; nothing to refund", orderID)
 	}
 	if err := s.provider.Refund(ctx, "refund-"+orderID, p.ProviderChargeID); err != nil {
-		return Payment{}, apperr.New(apperr.Unavailable, "payment provider: %v", err)
+		return Payment{}, apperr.New(apperr.Unavailable, "payment provider did not answer; the refund may be retried").WithCause(err)
 	}
 	p.Status = Refunded
 	if err := s.store.Put(ctx, p); err != nil {

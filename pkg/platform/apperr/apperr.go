@@ -40,14 +40,31 @@ type Error struct {
 	Reason   string
 	Message  string
 	Metadata map[string]string
+	// Cause is the underlying failure: it appears in Error() and so in the
+	// server's log line, but never in what the caller receives.
+	Cause error
 }
 
 // Error implements error.
 func (e *Error) Error() string {
+	msg := fmt.Sprintf("%s: %s", e.Code, e.Message)
 	if e.Reason != "" {
-		return fmt.Sprintf("%s (%s): %s", e.Code, e.Reason, e.Message)
+		msg = fmt.Sprintf("%s (%s): %s", e.Code, e.Reason, e.Message)
 	}
-	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	if e.Cause != nil {
+		msg += ": " + e.Cause.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the cause, so errors.Is and errors.As see through e.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// WithCause returns a copy of e that keeps cause for logs and errors.Is.
+func (e *Error) WithCause(cause error) *Error {
+	c := *e
+	c.Cause = cause
+	return &c
 }
 
 // New returns an *Error with the given code and message.

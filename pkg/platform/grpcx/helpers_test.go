@@ -22,10 +22,12 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf/devpki"
 )
 
-// reserveOnlyOrder is the rule the real inventory service has: only order
-// may move stock. GetProduct has no rule, so any authenticated caller may.
+// reserveOnlyOrder is like the real inventory service's rules: only order
+// may move stock, any authenticated caller may read a product, and the
+// methods it does not name (ListProducts here) are denied.
 var reserveOnlyOrder = map[string][]string{
-	inventoryv1.InventoryService_Reserve_FullMethodName: {"order"},
+	inventoryv1.InventoryService_Reserve_FullMethodName:    {"order"},
+	inventoryv1.InventoryService_GetProduct_FullMethodName: {grpcx.AnyCaller},
 }
 
 // pki is a fresh dev PKI with shopmesh's identities.

@@ -90,8 +90,13 @@ func errorsUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
 			return resp, nil
 		}
 		st := apperr.ToStatus(err)
-		if st.Code() == codes.Internal {
+		switch st.Code() {
+		case codes.Internal:
 			logger.ErrorContext(ctx, "internal error", "method", info.FullMethod, "cause", err.Error())
+		case codes.Unavailable, codes.DeadlineExceeded:
+			// The caller learns only the code and message; why a dependency
+			// failed stays here, under the trace id.
+			logger.WarnContext(ctx, "dependency failed", "method", info.FullMethod, "cause", err.Error())
 		}
 		return resp, st.Err()
 	}
@@ -148,18 +153,28 @@ func allowedFor(rules map[string][]string, method string) ([]string, bool) {
 	return rules[best], found
 }
 
+// healthPrefix is the health service, open to every caller so that any
+// client can health-check an instance it balances over.
+const healthPrefix = "/grpc.health.v1.Health/"
+
 func authorize(ctx context.Context, rules map[string][]string, method string, tlsOn bool) error {
-	allowed, restricted := allowedFor(rules, method)
-	if !restricted || !tlsOn {
-		// Without TLS (dev flag) there is no identity to check.
+	if !tlsOn || len(rules) == 0 || strings.HasPrefix(method, healthPrefix) {
+		// Without TLS (dev flag) there is no identity to check; a server
+		// with no rules at all authenticates callers but does not restrict them.
 		return nil
 	}
 	caller, ok := callerService(ctx)
 	if !ok {
 		return status.Error(codes.Unauthenticated, "no verified client certificate")
 	}
+	allowed, found := allowedFor(rules, method)
+	if !found {
+		// Deny by default: a method added without a rule is closed until
+		// someone decides who may call it.
+		return status.Errorf(codes.PermissionDenied, "no caller is allowed on %s", method)
+	}
 	for _, a := range allowed {
-		if a == caller {
+		if a == caller || a == AnyCaller {
 			return nil
 		}
 	}

@@ -51,10 +51,14 @@ func WithDefaultDeadline(d time.Duration) ServerOption {
 // (default 5ms); below it the server answers DEADLINE_EXCEEDED at once.
 func WithMinBudget(d time.Duration) ServerOption { return func(c *serverConfig) { c.minBudget = d } }
 
+// AnyCaller in a rule admits every caller with a valid shopmesh certificate.
+const AnyCaller = "*"
+
 // WithAllowedCallers restricts methods to caller services proven by their
 // client certificate. Keys are full method names ("/pkg.Service/Method") or
-// service prefixes ("/pkg.Service/"); the longest match wins; a method with
-// no match is open to every authenticated caller.
+// service prefixes ("/pkg.Service/"); the longest match wins. Once any rule
+// is given, a method with no matching rule is denied (deny by default);
+// grpc.health.v1 stays open to every caller.
 func WithAllowedCallers(rules map[string][]string) ServerOption {
 	return func(c *serverConfig) { c.allowed = rules }
 }

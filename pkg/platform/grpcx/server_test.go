@@ -50,7 +50,13 @@ func TestServer_Authorization(t *testing.T) {
 		}
 	})
 
-	t.Run("method without a rule is open to any authenticated caller", func(t *testing.T) {
+	t.Run("method without a rule is denied", func(t *testing.T) {
+		client := inventoryClient(t, newConns(t, p.id(t, "order"), addr))
+		_, err := client.ListProducts(callCtx(t, 5*time.Second), &inventoryv1.ListProductsRequest{})
+		wantCode(t, "ListProducts with no rule", err, codes.PermissionDenied)
+	})
+
+	t.Run("AnyCaller admits every authenticated caller", func(t *testing.T) {
 		for _, caller := range []string{"gateway", "payment", "admin"} {
 			client := inventoryClient(t, newConns(t, p.id(t, caller), addr))
 			resp, err := client.GetProduct(callCtx(t, 5*time.Second), &inventoryv1.GetProductRequest{Id: "p1"})
@@ -91,7 +97,9 @@ func TestServer_AuthorizationRules(t *testing.T) {
 	rules := map[string][]string{
 		"/inventory.v1.InventoryService/":                      {"order"},
 		inventoryv1.InventoryService_GetProduct_FullMethodName: {"gateway", "order"},
-		"/grpc.health.v1.Health/":                              {"order"},
+		// Health stays open whatever the rules say: every client
+		// health-checks the instances it balances over.
+		"/grpc.health.v1.Health/": {"order"},
 	}
 	_, addr := startServer(t, p.id(t, "inventory"), &fakeInventory{}, grpcx.WithAllowedCallers(rules))
 
@@ -107,9 +115,9 @@ func TestServer_AuthorizationRules(t *testing.T) {
 		{"gateway GetProduct (longest rule)", gateway, getProduct, codes.OK},
 		{"gateway Reserve (service rule)", gateway, reserve, codes.PermissionDenied},
 		{"order Reserve (service rule)", order, reserve, codes.OK},
-		{"gateway health Watch (stream)", gateway, healthWatch, codes.PermissionDenied},
+		{"gateway health Watch (stream)", gateway, healthWatch, codes.OK},
 		{"order health Watch (stream)", order, healthWatch, codes.OK},
-		{"gateway health Check (unary)", gateway, healthCheck, codes.PermissionDenied},
+		{"gateway health Check (unary)", gateway, healthCheck, codes.OK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

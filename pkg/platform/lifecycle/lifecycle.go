@@ -59,8 +59,9 @@ type App struct {
 	// Registrar, if set, is started once Server serves and stopped first on
 	// shutdown.
 	Registrar Registrar
-	// PropagationDelay is how long to wait after deregistering before
-	// draining, so watchers stop routing here (zero: 1s; negative: no wait).
+	// PropagationDelay is how long to wait after turning not-ready and
+	// deregistering before draining, so resolvers and load balancers stop
+	// routing here (zero: 1s; negative: no wait).
 	PropagationDelay time.Duration
 	// ShutdownTimeout bounds the whole stop sequence (default 15s).
 	ShutdownTimeout time.Duration
@@ -141,7 +142,11 @@ func shutdown(app App, admin *http.Server, ready *atomic.Bool) error {
 		if err := app.Registrar.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("deregister: %w", err))
 		}
-		app.Logger.Info("deregistered, waiting for watchers", "delay", app.PropagationDelay)
+	}
+	// Wait even without a registrar: load balancers and orchestrators
+	// learn from /readyz, and need a moment to stop sending traffic here.
+	if app.PropagationDelay > 0 {
+		app.Logger.Info("not ready, waiting for clients to notice", "delay", app.PropagationDelay)
 		select {
 		case <-time.After(app.PropagationDelay):
 		case <-ctx.Done():
