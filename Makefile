@@ -22,10 +22,10 @@ COMPOSE_PROJECT := shopmesh
 
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: up
-up: certs images ## build what is missing and run shopmesh (gateway on localhost:$(GATEWAY_PORT))
+up: certs images ## build what is missing and run shopmesh (gateway on 127.0.0.1:8080, or GATEWAY_PORT)
 	@echo "[up] starting the stack with $(COMPOSE)"
 	@$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) up -d --remove-orphans
 	@scripts/wait-ready.sh "http://127.0.0.1:$(GATEWAY_PORT)"
@@ -37,6 +37,10 @@ down: ## stop shopmesh and remove its containers, networks and volumes
 .PHONY: logs
 logs: ## follow the logs of every service
 	@$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) logs -f
+
+.PHONY: traces
+traces: ## follow the spans the collector receives
+	@$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) logs -f otelcol
 
 .PHONY: certs
 certs: ## write the dev PKI (CA + one cert per service) to deploy/certs; idempotent

@@ -29,6 +29,6 @@ shopmesh is up: $url
       -H "Idempotency-Key: \$(date +%s%N)" \\
       -d '{"items":[{"product_id":"p-1001","quantity":2}],"payment_token":"tok_visa"}'
 
-  Traces:  docker logs -f shopmesh_otelcol_1   (or: make logs)
+  Spans:   make traces   (the collector's debug output; every log line: make logs)
   Stop:    make down
 MSG
