@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/bootstrap"
-	"github.com/shopmesh/shopmesh/pkg/platform/discovery"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
 
 	"github.com/shopmesh/shopmesh/gateway/internal/httpapi"
@@ -63,18 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		WriteTimeout:      reqTimeout + 5*time.Second,
 		IdleTimeout:       120 * time.Second,
 	}}
-	ready := func(ctx context.Context) error {
-		for _, peer := range peers {
-			n, err := discovery.CountInstances(ctx, p.Etcd, peer)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return errors.New("no instance of " + peer + " registered")
-			}
-		}
-		return nil
-	}
+	ready := func(ctx context.Context) error { return p.PeersReady(ctx, peers...) }
 	return lifecycle.Run(ctx, p.App(srv, nil, ready))
 }
 

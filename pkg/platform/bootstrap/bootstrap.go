@@ -12,6 +12,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/discovery"
 	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
@@ -59,21 +60,31 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer, getenv func(string
 		}
 	}
 
-	etcdTLS := p.etcdTLS()
-	if p.Etcd, err = discovery.NewClient(cfg.EtcdEndpoints, etcdTLS, p.Logger); err != nil {
-		return nil, err
+	connOpts := []grpcx.ConnsOption{grpcx.WithHopTimeout(cfg.HopTimeout), grpcx.WithConnsLogger(p.Logger)}
+	for peer, methods := range api.Idempotent {
+		connOpts = append(connOpts, grpcx.WithPolicy(peer, grpcx.Policy{Balancer: cfg.Balancers[peer], Retryable: methods}))
 	}
-
-	builder, err := discovery.NewBuilder(p.Etcd, p.Logger)
-	if err != nil {
-		return nil, err
+	if len(cfg.EtcdEndpoints) > 0 {
+		if p.Etcd, err = discovery.NewClient(cfg.EtcdEndpoints, p.etcdTLS(), p.Logger); err != nil {
+			return nil, err
+		}
+		builder, err := discovery.NewBuilder(p.Etcd, p.Logger)
+		if err != nil {
+			return nil, err
+		}
+		connOpts = append(connOpts, grpcx.WithResolver(builder), grpcx.WithTarget(discovery.Target))
+	} else {
+		// Seed rule 2: DNS only as a fallback, and never quietly.
+		p.Logger.Warn("ETCD_ENDPOINTS is not set: NOT registering in etcd and resolving peers from PEER_TARGETS (DNS); instances will not be watched",
+			"peer_targets", cfg.PeerTargets)
+		connOpts = append(connOpts, grpcx.WithTarget(func(service string) string {
+			if t, ok := cfg.PeerTargets[service]; ok {
+				return t
+			}
+			return "missing:///" + service // refused by Conns.Get with the scheme named
+		}))
 	}
-	p.Conns = grpcx.NewConns(p.Identity,
-		grpcx.WithResolver(builder),
-		grpcx.WithTarget(discovery.Target),
-		grpcx.WithHopTimeout(cfg.HopTimeout),
-		grpcx.WithConnsLogger(p.Logger),
-	)
+	p.Conns = grpcx.NewConns(p.Identity, connOpts...)
 
 	if p.Listener, err = listen(ctx, cfg.ListenAddr); err != nil {
 		return nil, err
@@ -113,15 +124,42 @@ func (p *Process) NewGRPCServer(allowed map[string][]string) *grpcx.Server {
 	)
 }
 
-// Registrar returns the etcd registration of this process's main listener.
-func (p *Process) Registrar() (*discovery.Registrar, error) {
+// Registrar returns the etcd registration of this process's main listener,
+// or nil when there is no etcd (the PEER_TARGETS fallback).
+func (p *Process) Registrar() (lifecycle.Registrar, error) {
+	if p.Etcd == nil {
+		return nil, nil
+	}
 	addr, err := AdvertiseAddr(p.Config.AdvertiseAddr, p.Listener.Addr())
 	if err != nil {
 		return nil, err
 	}
-	return discovery.NewRegistrar(p.Etcd, p.Config.Service,
-		discovery.Instance{Addr: addr, Version: p.Config.Version, Weight: 1},
+	r, err := discovery.NewRegistrar(p.Etcd, p.Config.Service,
+		discovery.Instance{Addr: addr, Version: p.Config.Version, Zone: p.Config.Zone, Weight: 1},
 		discovery.WithTTL(p.Config.LeaseTTL), discovery.WithLogger(p.Logger))
+	if err != nil {
+		return nil, err // not r: a nil *Registrar in the interface would not be nil
+	}
+	return r, nil
+}
+
+// PeersReady reports whether every peer has at least one registered
+// instance; a readiness check uses it. Without etcd (PEER_TARGETS) there is
+// nothing to ask, and it reports ready.
+func (p *Process) PeersReady(ctx context.Context, peers ...string) error {
+	if p.Etcd == nil {
+		return nil
+	}
+	for _, peer := range peers {
+		n, err := discovery.CountInstances(ctx, p.Etcd, peer)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("no instance of %s registered", peer)
+		}
+	}
+	return nil
 }
 
 // App returns the lifecycle.App for server. The service's extra closers run

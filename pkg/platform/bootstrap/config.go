@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shopmesh/shopmesh/pkg/platform/discovery"
+	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
 )
 
 // Config is the part of a service's configuration every service shares.
@@ -22,8 +23,16 @@ type Config struct {
 	AdvertiseAddr string // ADVERTISE_ADDR: host:port put into etcd; default: this host's first non-loopback IPv4 and the listen port
 	AdminAddr     string // ADMIN_ADDR: /healthz, /readyz, /metrics, default ":9090"
 
-	EtcdEndpoints []string      // ETCD_ENDPOINTS: comma-separated, required
+	EtcdEndpoints []string      // ETCD_ENDPOINTS: comma-separated; required unless PEER_TARGETS is set
 	LeaseTTL      time.Duration // REGISTRY_TTL, default 10s
+	Zone          string        // ZONE: failure domain recorded with the registration
+	// PeerTargets (PEER_TARGETS, "inventory=dns:///inventory:8080,...") is the
+	// fallback when there is no etcd: gRPC targets per peer, typically DNS.
+	// Used only when ETCD_ENDPOINTS is unset; logged loudly.
+	PeerTargets map[string]string
+	// Balancers (GRPC_BALANCER, "payment=least_request,...") picks the
+	// balancer per peer; unnamed peers use round_robin.
+	Balancers map[string]string
 
 	TLSDir         string // TLS_DIR: ca.pem, <service>.pem, <service>-key.pem; default "/certs"
 	DevPlaintext   bool   // DEV_PLAINTEXT=true: no TLS anywhere (development only; logs a warning)
@@ -44,11 +53,20 @@ func LoadConfig(service string, getenv func(string) string) (Config, error) {
 		AdvertiseAddr: getenv("ADVERTISE_ADDR"),
 		AdminAddr:     orDefault(getenv("ADMIN_ADDR"), ":9090"),
 		TLSDir:        orDefault(getenv("TLS_DIR"), "/certs"),
+		Zone:          getenv("ZONE"),
 	}
 	var errs []error
 	var err error
-	if c.EtcdEndpoints, err = discovery.ParseEndpoints(getenv("ETCD_ENDPOINTS")); err != nil {
-		errs = append(errs, fmt.Errorf("ETCD_ENDPOINTS: %w", err))
+	if c.PeerTargets, err = parsePairs(getenv("PEER_TARGETS")); err != nil {
+		errs = append(errs, fmt.Errorf("PEER_TARGETS: %w", err))
+	}
+	if c.Balancers, err = parsePairs(getenv("GRPC_BALANCER")); err != nil {
+		errs = append(errs, fmt.Errorf("GRPC_BALANCER: %w", err))
+	}
+	if eps := getenv("ETCD_ENDPOINTS"); eps != "" || len(c.PeerTargets) == 0 {
+		if c.EtcdEndpoints, err = discovery.ParseEndpoints(eps); err != nil {
+			errs = append(errs, fmt.Errorf("ETCD_ENDPOINTS (or PEER_TARGETS without etcd): %w", err))
+		}
 	}
 	if c.DevPlaintext, err = parseBool(getenv("DEV_PLAINTEXT")); err != nil {
 		errs = append(errs, fmt.Errorf("DEV_PLAINTEXT: %w", err))
@@ -91,6 +109,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("ADVERTISE_ADDR %q: %w", c.AdvertiseAddr, err))
 		}
 	}
+	for peer, b := range c.Balancers {
+		if b != grpcx.RoundRobin && b != grpcx.LeastRequest {
+			errs = append(errs, fmt.Errorf("GRPC_BALANCER %s=%s: want %s or %s", peer, b, grpcx.RoundRobin, grpcx.LeastRequest))
+		}
+	}
 	if c.LeaseTTL < time.Second {
 		errs = append(errs, fmt.Errorf("REGISTRY_TTL %v: must be at least 1s", c.LeaseTTL))
 	}
@@ -121,6 +144,23 @@ func ParseDuration(s string, def time.Duration) (time.Duration, error) {
 		return def, nil
 	}
 	return time.ParseDuration(s)
+}
+
+// parsePairs reads "a=x,b=y" into a map; empty input gives an empty map.
+func parsePairs(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		if !ok || k == "" || v == "" {
+			return nil, fmt.Errorf("%q: want name=value", part)
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out, nil
 }
 
 func parseBool(s string) (bool, error) {

@@ -105,25 +105,27 @@ func (r *Registrar) Start(ctx context.Context) error {
 	return nil
 }
 
-// loop grants a lease, puts the key and keeps the lease alive; when the
-// keep-alive channel closes (lease lost) it starts over after a backoff.
+// loop grants a lease, puts the key and holds both; when either is lost it
+// starts over after a backoff, for as long as the process lives.
 func (r *Registrar) loop(ctx context.Context) {
 	defer close(r.done)
 	wait := r.backoffFirst
 	for {
-		kaCh, err := r.register(ctx)
+		holdCtx, stopHolding := context.WithCancel(ctx)
+		kaCh, rev, err := r.register(holdCtx)
 		if err == nil {
 			wait = r.backoffFirst
-			for range kaCh {
-				// Drain keep-alive responses; the channel closes when the
-				// lease is lost or ctx is done.
-			}
+			why := r.hold(holdCtx, kaCh, rev)
+			stopHolding()
 			if ctx.Err() != nil {
 				return
 			}
-			r.logger.WarnContext(ctx, "etcd lease lost, registering again", "key", r.key)
-			r.setLease(0)
+			r.logger.WarnContext(ctx, "etcd registration lost, registering again", "key", r.key, "why", why)
+			// The old lease may still be alive (key deleted by hand): drop
+			// it so it does not linger until its TTL.
+			r.revokeQuietly(ctx, r.currentLease())
 		} else {
+			stopHolding()
 			if ctx.Err() != nil {
 				return
 			}
@@ -141,33 +143,72 @@ func (r *Registrar) loop(ctx context.Context) {
 	}
 }
 
-func (r *Registrar) register(ctx context.Context) (<-chan *clientv3.LeaseKeepAliveResponse, error) {
+// hold returns when the registration is gone: the keep-alive channel closed
+// (lease expired or revoked, or no answer within the TTL) or the key was
+// deleted (an operator, or a revoke seen before the next keep-alive). It
+// watches the key so a revoked lease is noticed at once rather than at the
+// next keep-alive, a third of the TTL later.
+func (r *Registrar) hold(ctx context.Context, kaCh <-chan *clientv3.LeaseKeepAliveResponse, rev int64) string {
+	wch := r.cli.Watch(clientv3.WithRequireLeader(ctx), r.key, clientv3.WithRev(rev+1), clientv3.WithFilterPut())
+	for {
+		select {
+		case <-ctx.Done():
+			return "stopping"
+		case _, ok := <-kaCh:
+			if !ok {
+				return "lease lost"
+			}
+		case resp, ok := <-wch:
+			if !ok || resp.Err() != nil {
+				// etcd unreachable or lost its leader: keep relying on the
+				// keep-alive channel, which closes once the lease is gone.
+				wch = nil
+				continue
+			}
+			if len(resp.Events) > 0 {
+				return "key deleted"
+			}
+		}
+	}
+}
+
+func (r *Registrar) register(ctx context.Context) (<-chan *clientv3.LeaseKeepAliveResponse, int64, error) {
 	reqCtx, cancel := context.WithTimeout(ctx, r.ttl/2)
 	defer cancel()
 	lease, err := r.cli.Grant(reqCtx, int64(r.ttl/time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("grant lease: %w", err)
+		return nil, 0, fmt.Errorf("grant lease: %w", err)
 	}
 	// Remember the lease before anything else can fail, so Stop revokes it
 	// even if the put or the keep-alive below does not complete.
 	r.setLease(lease.ID)
-	if _, err := r.cli.Put(reqCtx, r.key, r.value, clientv3.WithLease(lease.ID)); err != nil {
+	put, err := r.cli.Put(reqCtx, r.key, r.value, clientv3.WithLease(lease.ID))
+	if err != nil {
 		r.revokeQuietly(ctx, lease.ID)
-		return nil, fmt.Errorf("put %s: %w", r.key, err)
+		return nil, 0, fmt.Errorf("put %s: %w", r.key, err)
 	}
 	kaCh, err := r.cli.KeepAlive(ctx, lease.ID)
 	if err != nil {
 		r.revokeQuietly(ctx, lease.ID)
-		return nil, fmt.Errorf("keep lease alive: %w", err)
+		return nil, 0, fmt.Errorf("keep lease alive: %w", err)
 	}
 	r.logger.InfoContext(ctx, "registered in etcd", "key", r.key, "lease", fmt.Sprintf("%x", lease.ID), "ttl", r.ttl)
-	return kaCh, nil
+	return kaCh, put.Header.Revision, nil
+}
+
+func (r *Registrar) currentLease() clientv3.LeaseID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lease
 }
 
 // revokeQuietly drops a lease that will not be used; if etcd is away the
 // lease simply expires.
 func (r *Registrar) revokeQuietly(ctx context.Context, id clientv3.LeaseID) {
 	r.setLease(0)
+	if id == 0 {
+		return
+	}
 	revokeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	_, _ = r.cli.Revoke(revokeCtx, id)

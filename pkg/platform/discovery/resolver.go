@@ -10,6 +10,9 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc/resolver"
 )
 
@@ -26,6 +29,7 @@ type Builder struct {
 	cli          *clientv3.Client
 	logger       *slog.Logger
 	retryBackoff time.Duration
+	skipped      metric.Int64Counter
 }
 
 // NewBuilder returns a resolver builder over cli.
@@ -36,7 +40,12 @@ func NewBuilder(cli *clientv3.Client, logger *slog.Logger) (*Builder, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Builder{cli: cli, logger: logger, retryBackoff: 500 * time.Millisecond}, nil
+	// A counter that cannot be made is not worth failing over; the no-op
+	// instrument keeps the code path the same.
+	skipped, _ := otel.Meter("github.com/shopmesh/shopmesh/pkg/platform/discovery").Int64Counter(
+		"discovery.resolver.skipped_entries",
+		metric.WithDescription("Registrations the resolver ignored because they did not decode or did not match their key"))
+	return &Builder{cli: cli, logger: logger, retryBackoff: 500 * time.Millisecond, skipped: skipped}, nil
 }
 
 // Scheme implements resolver.Builder.
@@ -55,7 +64,7 @@ func (b *Builder) Build(target resolver.Target, cc resolver.ClientConn, _ resolv
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &etcdResolver{
 		cli: b.cli, cc: cc, prefix: ServicePrefix(service), service: service,
-		logger: b.logger.With("resolver", Target(service)), backoff: b.retryBackoff,
+		logger: b.logger.With("resolver", Target(service)), backoff: b.retryBackoff, skipped: b.skipped,
 		cancel: cancel, done: make(chan struct{}), relist: make(chan struct{}, 1),
 	}
 	go r.run(ctx)
@@ -71,6 +80,7 @@ type etcdResolver struct {
 	service string
 	logger  *slog.Logger
 	backoff time.Duration
+	skipped metric.Int64Counter
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -140,17 +150,18 @@ func (r *etcdResolver) list(ctx context.Context) (map[string]Instance, int64, er
 	}
 	instances := make(map[string]Instance, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
-		r.apply(instances, string(kv.Key), kv.Value)
+		r.apply(ctx, instances, string(kv.Key), kv.Value)
 	}
 	return instances, resp.Header.Revision, nil
 }
 
 // apply adds one key's instance to the set, skipping entries that do not
 // decode or do not match their key.
-func (r *etcdResolver) apply(instances map[string]Instance, key string, value []byte) {
+func (r *etcdResolver) apply(ctx context.Context, instances map[string]Instance, key string, value []byte) {
 	in, err := decodeInstance(key, value, r.prefix)
 	if err != nil {
 		r.logger.Warn("skipping malformed registration", "key", key, "err", err)
+		r.skipped.Add(ctx, 1, metric.WithAttributes(attribute.String("service", r.service)))
 		delete(instances, key)
 		return
 	}
@@ -186,7 +197,7 @@ func (r *etcdResolver) watch(ctx context.Context, instances map[string]Instance,
 					delete(instances, key)
 					continue
 				}
-				r.apply(instances, key, ev.Kv.Value)
+				r.apply(ctx, instances, key, ev.Kv.Value)
 			}
 			if len(resp.Events) > 0 {
 				r.push(instances)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,20 +20,18 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf"
 )
 
-// defaultServiceConfig balances round-robin over every resolved instance and
-// checks each one's grpc.health.v1 status, so an instance that reports
-// NOT_SERVING drains before it leaves the registry.
-const defaultServiceConfig = `{
-  "loadBalancingConfig": [{"round_robin": {}}],
-  "healthCheckConfig": {"serviceName": ""}
-}`
-
 // ConnsOption configures Conns.
 type ConnsOption func(*Conns)
 
 // WithResolver makes targets resolve through b (the etcd resolver).
 func WithResolver(b resolver.Builder) ConnsOption {
 	return func(c *Conns) { c.resolvers = append(c.resolvers, b) }
+}
+
+// WithPolicy sets how calls to service are balanced and retried (default:
+// round-robin, no retries).
+func WithPolicy(service string, p Policy) ConnsOption {
+	return func(c *Conns) { c.policies[service] = p }
 }
 
 // WithTarget overrides how a service name becomes a gRPC target (default
@@ -60,6 +59,7 @@ type Conns struct {
 	hopTimeout time.Duration
 	logger     *slog.Logger
 	extra      []grpc.DialOption
+	policies   map[string]Policy
 
 	mu     sync.Mutex
 	conns  map[string]*grpc.ClientConn
@@ -72,7 +72,7 @@ func NewConns(id *tlsconf.Identity, opts ...ConnsOption) *Conns {
 	c := &Conns{
 		id: id, target: func(s string) string { return "etcd:///" + s },
 		hopTimeout: 2 * time.Second, logger: slog.Default(),
-		conns: make(map[string]*grpc.ClientConn),
+		conns: make(map[string]*grpc.ClientConn), policies: make(map[string]Policy),
 	}
 	for _, o := range opts {
 		o(c)
@@ -94,7 +94,15 @@ func (c *Conns) Get(service string) (*grpc.ClientConn, error) {
 	if cc, ok := c.conns[service]; ok {
 		return cc, nil
 	}
-	cc, err := grpc.NewClient(c.target(service), c.dialOptions(service)...)
+	target := c.target(service)
+	if err := c.checkScheme(target); err != nil {
+		return nil, fmt.Errorf("grpc client for %s: %w", service, err)
+	}
+	opts, err := c.dialOptions(service)
+	if err != nil {
+		return nil, fmt.Errorf("grpc client for %s: %w", service, err)
+	}
+	cc, err := grpc.NewClient(target, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("grpc client for %s: %w", service, err)
 	}
@@ -103,7 +111,30 @@ func (c *Conns) Get(service string) (*grpc.ClientConn, error) {
 	return cc, nil
 }
 
-func (c *Conns) dialOptions(service string) []grpc.DialOption {
+// checkScheme refuses a target whose scheme nothing resolves: grpc.NewClient
+// would quietly treat "etcd:///x" as a DNS name and fail only at the first
+// call.
+func (c *Conns) checkScheme(target string) error {
+	scheme, _, ok := strings.Cut(target, ":///")
+	if !ok {
+		return fmt.Errorf("target %q: want scheme:///name", target)
+	}
+	for _, b := range c.resolvers {
+		if b.Scheme() == scheme {
+			return nil
+		}
+	}
+	if resolver.Get(scheme) != nil {
+		return nil
+	}
+	return fmt.Errorf("target %q: no resolver for scheme %q", target, scheme)
+}
+
+func (c *Conns) dialOptions(service string) ([]grpc.DialOption, error) {
+	sc, err := c.policies[service].serviceConfigJSON()
+	if err != nil {
+		return nil, err
+	}
 	creds := insecure.NewCredentials()
 	if c.id != nil {
 		// The server must prove it is `service`; its address came from a
@@ -113,7 +144,7 @@ func (c *Conns) dialOptions(service string) []grpc.DialOption {
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithResolvers(c.resolvers...),
-		grpc.WithDefaultServiceConfig(defaultServiceConfig),
+		grpc.WithDefaultServiceConfig(sc),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{
 			Time:                clientPingInterval, // ≥ the server's MinTime, so pings are admitted
@@ -122,7 +153,7 @@ func (c *Conns) dialOptions(service string) []grpc.DialOption {
 		}),
 		grpc.WithChainUnaryInterceptor(hopTimeoutUnary(c.hopTimeout)),
 	}
-	return append(opts, c.extra...)
+	return append(opts, c.extra...), nil
 }
 
 // Close closes every connection. Calls in flight fail with CANCELED; Get
