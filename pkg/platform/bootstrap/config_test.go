@@ -214,3 +214,53 @@ func TestAdvertiseAddr(t *testing.T) {
 		}
 	})
 }
+
+func TestLoadConfig_PeersAndBalancers(t *testing.T) {
+	t.Parallel()
+	t.Run("PEER_TARGETS replaces etcd", func(t *testing.T) {
+		t.Parallel()
+		c, err := bootstrap.LoadConfig("order", env(map[string]string{
+			"ETCD_ENDPOINTS": "",
+			"PEER_TARGETS":   "inventory=dns:///inventory:8080, payment=dns:///payment:8080",
+		}))
+		if err != nil {
+			t.Fatalf("LoadConfig: %v", err)
+		}
+		if len(c.EtcdEndpoints) != 0 {
+			t.Errorf("EtcdEndpoints = %q, want none", c.EtcdEndpoints)
+		}
+		if c.PeerTargets["inventory"] != "dns:///inventory:8080" || c.PeerTargets["payment"] != "dns:///payment:8080" {
+			t.Errorf("PeerTargets = %v", c.PeerTargets)
+		}
+	})
+	t.Run("neither etcd nor peer targets", func(t *testing.T) {
+		t.Parallel()
+		_, err := bootstrap.LoadConfig("order", env(map[string]string{"ETCD_ENDPOINTS": ""}))
+		if err == nil || !strings.Contains(err.Error(), "ETCD_ENDPOINTS") {
+			t.Fatalf("got %v, want an error naming ETCD_ENDPOINTS", err)
+		}
+	})
+	t.Run("balancer per peer", func(t *testing.T) {
+		t.Parallel()
+		c, err := bootstrap.LoadConfig("order", env(map[string]string{"GRPC_BALANCER": "payment=least_request", "ZONE": "eu-1a"}))
+		if err != nil {
+			t.Fatalf("LoadConfig: %v", err)
+		}
+		if c.Balancers["payment"] != "least_request" || c.Balancers["inventory"] != "" || c.Zone != "eu-1a" {
+			t.Errorf("Balancers = %v, Zone = %q", c.Balancers, c.Zone)
+		}
+	})
+	for _, tc := range []struct{ env, value string }{
+		{"GRPC_BALANCER", "payment=random"},
+		{"GRPC_BALANCER", "payment"},
+		{"PEER_TARGETS", "inventory"},
+	} {
+		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
+			t.Parallel()
+			_, err := bootstrap.LoadConfig("order", env(map[string]string{tc.env: tc.value}))
+			if err == nil || !strings.Contains(err.Error(), tc.env) {
+				t.Fatalf("got %v, want an error naming %s", err, tc.env)
+			}
+		})
+	}
+}
