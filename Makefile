@@ -50,6 +50,19 @@ certs: ## write the dev PKI (CA + one cert per service) to deploy/certs; idempot
 images: ## build every image locally (static binaries FROM scratch; cached)
 	@deploy/images.sh
 
+# Postgres image for `make up` and the store tests. Nothing can be pulled on
+# these machines, so the default is built locally from Debian's packages by
+# deploy/postgres/build.sh (root, about a minute; cached). With a registry, set
+# POSTGRES_IMAGE=postgres:15 to use the official image and skip the local build.
+POSTGRES_IMAGE ?= shopmesh/postgres:15
+
+.PHONY: postgres-image
+postgres-image: ## build POSTGRES_IMAGE from Debian's packages if it is shopmesh/* (cached)
+	@case "$(POSTGRES_IMAGE)" in \
+	"" | shopmesh/*) deploy/postgres/build.sh --tag "$(or $(POSTGRES_IMAGE),shopmesh/postgres:15)" ;; \
+	*) echo "[postgres-image] POSTGRES_IMAGE=$(POSTGRES_IMAGE) is not built here (docker pulls it when used)" ;; \
+	esac
+
 .PHONY: test
 test: test-unit test-e2e ## run every test: unit (race detector on) and end-to-end
 
