@@ -9,6 +9,9 @@ export PATH := $(GOBIN):$(PATH)
 MODULES   := pkg gateway order inventory payment e2e
 GATEWAY_PORT ?= 8080
 export GATEWAY_PORT
+# Ryuk, testcontainers' reaper, would need an image pull; every test removes
+# its own containers instead.
+export TESTCONTAINERS_RYUK_DISABLED ?= true
 
 # Tool versions, pinned (installed by `make tools` through the Go module proxy).
 BUF_VERSION                ?= v1.75.0
@@ -55,6 +58,7 @@ images: ## build every image locally (static binaries FROM scratch; cached)
 # deploy/postgres/build.sh (root, about a minute; cached). With a registry, set
 # POSTGRES_IMAGE=postgres:15 to use the official image and skip the local build.
 POSTGRES_IMAGE ?= shopmesh/postgres:15
+export POSTGRES_IMAGE
 
 .PHONY: postgres-image
 postgres-image: ## build POSTGRES_IMAGE from Debian's packages if it is shopmesh/* (cached)
@@ -74,7 +78,7 @@ test-unit: ## unit and in-process integration tests of every module, race detect
 .PHONY: test-e2e
 test-e2e: ## end-to-end tests against the real images (needs Docker)
 	@echo "[test] end-to-end tests (builds images first; cached after the first run)"
-	@TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -count=1 -timeout 20m -v ./e2e/...
+	@$(GO) test -count=1 -timeout 20m -v ./e2e/...
 
 .PHONY: bench
 bench: ## run the benchmarks

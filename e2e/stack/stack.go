@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +26,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/shopmesh/shopmesh/pkg/containertest"
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf/devpki"
 )
 
@@ -49,22 +49,6 @@ type Stack struct {
 
 var buildOnce sync.Once
 var buildErr error
-
-// RequireDocker fails the test when Docker is unreachable in CI (CI=true),
-// and skips it elsewhere with the reason, so a missing daemon never passes
-// silently in CI.
-func RequireDocker(t testing.TB) {
-	t.Helper()
-	out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := fmt.Sprintf("Docker is not reachable (%v: %s)", err, bytes.TrimSpace(out))
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + "; end-to-end tests must run in CI")
-	}
-	t.Skip(msg + "; skipping end-to-end tests outside CI")
-}
 
 // BuildImages runs deploy/images.sh once per test binary: it builds the
 // service binaries and images, and etcd's and the collector's when missing.
@@ -94,7 +78,7 @@ func repoRoot() string {
 // removed when the test ends.
 func Start(t testing.TB) *Stack {
 	t.Helper()
-	RequireDocker(t)
+	containertest.RequireDocker(t)
 	BuildImages(t)
 	ctx := t.Context()
 
@@ -141,38 +125,8 @@ func Start(t testing.TB) *Stack {
 	gw := s.run(t, "gateway", "shopmesh/gateway:dev", certs, testcontainers.WithEnv(svcEnv),
 		testcontainers.WithExposedPorts("8080/tcp"), ready)
 
-	s.GatewayURL = "http://" + reachable(t, gw, "8080/tcp")
+	s.GatewayURL = "http://" + containertest.Reachable(t, gw, "8080/tcp")
 	return s
-}
-
-// reachable returns host:port at which the test process reaches a
-// container's published port. testcontainers guesses the host: when the
-// tests run inside a container it picks that container's default gateway,
-// which is wrong where the Docker daemon runs in the same container (as on
-// shopmesh's CI machines). So the guess is tried first and loopback second,
-// and the first that accepts a connection wins. TESTCONTAINERS_HOST_OVERRIDE
-// still sets the guess.
-func reachable(t testing.TB, c *testcontainers.DockerContainer, port string) string {
-	t.Helper()
-	ctx := t.Context()
-	mapped, err := c.MappedPort(ctx, port)
-	if err != nil {
-		t.Fatalf("mapped port %s: %v", port, err)
-	}
-	hosts := []string{"127.0.0.1"}
-	if h, err := c.Host(ctx); err == nil {
-		hosts = append([]string{h}, hosts...)
-	}
-	for _, h := range hosts {
-		addr := net.JoinHostPort(h, mapped.Port())
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_ = conn.Close()
-			return addr
-		}
-	}
-	t.Fatalf("port %s (mapped to %s) is reachable at none of %v", port, mapped.Port(), hosts)
-	return ""
 }
 
 // run starts one container on the stack's network under alias name, with

@@ -1,0 +1,7 @@
+// Package postgres opens a service's database: a pgx connection pool, the
+// service's embedded migrations applied at start-up under a Postgres
+// advisory lock (so replicas starting together migrate once, in turn), and
+// a bounded wait for a database that is still starting.
+//
+// Each service owns its database; no service reads another's.
+package postgres
