@@ -18,6 +18,9 @@ const (
 	// Conflict: the request clashes with an earlier one, e.g. an
 	// idempotency key reused with another body.
 	Conflict Code = "conflict"
+	// Aborted: the request lost a race with a concurrent one (a stale
+	// version); repeating it may succeed.
+	Aborted Code = "aborted"
 	// FailedPrecondition: the state does not allow it, e.g. out of stock,
 	// payment declined, cancelling an order that never confirmed.
 	FailedPrecondition Code = "failed_precondition"

@@ -18,6 +18,7 @@ var grpcCodes = map[Code]codes.Code{
 	NotFound:           codes.NotFound,
 	Conflict:           codes.AlreadyExists,
 	FailedPrecondition: codes.FailedPrecondition,
+	Aborted:            codes.Aborted,
 	Unavailable:        codes.Unavailable,
 	Timeout:            codes.DeadlineExceeded,
 	PermissionDenied:   codes.PermissionDenied,
@@ -86,7 +87,7 @@ func codeFromGRPC(c codes.Code) Code {
 		}
 	}
 	switch c {
-	case codes.Canceled, codes.ResourceExhausted, codes.Aborted:
+	case codes.Canceled, codes.ResourceExhausted:
 		return Unavailable
 	case codes.Unauthenticated:
 		return PermissionDenied

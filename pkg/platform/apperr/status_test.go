@@ -131,7 +131,7 @@ func TestFromStatus(t *testing.T) {
 		{"deadline", status.Error(codes.DeadlineExceeded, "x"), apperr.Timeout},
 		{"canceled", status.Error(codes.Canceled, "x"), apperr.Unavailable},
 		{"resource exhausted", status.Error(codes.ResourceExhausted, "x"), apperr.Unavailable},
-		{"aborted", status.Error(codes.Aborted, "x"), apperr.Unavailable},
+		{"aborted", status.Error(codes.Aborted, "x"), apperr.Aborted},
 		{"unauthenticated", status.Error(codes.Unauthenticated, "x"), apperr.PermissionDenied},
 		{"unimplemented", status.Error(codes.Unimplemented, "x"), apperr.Internal},
 		{"unknown", status.Error(codes.Unknown, "x"), apperr.Internal},
