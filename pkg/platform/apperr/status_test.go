@@ -37,6 +37,7 @@ func TestToStatus_RoundTrip(t *testing.T) {
 		{apperr.NotFound, codes.NotFound},
 		{apperr.Conflict, codes.AlreadyExists},
 		{apperr.FailedPrecondition, codes.FailedPrecondition},
+		{apperr.Aborted, codes.Aborted},
 		{apperr.Unavailable, codes.Unavailable},
 		{apperr.Timeout, codes.DeadlineExceeded},
 		{apperr.PermissionDenied, codes.PermissionDenied},
