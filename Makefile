@@ -28,7 +28,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: up
-up: certs images ## build what is missing and run shopmesh (gateway on 127.0.0.1:8080, or GATEWAY_PORT)
+up: certs images postgres-image ## build what is missing and run shopmesh (gateway on 127.0.0.1:8080, or GATEWAY_PORT)
 	@echo "[up] starting the stack with $(COMPOSE)"
 	@$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) up -d --remove-orphans
 	@scripts/wait-ready.sh "http://127.0.0.1:$(GATEWAY_PORT)"

@@ -27,6 +27,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/shopmesh/shopmesh/pkg/containertest"
+	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf/devpki"
 )
 
@@ -55,12 +56,19 @@ var buildErr error
 func BuildImages(t testing.TB) {
 	t.Helper()
 	buildOnce.Do(func() {
-		cmd := exec.Command("bash", filepath.Join(repoRoot(), "deploy", "images.sh"))
-		cmd.Dir = repoRoot()
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			buildErr = fmt.Errorf("deploy/images.sh: %v\n%s", err, out.String())
+		scripts := [][]string{{filepath.Join(repoRoot(), "deploy", "images.sh")}}
+		if img := pgtest.Image(); strings.HasPrefix(img, "shopmesh/") {
+			scripts = append(scripts, []string{filepath.Join(repoRoot(), "deploy", "postgres", "build.sh"), "--tag", img})
+		}
+		for _, script := range scripts {
+			cmd := exec.Command("bash", script...)
+			cmd.Dir = repoRoot()
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Run(); err != nil {
+				buildErr = fmt.Errorf("%s: %v\n%s", script[0], err, out.String())
+				return
+			}
 		}
 	})
 	if buildErr != nil {
@@ -100,6 +108,15 @@ func Start(t testing.TB) *Stack {
 			"--client-cert-auth", "--trusted-ca-file=/certs/ca.pem",
 			"--cert-file=/certs/etcd.pem", "--key-file=/certs/etcd-key.pem"),
 		testcontainers.WithWaitStrategy(wait.ForLog("ready to serve client requests").WithStartupTimeout(60*time.Second)))
+	s.run(t, "postgres", pgtest.Image(), certs,
+		testcontainers.WithEnv(map[string]string{"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "postgres-e2e"}),
+		testcontainers.WithFiles(testcontainers.ContainerFile{
+			HostFilePath:      filepath.Join(repoRoot(), "deploy", "postgres", "init", "01-databases.sql"),
+			ContainerFilePath: "/docker-entrypoint-initdb.d/01-databases.sql", FileMode: 0o644,
+		}),
+		// Twice: once for the server that runs the init scripts, once for the real one.
+		testcontainers.WithWaitStrategy(wait.ForLog("database system is ready to accept connections").
+			WithOccurrence(2).WithStartupTimeout(90*time.Second)))
 	s.run(t, "otelcol", OtelcolImage, certs,
 		testcontainers.WithWaitStrategy(wait.ForLog("Everything is ready").WithStartupTimeout(60*time.Second)))
 	s.run(t, "paysim", "shopmesh/paysim:dev", certs,
@@ -117,16 +134,24 @@ func Start(t testing.TB) *Stack {
 	}
 	ready := testcontainers.WithWaitStrategy(wait.ForExec([]string{"/app", "healthcheck"}).
 		WithPollInterval(200 * time.Millisecond).WithStartupTimeout(60 * time.Second))
-	s.run(t, "inventory", "shopmesh/inventory:dev", certs, testcontainers.WithEnv(svcEnv), ready)
-	s.run(t, "payment", "shopmesh/payment:dev", certs, testcontainers.WithEnv(svcEnv), testcontainers.WithEnv(map[string]string{
+	s.run(t, "inventory", "shopmesh/inventory:dev", certs, testcontainers.WithEnv(svcEnv), database("inventory"), ready)
+	s.run(t, "payment", "shopmesh/payment:dev", certs, testcontainers.WithEnv(svcEnv), database("payment"), testcontainers.WithEnv(map[string]string{
 		"PSP_URL": "https://paysim:8443", "PSP_CA_FILE": "/certs/ca.pem", "PSP_API_KEY": PSPAPIKey,
 	}), ready)
-	s.run(t, "order", "shopmesh/order:dev", certs, testcontainers.WithEnv(svcEnv), ready)
+	s.run(t, "order", "shopmesh/order:dev", certs, testcontainers.WithEnv(svcEnv), database("order"), ready)
 	gw := s.run(t, "gateway", "shopmesh/gateway:dev", certs, testcontainers.WithEnv(svcEnv),
 		testcontainers.WithExposedPorts("8080/tcp"), ready)
 
 	s.GatewayURL = "http://" + containertest.Reachable(t, gw, "8080/tcp")
 	return s
+}
+
+// database points a service at its own database, created with its own
+// role by deploy/postgres/init/01-databases.sql.
+func database(service string) testcontainers.CustomizeRequestOption {
+	return testcontainers.WithEnv(map[string]string{
+		"DATABASE_URL": fmt.Sprintf("postgres://%s:%s-dev@postgres:5432/%s?sslmode=disable", service, service, service),
+	})
 }
 
 // run starts one container on the stack's network under alias name, with
