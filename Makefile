@@ -81,8 +81,11 @@ test-e2e: ## end-to-end tests against the real images (needs Docker)
 	@$(GO) test -count=1 -timeout 20m -v ./e2e/...
 
 .PHONY: bench
-bench: ## run the benchmarks
-	@$(GO) test -run '^$$' -bench . -benchmem $(foreach m,$(MODULES),./$(m)/...)
+bench: ## run the benchmarks (results and how to read them: docs/discovery.md)
+	@echo "[bench] discovery propagation, 100 trials"
+	@$(GO) test -run '^$$' -bench Propagation -benchtime 100x ./pkg/platform/internal/meshtest/
+	@echo "[bench] killed instance, 20 kills"
+	@$(GO) test -run '^$$' -bench KilledInstance -benchtime 20x ./pkg/platform/internal/meshtest/
 
 .PHONY: lint
 lint: ## gofmt, go vet, buf lint, and the seed-rule checks

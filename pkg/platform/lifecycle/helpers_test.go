@@ -105,11 +105,13 @@ func (s *fakeServer) SetServing(serving bool) {
 }
 
 // fakeRegistrar is a lifecycle.Registrar that records its calls; onStop,
-// if set, runs inside Stop.
+// if set, runs inside Stop. With hang, Stop waits until its context ends, as
+// a revoke does while etcd cannot be reached.
 type fakeRegistrar struct {
 	rec      *recorder
 	startErr error
 	onStop   func()
+	hang     bool
 }
 
 func (r *fakeRegistrar) Start(context.Context) error {
@@ -117,10 +119,14 @@ func (r *fakeRegistrar) Start(context.Context) error {
 	return r.startErr
 }
 
-func (r *fakeRegistrar) Stop(context.Context) error {
+func (r *fakeRegistrar) Stop(ctx context.Context) error {
 	r.rec.add("registrar.Stop")
 	if r.onStop != nil {
 		r.onStop()
+	}
+	if r.hang {
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	return nil
 }

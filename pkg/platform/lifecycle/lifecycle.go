@@ -63,7 +63,8 @@ type App struct {
 	// deregistering before draining, so resolvers and load balancers stop
 	// routing here (zero: 1s; negative: no wait).
 	PropagationDelay time.Duration
-	// ShutdownTimeout bounds the whole stop sequence (default 15s).
+	// ShutdownTimeout bounds the whole stop sequence (default 15s); the
+	// Registrar's Stop gets a quarter of it at most.
 	ShutdownTimeout time.Duration
 
 	// Closers run in order after the server stopped.
@@ -139,7 +140,13 @@ func shutdown(app App, admin *http.Server, ready *atomic.Bool) error {
 	ready.Store(false)
 	app.Server.SetServing(false)
 	if app.Registrar != nil {
-		if err := app.Registrar.Stop(ctx); err != nil {
+		// A quarter of the budget at most: with etcd unreachable a revoke
+		// waits (and retries) as long as its context allows, and the lease
+		// expires by itself anyway. The drain and the closers keep the rest.
+		regCtx, cancelReg := context.WithTimeout(ctx, app.ShutdownTimeout/4)
+		err := app.Registrar.Stop(regCtx)
+		cancelReg()
+		if err != nil {
 			errs = append(errs, fmt.Errorf("deregister: %w", err))
 		}
 	}

@@ -139,6 +139,40 @@ func TestRun_PropagationDelay(t *testing.T) {
 	}
 }
 
+// An etcd that cannot be reached at shutdown must not eat the whole stop
+// budget: the revoke is cut short (the lease expires by itself), and the
+// drain and the closers still get their time.
+func TestRun_HangingDeregistrationLeavesTimeToDrain(t *testing.T) {
+	t.Parallel()
+	const budget = 2 * time.Second
+	rec := &recorder{}
+	app := baseApp(t, newFakeServer(rec))
+	app.Registrar = &fakeRegistrar{rec: rec, hang: true}
+	app.PropagationDelay = -1
+	app.ShutdownTimeout = budget
+	var (
+		left     time.Duration
+		closeErr error
+	)
+	app.Closers = []lifecycle.Closer{{Name: "telemetry", Close: func(ctx context.Context) error {
+		dl, _ := ctx.Deadline()
+		left, closeErr = time.Until(dl), ctx.Err()
+		return nil
+	}}}
+	r := start(t, app)
+
+	err := r.stop(t)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "deregister") {
+		t.Errorf("Run: %v, want the deregistration's deadline reported", err)
+	}
+	if closeErr != nil || left < budget/2 {
+		t.Errorf("closers ran with %v left of the %v budget (ctx err %v): the hanging revoke took the drain's time", left.Round(time.Millisecond), budget, closeErr)
+	}
+	if got := rec.names("server.Serve", "server.Serve returned"); !slices.Contains(got, "server.Stop") {
+		t.Errorf("calls were %v, want server.Stop", got)
+	}
+}
+
 func TestRun_NotReadyDuringPropagationDelay(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
