@@ -11,6 +11,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	grpcbackoff "google.golang.org/grpc/backoff"
 )
 
 // ParseEndpoints splits a comma-separated ETCD_ENDPOINTS value and checks
@@ -51,6 +53,14 @@ func NewClient(endpoints []string, tlsConfig *tls.Config, logger *slog.Logger) (
 		DialKeepAliveTime:    5 * time.Second,
 		DialKeepAliveTimeout: 3 * time.Second,
 		TLS:                  tlsConfig,
+		// gRPC's default reconnect backoff grows to 2 minutes: after a long
+		// etcd outage the client could wait that long to notice etcd is
+		// back, and re-registration and relists with it. Reconnect attempts
+		// are cheap; keep them at most a couple of seconds apart.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           grpcbackoff.Config{BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: 3 * time.Second,
+		})},
 		// etcd logs through zap; keep it quiet, our own logs say what matters.
 		Logger: zap.NewNop(),
 	})

@@ -74,10 +74,21 @@ func register(t *testing.T, cli *clientv3.Client, addr string, opts ...discovery
 
 func dial(t *testing.T, cli *clientv3.Client) inventoryv1.InventoryServiceClient {
 	t.Helper()
+	return dialWith(t, newBuilder(t, cli))
+}
+
+func newBuilder(t *testing.T, cli *clientv3.Client) *discovery.Builder {
+	t.Helper()
 	b, err := discovery.NewBuilder(cli, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+// dialWith makes a round-robin ClientConn for the service through b.
+func dialWith(t *testing.T, b *discovery.Builder) inventoryv1.InventoryServiceClient {
+	t.Helper()
 	cc, err := grpc.NewClient(discovery.Target(service),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithResolvers(b),

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -41,11 +41,18 @@ type Registrar struct {
 	backoffFirst, backoffMax time.Duration
 	logger                   *slog.Logger
 
-	mu      sync.Mutex
-	lease   clientv3.LeaseID // current lease, 0 when not registered
-	cancel  context.CancelFunc
-	done    chan struct{}
-	stopped bool
+	mu sync.Mutex
+	// lease is the lease the key was last put under, 0 before the first
+	// put and after Stop. It stays set while the registration is in doubt
+	// (keep-alive lost): etcd may still hold the key under it.
+	lease clientv3.LeaseID
+	// orphans are leases granted whose put failed without saying whether
+	// it happened; the next successful put or Stop revokes them.
+	orphans    []clientv3.LeaseID
+	registered bool // put and kept alive, and not seen lost since
+	cancel     context.CancelFunc
+	done       chan struct{}
+	stopped    bool
 }
 
 // NewRegistrar returns a Registrar for one instance of service. It does not
@@ -109,47 +116,112 @@ func (r *Registrar) Start(ctx context.Context) error {
 // starts over after a backoff, for as long as the process lives.
 func (r *Registrar) loop(ctx context.Context) {
 	defer close(r.done)
-	wait := r.backoffFirst
+	failures := 0
 	for {
-		holdCtx, stopHolding := context.WithCancel(ctx)
-		kaCh, rev, err := r.register(holdCtx)
-		if err == nil {
-			wait = r.backoffFirst
-			why := r.hold(holdCtx, kaCh, rev)
-			stopHolding()
-			if ctx.Err() != nil {
-				return
-			}
-			r.logger.WarnContext(ctx, "etcd registration lost, registering again", "key", r.key, "why", why)
-			// The old lease may still be alive (key deleted by hand): drop
-			// it so it does not linger until its TTL.
-			r.revokeQuietly(ctx, r.currentLease())
-		} else {
-			stopHolding()
-			if ctx.Err() != nil {
-				return
-			}
-			r.logger.WarnContext(ctx, "etcd registration failed, retrying", "key", r.key, "err", err, "retry_in", wait)
-		}
-		// Full jitter keeps a fleet that lost etcd together from coming
-		// back in lockstep.
-		sleep := wait/2 + rand.N(wait/2+1)
-		select {
-		case <-ctx.Done():
+		if failures > 0 && !sleep(ctx, backoff(r.backoffFirst, r.backoffMax, failures)) {
 			return
-		case <-time.After(sleep):
 		}
-		wait = min(2*wait, r.backoffMax)
+		// The keep-alive of this registration ends with it: a lease whose
+		// key was deleted or replaced must not be kept alive for nothing.
+		holdCtx, stopHolding := context.WithCancel(ctx)
+		kaCh, lease, rev, err := r.register(holdCtx)
+		if err != nil {
+			stopHolding()
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			r.logger.WarnContext(ctx, "etcd registration failed, retrying", "key", r.key, "err", err, "attempt", failures)
+			continue
+		}
+		held := time.Now()
+		why := r.hold(holdCtx, kaCh, lease, rev)
+		stopHolding()
+		r.setRegistered(false)
+		if ctx.Err() != nil {
+			return
+		}
+		r.logger.WarnContext(ctx, "etcd registration lost, registering again", "key", r.key, "why", why)
+		// A registration that is lost as soon as it is made (a script
+		// deleting the key in a loop) must not turn into a put storm.
+		if time.Since(held) >= r.ttl {
+			failures = 0
+		}
+		failures++
 	}
 }
 
+// register grants a new lease, puts the key under it and keeps it alive.
+//
+// The key moves to the new lease before the old lease is revoked: the old
+// one may still be alive in etcd (the keep-alive channel closes when no
+// answer came for a TTL, which an etcd restart or a leader election can
+// cause while etcd keeps the lease), and revoking it first would delete the
+// key and take the instance out of every client's routing until the put.
+func (r *Registrar) register(ctx context.Context) (<-chan *clientv3.LeaseKeepAliveResponse, clientv3.LeaseID, int64, error) {
+	reqCtx, cancel := context.WithTimeout(ctx, r.ttl/2)
+	defer cancel()
+	grant, err := r.cli.Grant(reqCtx, int64(r.ttl/time.Second))
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("grant lease: %w", err)
+	}
+	put, err := r.cli.Put(reqCtx, r.key, r.value, clientv3.WithLease(grant.ID))
+	if err != nil {
+		// A put that timed out may still have happened. Revoking the lease
+		// now could delete the key if it did; keep the lease to revoke once
+		// the key is safely on another one, or at Stop.
+		r.mu.Lock()
+		r.orphans = append(r.orphans, grant.ID)
+		r.mu.Unlock()
+		return nil, 0, 0, fmt.Errorf("put %s: %w", r.key, err)
+	}
+	r.mu.Lock()
+	stale := r.orphans
+	if r.lease != 0 {
+		stale = append(stale, r.lease)
+	}
+	r.lease, r.orphans = grant.ID, nil
+	r.mu.Unlock()
+	for _, id := range stale {
+		r.revokeQuietly(ctx, id)
+	}
+	kaCh, err := r.cli.KeepAlive(ctx, grant.ID)
+	if err != nil {
+		// Only a closed client or a stopping Registrar gets here; the key
+		// stays under r.lease for Stop to revoke.
+		return nil, 0, 0, fmt.Errorf("keep lease alive: %w", err)
+	}
+	r.setRegistered(true)
+	r.logger.InfoContext(ctx, "registered in etcd", "key", r.key, "lease", fmt.Sprintf("%x", grant.ID), "ttl", r.ttl)
+	return kaCh, grant.ID, put.Header.Revision, nil
+}
+
 // hold returns when the registration is gone: the keep-alive channel closed
-// (lease expired or revoked, or no answer within the TTL) or the key was
-// deleted (an operator, or a revoke seen before the next keep-alive). It
-// watches the key so a revoked lease is noticed at once rather than at the
-// next keep-alive, a third of the TTL later.
-func (r *Registrar) hold(ctx context.Context, kaCh <-chan *clientv3.LeaseKeepAliveResponse, rev int64) string {
-	wch := r.cli.Watch(clientv3.WithRequireLeader(ctx), r.key, clientv3.WithRev(rev+1), clientv3.WithFilterPut())
+// (lease expired or revoked, or no answer within the TTL), or the key was
+// deleted or put under another lease (an operator, or a revoke seen before
+// the next keep-alive). It watches the key so a deleted key is noticed at
+// once rather than never: the lease outlives its key.
+//
+// When the watch ends (etcd cancels watches on a member that lost its
+// leader, a compaction, a closed stream), hold reads the key to make sure it
+// is still there and watches again from that read; until then it relies on
+// the keep-alive alone.
+func (r *Registrar) hold(ctx context.Context, kaCh <-chan *clientv3.LeaseKeepAliveResponse, lease clientv3.LeaseID, rev int64) string {
+	var (
+		wch       clientv3.WatchChan
+		stopWatch = func() {}
+		check     <-chan time.Time
+		failures  int
+	)
+	defer func() { stopWatch() }()
+	watchAfter := func(rev int64) {
+		wctx, cancel := context.WithCancel(ctx)
+		stopWatch = cancel
+		// WithRequireLeader: a member cut off from its leader ends the
+		// watch instead of leaving it silently stale.
+		wch = r.cli.Watch(clientv3.WithRequireLeader(wctx), r.key, clientv3.WithRev(rev+1))
+	}
+	watchAfter(rev)
 	for {
 		select {
 		case <-ctx.Done():
@@ -159,72 +231,73 @@ func (r *Registrar) hold(ctx context.Context, kaCh <-chan *clientv3.LeaseKeepAli
 				return "lease lost"
 			}
 		case resp, ok := <-wch:
-			if !ok || resp.Err() != nil {
-				// etcd unreachable or lost its leader: keep relying on the
-				// keep-alive channel, which closes once the lease is gone.
-				wch = nil
+			if ok && resp.Err() == nil {
+				for _, ev := range resp.Events {
+					if ev.Type == clientv3.EventTypeDelete {
+						return "key deleted"
+					}
+					if clientv3.LeaseID(ev.Kv.Lease) != lease {
+						return "key put under another lease"
+					}
+				}
+				failures = 0
 				continue
 			}
-			if len(resp.Events) > 0 {
-				return "key deleted"
+			stopWatch()
+			wch = nil
+			failures++
+			check = time.After(backoff(r.backoffFirst, r.backoffMax, failures))
+		case <-check:
+			check = nil
+			ours, rev, err := r.stillOurs(ctx, lease)
+			switch {
+			case err != nil:
+				// etcd unreachable: the keep-alive says when the lease is
+				// gone; look again later.
+				failures++
+				check = time.After(backoff(r.backoffFirst, r.backoffMax, failures))
+			case !ours:
+				return "key deleted or replaced while the watch was down"
+			default:
+				watchAfter(rev)
 			}
 		}
 	}
 }
 
-func (r *Registrar) register(ctx context.Context) (<-chan *clientv3.LeaseKeepAliveResponse, int64, error) {
-	reqCtx, cancel := context.WithTimeout(ctx, r.ttl/2)
+// stillOurs reads the key and reports whether it holds this instance under
+// lease, with the revision of the read.
+func (r *Registrar) stillOurs(ctx context.Context, lease clientv3.LeaseID) (bool, int64, error) {
+	getCtx, cancel := context.WithTimeout(ctx, r.ttl/2)
 	defer cancel()
-	lease, err := r.cli.Grant(reqCtx, int64(r.ttl/time.Second))
+	resp, err := r.cli.Get(getCtx, r.key)
 	if err != nil {
-		return nil, 0, fmt.Errorf("grant lease: %w", err)
+		return false, 0, err
 	}
-	// Remember the lease before anything else can fail, so Stop revokes it
-	// even if the put or the keep-alive below does not complete.
-	r.setLease(lease.ID)
-	put, err := r.cli.Put(reqCtx, r.key, r.value, clientv3.WithLease(lease.ID))
-	if err != nil {
-		r.revokeQuietly(ctx, lease.ID)
-		return nil, 0, fmt.Errorf("put %s: %w", r.key, err)
-	}
-	kaCh, err := r.cli.KeepAlive(ctx, lease.ID)
-	if err != nil {
-		r.revokeQuietly(ctx, lease.ID)
-		return nil, 0, fmt.Errorf("keep lease alive: %w", err)
-	}
-	r.logger.InfoContext(ctx, "registered in etcd", "key", r.key, "lease", fmt.Sprintf("%x", lease.ID), "ttl", r.ttl)
-	return kaCh, put.Header.Revision, nil
+	ours := len(resp.Kvs) == 1 && clientv3.LeaseID(resp.Kvs[0].Lease) == lease && string(resp.Kvs[0].Value) == r.value
+	return ours, resp.Header.Revision, nil
 }
 
-func (r *Registrar) currentLease() clientv3.LeaseID {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.lease
-}
-
-// revokeQuietly drops a lease that will not be used; if etcd is away the
-// lease simply expires.
+// revokeQuietly drops a lease that holds no key any more; if etcd is away
+// the lease simply expires.
 func (r *Registrar) revokeQuietly(ctx context.Context, id clientv3.LeaseID) {
-	r.setLease(0)
-	if id == 0 {
-		return
-	}
 	revokeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	_, _ = r.cli.Revoke(revokeCtx, id)
 }
 
-func (r *Registrar) setLease(id clientv3.LeaseID) {
+func (r *Registrar) setRegistered(ok bool) {
 	r.mu.Lock()
-	r.lease = id
+	r.registered = ok
 	r.mu.Unlock()
 }
 
-// Registered reports whether the instance currently holds a live lease.
+// Registered reports whether the instance currently holds its key under a
+// lease that is being kept alive.
 func (r *Registrar) Registered() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.lease != 0
+	return r.registered
 }
 
 // Stop ends the keep-alive loop and revokes the lease, which deletes the key
@@ -245,18 +318,49 @@ func (r *Registrar) Stop(ctx context.Context) error {
 		cancel()
 		<-done
 	}
-	// Read the lease only after the loop ended, so a registration that was
+	// Read the leases only after the loop ended, so a registration that was
 	// under way when Stop began is revoked too.
 	r.mu.Lock()
-	lease := r.lease
-	r.lease = 0
+	leases := r.orphans
+	if r.lease != 0 {
+		leases = append(leases, r.lease)
+	}
+	r.lease, r.orphans, r.registered = 0, nil, false
 	r.mu.Unlock()
-	if lease == 0 {
+	if len(leases) == 0 {
 		return nil
 	}
-	if _, err := r.cli.Revoke(ctx, lease); err != nil {
+	var errs []error
+	for _, id := range leases {
+		if err := r.revoke(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("revoke lease of %s: %w", r.key, err)
 	}
 	r.logger.InfoContext(ctx, "deregistered from etcd", "key", r.key)
 	return nil
+}
+
+// revokeAttempt bounds one revoke request. A revoke sent while the leader is
+// being replaced can be lost with the old leader, and etcd then keeps the
+// request waiting for its whole request timeout (5s and more); sending it
+// again reaches the new leader.
+const revokeAttempt = time.Second
+
+// revoke revokes lease, retrying until ctx ends. A lease that is already
+// gone counts as revoked.
+func (r *Registrar) revoke(ctx context.Context, id clientv3.LeaseID) error {
+	for attempt := 1; ; attempt++ {
+		attemptCtx, cancel := context.WithTimeout(ctx, revokeAttempt)
+		_, err := r.cli.Revoke(attemptCtx, id)
+		cancel()
+		if err == nil || errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return nil
+		}
+		if ctx.Err() != nil || !sleep(ctx, backoff(50*time.Millisecond, 500*time.Millisecond, attempt)) {
+			return err
+		}
+	}
 }
