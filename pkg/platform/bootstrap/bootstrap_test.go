@@ -2,6 +2,9 @@ package bootstrap_test
 
 import (
 	"context"
+	"io"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,4 +64,67 @@ func TestProcess_App(t *testing.T) {
 			t.Errorf("App wrote %q into the caller's slice beyond its length", spare[1].Name)
 		}
 	})
+}
+
+// Without ETCD_ENDPOINTS, PEER_TARGETS names the peers, nothing registers,
+// and the service says so in its log.
+func TestStart_PeerTargetsFallback(t *testing.T) {
+	t.Parallel()
+	cfg, err := bootstrap.LoadConfig("order", env(map[string]string{
+		"ETCD_ENDPOINTS": "",
+		"PEER_TARGETS":   "inventory=dns:///inventory.internal:8080",
+		"DEV_PLAINTEXT":  "true",
+		"LISTEN_ADDR":    "127.0.0.1:0",
+		"ADMIN_ADDR":     "127.0.0.1:0",
+	}))
+	if err != nil {
+		t.Fatalf("LoadConfig: %v", err)
+	}
+	logs := &syncWriter{w: &strings.Builder{}}
+	getenv := func(string) string { return "" }
+	p, err := bootstrap.Start(t.Context(), cfg, logs, getenv)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer p.Abort(context.Background())
+
+	if p.Etcd != nil {
+		t.Error("an etcd client was made without ETCD_ENDPOINTS")
+	}
+	if reg, err := p.Registrar(); err != nil || reg != nil {
+		t.Errorf("Registrar() = %v, %v; want nil, nil without etcd", reg, err)
+	}
+	if err := p.PeersReady(t.Context(), "inventory"); err != nil {
+		t.Errorf("PeersReady without etcd: %v", err)
+	}
+	cc, err := p.Conns.Get("inventory")
+	if err != nil {
+		t.Fatalf("Conns.Get(inventory): %v", err)
+	}
+	if got := cc.CanonicalTarget(); got != "dns:///inventory.internal:8080" {
+		t.Errorf("inventory target %q, want the PEER_TARGETS entry", got)
+	}
+	if _, err := p.Conns.Get("payment"); err == nil {
+		t.Error("Conns.Get(payment) with no PEER_TARGETS entry: got nil error")
+	}
+	if !strings.Contains(logs.String(), "ETCD_ENDPOINTS is not set") {
+		t.Errorf("no warning about the DNS fallback in the log:\n%s", logs.String())
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.(*strings.Builder).String()
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
 }
