@@ -19,6 +19,9 @@ type Problem struct {
 	Detail   string `json:"detail,omitempty"`
 	Instance string `json:"instance,omitempty"`
 	TraceID  string `json:"trace_id,omitempty"`
+	// OrderID names the order a failed placement created (REJECTED or
+	// PAYMENT_DECLINED), so the client can show or fetch it.
+	OrderID string `json:"order_id,omitempty"`
 }
 
 const problemBase = "https://shopmesh.dev/problems/"
@@ -57,21 +60,27 @@ func writeProblem(c *gin.Context, err error) {
 	if code != http.StatusInternalServerError {
 		typ, detail = snake(st.Code()), st.Message()
 	}
+	orderID := ""
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
 			if s, ok := reasonStatuses[info.GetReason()]; ok {
 				code, typ = s, lower(info.GetReason())
 			}
+			orderID = info.GetMetadata()["order_id"]
 		}
 	}
-	abortProblem(c, code, typ, detail)
+	writeProblemBody(c, code, typ, detail, orderID)
 }
 
 // abortProblem writes a problem and stops the handler chain.
 func abortProblem(c *gin.Context, code int, typ, detail string) {
+	writeProblemBody(c, code, typ, detail, "")
+}
+
+func writeProblemBody(c *gin.Context, code int, typ, detail, orderID string) {
 	p := Problem{
 		Type: problemBase + typ, Title: http.StatusText(code), Status: code,
-		Detail: detail, Instance: c.Request.URL.Path,
+		Detail: detail, Instance: c.Request.URL.Path, OrderID: orderID,
 	}
 	if sc := trace.SpanContextFromContext(c.Request.Context()); sc.HasTraceID() {
 		p.TraceID = sc.TraceID().String()

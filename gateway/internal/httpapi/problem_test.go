@@ -76,6 +76,13 @@ func TestAPI_Problems(t *testing.T) {
 					t.Errorf("body %s leaks the callee's message", rec.Body)
 				}
 			}
+			// Every case built with an ErrorInfo carries order_id ord_1.
+			wantOrder := tt.typ == "out_of_stock" || tt.typ == "payment_declined" || strings.HasPrefix(tt.name, "unknown reason")
+			if wantOrder && p.OrderID != "ord_1" {
+				t.Errorf("got order_id %q, want ord_1 from the ErrorInfo metadata", p.OrderID)
+			} else if !wantOrder && p.OrderID != "" {
+				t.Errorf("got order_id %q on a problem about no order", p.OrderID)
+			}
 			if p.Instance != "/v1/orders" {
 				t.Errorf("got instance %q, want /v1/orders", p.Instance)
 			}
