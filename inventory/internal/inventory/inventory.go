@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 )
@@ -76,11 +77,30 @@ type Store interface {
 	// the same order returns the existing reservation unchanged.
 	Reserve(ctx context.Context, orderID string, items []Item) (Reservation, error)
 	// Commit marks the reservation sold. Committing twice is fine;
-	// committing a released or unknown reservation is FailedPrecondition.
+	// committing a released or unknown reservation is FailedPrecondition
+	// (reason NOT_RESERVED). A reservation the Expirer released is released.
 	Commit(ctx context.Context, orderID string) (Reservation, error)
 	// Release returns a reserved or committed reservation's stock. Releasing
 	// twice, or an order that never reserved, is fine.
 	Release(ctx context.Context, orderID string) (Reservation, error)
+}
+
+// DefaultReservationTTL is how long stock stays reserved for an order that
+// is neither committed nor released (RESERVATION_TTL). DESIGN.md, order
+// flow: "Reservations that are never committed expire."
+const DefaultReservationTTL = 15 * time.Minute
+
+// Expirer releases reservations whose time ran out. A store sets a
+// reservation's expiry when Reserve creates it (its creation time plus the
+// store's TTL); a Sweeper calls ReleaseExpired periodically.
+type Expirer interface {
+	// ReleaseExpired releases up to limit reservations that are still
+	// Reserved and expired at or before now, returning their stock as
+	// Release does, and reports how many it released. Committed and
+	// released reservations are never touched. Several callers (replicas)
+	// may run it at once: each reservation is released, and its stock
+	// returned, exactly once.
+	ReleaseExpired(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // Limits on requests, so one call cannot ask for unbounded work.

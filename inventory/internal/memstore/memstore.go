@@ -1,29 +1,74 @@
-// Package memstore is an in-memory inventory.Store: the store of the walking
-// skeleton and of unit tests. One mutex makes every operation atomic.
+// Package memstore is an in-memory inventory.Store and inventory.Expirer,
+// for unit tests; production uses the Postgres store. One mutex makes every
+// operation atomic. The same contract tests (storetest) hold both stores.
 package memstore
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/shopmesh/shopmesh/inventory/internal/inventory"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 )
 
-// Store is an in-memory inventory.Store.
+// Store is an in-memory inventory.Store and inventory.Expirer.
 type Store struct {
+	ttl time.Duration
+	now func() time.Time
+
 	mu           sync.Mutex
 	products     map[string]inventory.Product
 	reservations map[string]inventory.Reservation
+	// expires holds the expiry of every reservation still Reserved.
+	expires map[string]time.Time
 }
 
-var _ inventory.Store = (*Store)(nil)
+var (
+	_ inventory.Store   = (*Store)(nil)
+	_ inventory.Expirer = (*Store)(nil)
+)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithTTL sets how long a reservation stays Reserved before it expires
+// (default inventory.DefaultReservationTTL); a d that is not positive keeps
+// the default.
+func WithTTL(d time.Duration) Option {
+	return func(s *Store) {
+		if d > 0 {
+			s.ttl = d
+		}
+	}
+}
+
+// WithClock sets the clock Reserve stamps reservations with (default
+// time.Now); a nil now keeps the default.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
 
 // New returns a store holding products.
-func New(products []inventory.Product) *Store {
-	s := &Store{products: make(map[string]inventory.Product), reservations: make(map[string]inventory.Reservation)}
+func New(products []inventory.Product, opts ...Option) *Store {
+	s := &Store{
+		ttl:          inventory.DefaultReservationTTL,
+		now:          time.Now,
+		products:     make(map[string]inventory.Product),
+		reservations: make(map[string]inventory.Reservation),
+		expires:      make(map[string]time.Time),
+	}
+	for _, o := range opts {
+		o(s)
+	}
 	for _, p := range products {
 		s.products[p.ID] = p
 	}
@@ -94,6 +139,7 @@ func (s *Store) Reserve(_ context.Context, orderID string, items []inventory.Ite
 	}
 	r := inventory.Reservation{OrderID: orderID, Lines: lines, Total: total, State: inventory.Reserved}
 	s.reservations[orderID] = r
+	s.expires[orderID] = s.now().Add(s.ttl)
 	return clone(r), nil
 }
 
@@ -108,6 +154,7 @@ func (s *Store) Commit(_ context.Context, orderID string) (inventory.Reservation
 	}
 	r.State = inventory.Committed
 	s.reservations[orderID] = r
+	delete(s.expires, orderID)
 	return clone(r), nil
 }
 
@@ -126,14 +173,40 @@ func (s *Store) Release(_ context.Context, orderID string) (inventory.Reservatio
 	if r.State == inventory.Released {
 		return clone(r), nil
 	}
+	return clone(s.release(r)), nil
+}
+
+// release returns r's stock and marks it Released; s.mu is held.
+func (s *Store) release(r inventory.Reservation) inventory.Reservation {
 	for _, l := range r.Lines {
 		p := s.products[l.ProductID]
 		p.Available += int64(l.Quantity)
 		s.products[l.ProductID] = p
 	}
 	r.State = inventory.Released
-	s.reservations[orderID] = r
-	return clone(r), nil
+	s.reservations[r.OrderID] = r
+	delete(s.expires, r.OrderID)
+	return r
+}
+
+// ReleaseExpired implements inventory.Expirer, oldest expiry first.
+func (s *Store) ReleaseExpired(_ context.Context, now time.Time, limit int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var expired []string
+	for id, at := range s.expires {
+		if !at.After(now) {
+			expired = append(expired, id)
+		}
+	}
+	slices.SortFunc(expired, func(a, b string) int { return cmp.Or(s.expires[a].Compare(s.expires[b]), strings.Compare(a, b)) })
+	if len(expired) > limit {
+		expired = expired[:max(limit, 0)]
+	}
+	for _, id := range expired {
+		s.release(s.reservations[id])
+	}
+	return len(expired), nil
 }
 
 func clone(r inventory.Reservation) inventory.Reservation {

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
+
+	"github.com/shopmesh/shopmesh/inventory/internal/inventory"
+	"github.com/shopmesh/shopmesh/inventory/internal/postgres"
+	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
+	platformpg "github.com/shopmesh/shopmesh/pkg/platform/postgres"
+	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
+)
+
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if code == 0 {
+		// Checked after the container is gone; the Docker client keeps
+		// idle HTTP connections of its own.
+		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")); err != nil {
+			slog.Error("goroutine leak", "err", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func env(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+
+	t.Run("defaults", func(t *testing.T) {
+		t.Parallel()
+		c, err := loadConfig(env(map[string]string{"DATABASE_URL": "postgres://x@db/inventory"}))
+		if err != nil {
+			t.Fatalf("loadConfig: %v", err)
+		}
+		if c.ReservationTTL != 15*time.Minute || c.SweepInterval != time.Minute {
+			t.Errorf("got TTL %v and sweep interval %v, want 15m and 1m", c.ReservationTTL, c.SweepInterval)
+		}
+	})
+
+	t.Run("the sweep interval follows a short TTL", func(t *testing.T) {
+		t.Parallel()
+		for ttl, want := range map[string]time.Duration{"30s": 3 * time.Second, "2s": time.Second} {
+			c, err := loadConfig(env(map[string]string{"DATABASE_URL": "postgres://x@db/inventory", "RESERVATION_TTL": ttl}))
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if c.SweepInterval != want {
+				t.Errorf("TTL %s: got sweep interval %v, want %v", ttl, c.SweepInterval, want)
+			}
+		}
+	})
+
+	t.Run("DATABASE_URL is required and named", func(t *testing.T) {
+		t.Parallel()
+		_, err := loadConfig(env(nil))
+		if err == nil || !strings.Contains(err.Error(), "DATABASE_URL is required") {
+			t.Errorf("got %v, want an error saying DATABASE_URL is required", err)
+		}
+	})
+
+	t.Run("invalid durations", func(t *testing.T) {
+		t.Parallel()
+		for _, kv := range []map[string]string{
+			{"RESERVATION_TTL": "soon"},
+			{"RESERVATION_TTL": "0s"},
+			{"RESERVATION_TTL": "-1m"},
+			{"RESERVATION_SWEEP_INTERVAL": "0s"},
+			{"RESERVATION_SWEEP_INTERVAL": "often"},
+		} {
+			kv["DATABASE_URL"] = "postgres://x@db/inventory"
+			if _, err := loadConfig(env(kv)); err == nil {
+				t.Errorf("%v: got no error", kv)
+			}
+		}
+	})
+}
+
+// staleReservation seeds the catalog into the database at dsn and reserves
+// qty of productID there for an order, as a replica did an hour ago.
+func staleReservation(t *testing.T, dsn, productID string, qty int32) {
+	t.Helper()
+	pool, err := platformpg.Open(t.Context(), platformpg.Config{DSN: dsn}, postgres.Migrations(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	hourAgo := time.Now().Add(-time.Hour)
+	store, err := postgres.New(pool, postgres.WithClock(func() time.Time { return hourAgo }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Seed(t.Context(), inventory.SeedCatalog()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Reserve(t.Context(), "ord-stale", []inventory.Item{{ProductID: productID, Quantity: qty}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRun_MissingDatabaseURL(t *testing.T) {
+	t.Parallel()
+	err := run(t.Context(), []string{"inventory"}, env(map[string]string{
+		"DEV_PLAINTEXT": "true", "PEER_TARGETS": "none=dns:///none:1",
+		"LISTEN_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0",
+	}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL is required") {
+		t.Errorf("got %v, want an error saying DATABASE_URL is required", err)
+	}
+}
+
+// TestRun starts the service on a database holding a reservation an hour
+// old, waits until /readyz says ready, checks that the catalog is there and
+// that the sweeper returned the stale reservation's stock, and stops it.
+func TestRun(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.New(t)
+	staleReservation(t, dsn, "p-1001", 3)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out, logs := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"inventory"}, env(map[string]string{
+			"DATABASE_URL": dsn, "RESERVATION_TTL": "2s",
+			"DEV_PLAINTEXT": "true", "PEER_TARGETS": "none=dns:///none:1",
+			"LISTEN_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0",
+			"PROPAGATION_DELAY": "0s",
+		}), logs)
+		_ = logs.Close()
+	}()
+	lines := bufio.NewScanner(out)
+	var admin string
+	for admin == "" && lines.Scan() {
+		var entry struct {
+			Msg       string `json:"msg"`
+			AdminAddr string `json:"admin_addr"`
+		}
+		if json.Unmarshal(lines.Bytes(), &entry) == nil && entry.Msg == "started" {
+			admin = entry.AdminAddr
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }() // keep the logger unblocked
+	if admin == "" {
+		t.Fatalf("no \"started\" log line; run: %v", <-done)
+	}
+
+	hc, err := httpclient.New(httpclient.Options{Name: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/readyz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("GET /readyz: %v", err)
+	}
+	httpclient.DrainAndClose(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /readyz: got %d, want 200", resp.StatusCode)
+	}
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM products`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if want := len(inventory.SeedCatalog()); n != want {
+		t.Errorf("got %d products in the database, want the %d of the seed catalog", n, want)
+	}
+	want := inventory.SeedCatalog()[0].Available
+	var available int64
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err := conn.QueryRow(ctx, `SELECT available FROM products WHERE id = 'p-1001'`).Scan(&available); err != nil {
+			t.Fatal(err)
+		}
+		if available == want {
+			break
+		}
+	}
+	if available != want {
+		t.Errorf("p-1001: got %d available 10s after start, want the stale reservation's stock back (%d)", available, want)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return within 30s of cancel")
+	}
+}

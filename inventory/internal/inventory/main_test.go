@@ -1,0 +1,13 @@
+package inventory_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if a test leaves a goroutine behind: every
+// Sweeper must be closed.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
