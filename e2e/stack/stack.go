@@ -43,9 +43,25 @@ const (
 type Stack struct {
 	// GatewayURL is the gateway's base URL as seen from the test process.
 	GatewayURL string
-	// Containers by name: etcd, otelcol, paysim, inventory, payment, order, gateway.
+	// PaysimURL is the payment-provider simulator's base URL (HTTPS, signed
+	// by the stack's CA), for its counters and fault injection.
+	PaysimURL string
+	// PostgresAddr is host:port of the database server, for test set-up
+	// and checks that read a service's tables directly.
+	PostgresAddr string
+	// CertsDir holds the stack's PKI (ca.pem and one pair per identity).
+	CertsDir string
+	// Containers by name: postgres, etcd, otelcol, paysim, inventory, payment, order, gateway.
 	Containers map[string]*testcontainers.DockerContainer
 	Network    *testcontainers.DockerNetwork
+
+	opts Options
+}
+
+// Options change how Start configures the services.
+type Options struct {
+	// Env adds or overrides environment variables per service name.
+	Env map[string]map[string]string
 }
 
 var buildOnce sync.Once
@@ -84,7 +100,10 @@ func repoRoot() string {
 // Start builds the images (cached), creates a network and a fresh PKI, and
 // starts every component, waiting for each to be ready. Everything is
 // removed when the test ends.
-func Start(t testing.TB) *Stack {
+func Start(t testing.TB) *Stack { return StartWith(t, Options{}) }
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, opts Options) *Stack {
 	t.Helper()
 	containertest.RequireDocker(t)
 	BuildImages(t)
@@ -99,7 +118,7 @@ func Start(t testing.TB) *Stack {
 		t.Fatalf("create network: %v", err)
 	}
 	testcontainers.CleanupNetwork(t, nw)
-	s := &Stack{Containers: map[string]*testcontainers.DockerContainer{}, Network: nw}
+	s := &Stack{Containers: map[string]*testcontainers.DockerContainer{}, Network: nw, CertsDir: certs, opts: opts}
 
 	s.run(t, "etcd", EtcdImage, certs,
 		testcontainers.WithCmd(
@@ -108,7 +127,7 @@ func Start(t testing.TB) *Stack {
 			"--client-cert-auth", "--trusted-ca-file=/certs/ca.pem",
 			"--cert-file=/certs/etcd.pem", "--key-file=/certs/etcd-key.pem"),
 		testcontainers.WithWaitStrategy(wait.ForLog("ready to serve client requests").WithStartupTimeout(60*time.Second)))
-	s.run(t, "postgres", pgtest.Image(), certs,
+	pg := s.run(t, "postgres", pgtest.Image(), certs, testcontainers.WithExposedPorts("5432/tcp"),
 		testcontainers.WithEnv(map[string]string{"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "postgres-e2e"}),
 		testcontainers.WithFiles(testcontainers.ContainerFile{
 			HostFilePath:      filepath.Join(repoRoot(), "deploy", "postgres", "init", "01-databases.sql"),
@@ -119,7 +138,7 @@ func Start(t testing.TB) *Stack {
 			WithOccurrence(2).WithStartupTimeout(90*time.Second)))
 	s.run(t, "otelcol", OtelcolImage, certs,
 		testcontainers.WithWaitStrategy(wait.ForLog("Everything is ready").WithStartupTimeout(60*time.Second)))
-	s.run(t, "paysim", "shopmesh/paysim:dev", certs,
+	sim := s.run(t, "paysim", "shopmesh/paysim:dev", certs, testcontainers.WithExposedPorts("8443/tcp"),
 		testcontainers.WithEnv(map[string]string{
 			"TLS_CERT_FILE": "/certs/paysim.pem", "TLS_KEY_FILE": "/certs/paysim-key.pem", "PAYSIM_API_KEY": PSPAPIKey,
 		}),
@@ -143,6 +162,8 @@ func Start(t testing.TB) *Stack {
 		testcontainers.WithExposedPorts("8080/tcp"), ready)
 
 	s.GatewayURL = "http://" + containertest.Reachable(t, gw, "8080/tcp")
+	s.PaysimURL = "https://" + containertest.Reachable(t, sim, "8443/tcp")
+	s.PostgresAddr = containertest.Reachable(t, pg, "5432/tcp")
 	return s
 }
 
@@ -167,6 +188,9 @@ func (s *Stack) run(t testing.TB, name, image, certs string, opts ...testcontain
 		network.WithNetwork([]string{name}, s.Network),
 		testcontainers.WithFiles(files...),
 	}, opts...)
+	if env := s.opts.Env[name]; len(env) > 0 {
+		opts = append(opts, testcontainers.WithEnv(env))
+	}
 	c, err := testcontainers.Run(t.Context(), image, opts...)
 	// Clean up even a container that failed to become ready.
 	testcontainers.CleanupContainer(t, c)

@@ -8,17 +8,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	paymentv1 "github.com/shopmesh/shopmesh/pkg/api/payment/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/bootstrap"
 	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
+	platformpg "github.com/shopmesh/shopmesh/pkg/platform/postgres"
 
 	"github.com/shopmesh/shopmesh/payment/internal/grpcapi"
-	"github.com/shopmesh/shopmesh/payment/internal/memstore"
 	"github.com/shopmesh/shopmesh/payment/internal/payment"
+	"github.com/shopmesh/shopmesh/payment/internal/postgres"
 	"github.com/shopmesh/shopmesh/payment/internal/pspclient"
 )
 
@@ -31,27 +35,81 @@ func main() {
 
 // config is payment's own configuration, beside bootstrap.Config.
 type config struct {
-	PSPURL     string        // PSP_URL: base URL of the payment provider, required
-	PSPAPIKey  string        // PSP_API_KEY: bearer key sent to the provider
-	PSPCAFile  string        // PSP_CA_FILE: CA bundle to trust for the provider (default: the system roots)
-	PSPTimeout time.Duration // PSP_TIMEOUT: whole-request timeout towards the provider, default 3s
+	DatabaseURL string        // DATABASE_URL: the payment database (postgres:// URL), required
+	PSPURL      string        // PSP_URL: base URL of the payment provider, required
+	PSPAPIKey   string        // PSP_API_KEY: bearer key sent to the provider
+	PSPCAFile   string        // PSP_CA_FILE: CA bundle to trust for the provider (default: the system roots)
+	PSPTimeout  time.Duration // PSP_TIMEOUT: whole-request timeout towards the provider, retries included, default 3s
+	// PSPRetryAttempts (PSP_RETRY_ATTEMPTS, default 3) bounds the attempts of
+	// one provider request; only lookups and requests with an
+	// Idempotency-Key are retried. 1 turns retries off.
+	PSPRetryAttempts int
+	// PSPBreakerFailures (PSP_BREAKER_FAILURES, default 5) consecutive failed
+	// attempts open the provider's circuit breaker…
+	PSPBreakerFailures int
+	// PSPBreakerOpenFor (PSP_BREAKER_OPEN_FOR, default 10s) …which then
+	// refuses calls for this long before letting a trial through.
+	PSPBreakerOpenFor time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
-	c := config{PSPURL: getenv("PSP_URL"), PSPAPIKey: getenv("PSP_API_KEY"), PSPCAFile: getenv("PSP_CA_FILE")}
+	c := config{
+		DatabaseURL: getenv("DATABASE_URL"),
+		PSPURL:      getenv("PSP_URL"), PSPAPIKey: getenv("PSP_API_KEY"), PSPCAFile: getenv("PSP_CA_FILE"),
+	}
+	var errs []error
 	var err error
 	if c.PSPTimeout, err = bootstrap.ParseDuration(getenv("PSP_TIMEOUT"), 3*time.Second); err != nil {
-		return config{}, fmt.Errorf("PSP_TIMEOUT: %w", err)
+		errs = append(errs, fmt.Errorf("PSP_TIMEOUT: %w", err))
+	}
+	if c.PSPBreakerOpenFor, err = bootstrap.ParseDuration(getenv("PSP_BREAKER_OPEN_FOR"), httpclient.DefaultBreakerOpenTimeout); err != nil {
+		errs = append(errs, fmt.Errorf("PSP_BREAKER_OPEN_FOR: %w", err))
+	}
+	for _, n := range []struct {
+		env string
+		dst *int
+		def int
+	}{
+		{"PSP_RETRY_ATTEMPTS", &c.PSPRetryAttempts, httpclient.DefaultRetryAttempts},
+		{"PSP_BREAKER_FAILURES", &c.PSPBreakerFailures, httpclient.DefaultBreakerFailures},
+	} {
+		*n.dst = n.def
+		if s := getenv(n.env); s != "" {
+			if *n.dst, err = strconv.Atoi(s); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: want an integer", n.env, s))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return config{}, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the settings.
+func (c config) Validate() error {
+	var errs []error
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL is required (e.g. postgres://payment:secret@postgres:5432/payment)"))
 	}
 	if c.PSPURL == "" {
-		return config{}, errors.New("PSP_URL is required")
+		errs = append(errs, errors.New("PSP_URL is required"))
 	}
 	if c.PSPTimeout <= 0 || c.PSPTimeout > 3*time.Second {
 		// DESIGN.md: the provider's client times out within 3s in total, so
 		// a hung provider cannot hold an order's whole budget.
-		return config{}, fmt.Errorf("PSP_TIMEOUT %v: must be in (0, 3s]", c.PSPTimeout)
+		errs = append(errs, fmt.Errorf("PSP_TIMEOUT %v: must be in (0, 3s]", c.PSPTimeout))
 	}
-	return c, nil
+	if c.PSPRetryAttempts < 1 || c.PSPRetryAttempts > 10 {
+		errs = append(errs, fmt.Errorf("PSP_RETRY_ATTEMPTS %d: must be in [1, 10]", c.PSPRetryAttempts))
+	}
+	if c.PSPBreakerFailures < 1 {
+		errs = append(errs, fmt.Errorf("PSP_BREAKER_FAILURES %d: must be at least 1", c.PSPBreakerFailures))
+	}
+	if c.PSPBreakerOpenFor <= 0 {
+		errs = append(errs, fmt.Errorf("PSP_BREAKER_OPEN_FOR %v: must be positive", c.PSPBreakerOpenFor))
+	}
+	return errors.Join(errs...)
 }
 
 // pspTLS trusts PSP_CA_FILE when given (paysim's dev CA), else the system roots.
@@ -72,7 +130,7 @@ func (c config) pspTLS() (*tls.Config, error) {
 }
 
 // run wires the service from its environment and serves until ctx ends or
-// a signal arrives.
+// a signal arrives. Tests call it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if lifecycle.IsProbe(args) {
 		return lifecycle.Probe(ctx, getenv("ADMIN_ADDR"))
@@ -93,30 +151,87 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	svc, err := newService(own, pspTLS)
+	app, err := wire(ctx, p, own, pspTLS)
 	if err != nil {
 		p.Abort(ctx)
 		return err
+	}
+	return lifecycle.Run(ctx, app)
+}
+
+// wire opens the database, builds the domain over it and the provider's
+// client, and returns the app. On error it closes what it opened; the
+// caller aborts the process.
+func wire(ctx context.Context, p *bootstrap.Process, own config, pspTLS *tls.Config) (_ lifecycle.App, err error) {
+	pool, err := platformpg.Open(ctx, platformpg.Config{DSN: own.DatabaseURL}, postgres.Migrations(), p.Logger)
+	if err != nil {
+		return lifecycle.App{}, fmt.Errorf("payment database: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			pool.Close()
+		}
+	}()
+	store, err := postgres.New(pool)
+	if err != nil {
+		return lifecycle.App{}, err
+	}
+	hc, err := pspClient(own, pspTLS, p.Logger)
+	if err != nil {
+		return lifecycle.App{}, err
+	}
+	psp, err := pspclient.New(hc, own.PSPURL, own.PSPAPIKey)
+	if err != nil {
+		return lifecycle.App{}, err
+	}
+	svc, err := payment.NewService(store, psp)
+	if err != nil {
+		return lifecycle.App{}, err
 	}
 	srv := p.NewGRPCServer(grpcapi.AllowedCallers)
 	paymentv1.RegisterPaymentServiceServer(srv.Server, grpcapi.New(svc))
 	reg, err := p.Registrar()
 	if err != nil {
-		p.Abort(ctx)
-		return err
+		return lifecycle.App{}, err
 	}
-	return lifecycle.Run(ctx, p.App(srv, reg, nil))
+	// Ready means the database answers. The provider is not asked: when it
+	// is down every replica is equally stuck, and the breaker already makes
+	// calls fail fast; taking replicas out of rotation would not help.
+	ready := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := pool.Ping(ctx); err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		return nil
+	}
+	return p.App(srv, reg, ready,
+		lifecycle.Closer{Name: "provider connections", Close: func(context.Context) error { hc.CloseIdleConnections(); return nil }},
+		lifecycle.Closer{Name: "database pool", Close: func(context.Context) error { pool.Close(); return nil }},
+	), nil
 }
 
-// newService builds the domain with the provider's dedicated HTTP client.
-func newService(cfg config, pspTLS *tls.Config) (*payment.Service, error) {
-	hc, err := httpclient.New(httpclient.Options{Name: "psp", Timeout: cfg.PSPTimeout, TLSConfig: pspTLS})
+// pspClient is the provider's dedicated HTTP client (DESIGN.md seed rule
+// 3): total timeout ≤ 3s with retries inside it, pooled keep-alive
+// transport, and a circuit breaker whose transitions are logged.
+func pspClient(own config, pspTLS *tls.Config, logger *slog.Logger) (*http.Client, error) {
+	hc, err := httpclient.New(httpclient.Options{
+		Name: "psp", Timeout: own.PSPTimeout, TLSConfig: pspTLS,
+		Retry: &httpclient.RetryOptions{MaxAttempts: own.PSPRetryAttempts},
+		Breaker: &httpclient.BreakerOptions{
+			ConsecutiveFailures: uint32(own.PSPBreakerFailures),
+			OpenTimeout:         own.PSPBreakerOpenFor,
+			OnStateChange: func(from, to string) {
+				if to == "open" {
+					logger.Warn("payment provider circuit breaker opened: calls fail fast", "from", from, "open_for", own.PSPBreakerOpenFor)
+					return
+				}
+				logger.Info("payment provider circuit breaker", "from", from, "to", to)
+			},
+		},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("provider http client: %w", err)
 	}
-	psp, err := pspclient.New(hc, cfg.PSPURL, cfg.PSPAPIKey)
-	if err != nil {
-		return nil, err
-	}
-	return payment.NewService(memstore.New(), psp)
+	return hc, nil
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -26,19 +28,52 @@ func main() {
 	}
 }
 
+// config is paysim's configuration, from the environment.
+type config struct {
+	Addr     string        // LISTEN_ADDR, default ":8443"
+	CertFile string        // TLS_CERT_FILE: serve TLS with this certificate…
+	KeyFile  string        // TLS_KEY_FILE: …and key (both or neither)
+	APIKey   string        // PAYSIM_API_KEY: bearer key clients must send (none: no check)
+	Faults   paysim.Faults // PAYSIM_LATENCY, PAYSIM_HANG_RATE, PAYSIM_ERROR_RATE, PAYSIM_DROP_RATE
+	Seed     uint64        // PAYSIM_SEED: seed of the fault dice, default random (logged)
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{Addr: getenv("LISTEN_ADDR"), CertFile: getenv("TLS_CERT_FILE"), KeyFile: getenv("TLS_KEY_FILE"), APIKey: getenv("PAYSIM_API_KEY")}
+	if c.Addr == "" {
+		c.Addr = ":8443"
+	}
+	var errs []error
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		errs = append(errs, errors.New("set both TLS_CERT_FILE and TLS_KEY_FILE, or neither"))
+	}
+	var err error
+	if c.Faults, err = paysim.FaultsFromEnv(getenv); err != nil {
+		errs = append(errs, err)
+	}
+	if s := getenv("PAYSIM_SEED"); s != "" {
+		if c.Seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			errs = append(errs, fmt.Errorf("PAYSIM_SEED=%q: want an unsigned integer", s))
+		}
+	} else {
+		c.Seed = rand.Uint64()
+	}
+	return c, errors.Join(errs...)
+}
+
 // run serves the simulator on LISTEN_ADDR (default ":8443"), over TLS when
 // TLS_CERT_FILE and TLS_KEY_FILE are set, until ctx ends.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	addr := getenv("LISTEN_ADDR")
-	if addr == "" {
-		addr = ":8443"
-	}
-	certFile, keyFile := getenv("TLS_CERT_FILE"), getenv("TLS_KEY_FILE")
-	if (certFile == "") != (keyFile == "") {
-		return errors.New("set both TLS_CERT_FILE and TLS_KEY_FILE, or neither")
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("config of paysim: %w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", "paysim")
-	sim := paysim.New(getenv("PAYSIM_API_KEY"), logger)
+	sim, err := paysim.New(cfg.APIKey, logger, paysim.WithFaults(cfg.Faults), paysim.WithSeed(cfg.Seed))
+	if err != nil {
+		return err
+	}
+	addr, certFile, keyFile := cfg.Addr, cfg.CertFile, cfg.KeyFile
 	srv := &http.Server{
 		Handler:           sim.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -59,12 +94,17 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			errc <- srv.Serve(lis)
 		}
 	}()
-	logger.Info("paysim listening", "addr", lis.Addr().String(), "tls", certFile != "")
+	f := cfg.Faults
+	logger.Info("paysim listening", "addr", lis.Addr().String(), "tls", certFile != "", "seed", cfg.Seed,
+		"latency", time.Duration(f.Latency).String(), "hang_rate", f.HangRate, "error_rate", f.ErrorRate, "drop_rate", f.DropRate)
 	select {
 	case err := <-errc:
+		sim.Close()
 		return err
 	case <-ctx.Done():
 	}
+	// Release hung requests first: Shutdown waits for every handler.
+	sim.Close()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)

@@ -69,9 +69,13 @@ func toProto(p payment.Payment) *paymentv1.Payment {
 	}
 }
 
+// statusToProto maps the domain's status onto the API's. The API has no
+// PENDING or FAILED yet: Charge never returns such a payment (it returns
+// Unavailable or FailedPrecondition instead), and GetPayment shows them as
+// UNSPECIFIED. A refund in progress still has the money taken: SUCCEEDED.
 func statusToProto(s payment.Status) paymentv1.PaymentStatus {
 	switch s {
-	case payment.Succeeded:
+	case payment.Succeeded, payment.RefundPending:
 		return paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED
 	case payment.Declined:
 		return paymentv1.PaymentStatus_PAYMENT_STATUS_DECLINED

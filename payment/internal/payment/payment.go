@@ -1,6 +1,26 @@
 // Package payment is the payment domain: one payment per order, taken from
 // the external provider with an idempotency key derived from the order id,
 // so that no retry can charge an order twice.
+//
+// Every attempt is recorded before the provider is called (status Pending,
+// with its key). After a crash, a timeout or a lost answer the record says
+// that a charge may exist, and the next attempt first asks the provider for
+// the charge made with that key; only if there is none does it charge, and
+// then with the same key. Refunds work the same way (RefundPending).
+//
+// A provider answer is one of three kinds, kept apart all the way to the
+// caller:
+//
+//   - declined: the card was refused. The payment is Declined; Charge
+//     returns it without an error.
+//   - failed: the provider refused the request for another reason (a 4xx
+//     such as a validation error) and charged nothing. The payment is
+//     Failed; Charge returns apperr FailedPrecondition (reason
+//     PAYMENT_FAILED) now and on every repeat.
+//   - unknown: no answer (timeout, dropped connection, 5xx, circuit open).
+//     The service asks the provider by key; if that fails too the payment
+//     stays Pending and Charge returns apperr Unavailable: the caller
+//     repeats with the same order id, and the repeat resolves it.
 package payment
 
 import (
@@ -18,50 +38,128 @@ type Money struct {
 	Minor    int64
 }
 
-// Status is the outcome of a payment.
-type Status int
+// Status is where a payment stands.
+type Status string
 
-// Payment statuses.
+// Payment statuses. Pending and RefundPending are attempts whose answer is
+// not known yet; the others are settled.
 const (
-	Succeeded Status = iota + 1
-	Declined
-	Refunded
+	// Pending: a charge is being attempted (or was, and its outcome is
+	// unknown). A charge with ChargeKey may exist at the provider.
+	Pending Status = "PENDING"
+	// Succeeded: the money is taken.
+	Succeeded Status = "SUCCEEDED"
+	// Declined: the card was refused; nothing was taken.
+	Declined Status = "DECLINED"
+	// Failed: the provider refused the request for a reason other than the
+	// card (FailureReason); nothing was taken.
+	Failed Status = "FAILED"
+	// RefundPending: a refund is being attempted (or was, and its outcome is
+	// unknown). A refund with RefundKey may exist at the provider.
+	RefundPending Status = "REFUND_PENDING"
+	// Refunded: the money was given back.
+	Refunded Status = "REFUNDED"
+)
+
+// Reasons set on the apperr errors the service returns, for the order
+// saga to tell cases apart.
+const (
+	// ReasonPaymentFailed: the provider refused the charge (not a decline).
+	ReasonPaymentFailed = "PAYMENT_FAILED"
+	// ReasonNothingToRefund: the payment took no money.
+	ReasonNothingToRefund = "NOTHING_TO_REFUND"
+	// ReasonRefundFailed: the provider refused the refund.
+	ReasonRefundFailed = "REFUND_FAILED"
 )
 
 // Payment is the record of one order's charge.
 type Payment struct {
-	OrderID          string
-	Amount           Money
-	Status           Status
+	OrderID string
+	Amount  Money
+	Status  Status
+	// ChargeKey is the Idempotency-Key of the charge at the provider.
+	ChargeKey        string
 	ProviderChargeID string
 	DeclineReason    string
+	// FailureReason says why the provider refused a charge (Failed) or the
+	// last refund (then the status is back to Succeeded).
+	FailureReason string
+	// RefundKey is the Idempotency-Key of the refund, once one is attempted.
+	RefundKey        string
+	ProviderRefundID string
 	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
-// Charge is the provider's answer to a charge request.
+// Charge is the provider's charge object.
 type Charge struct {
 	ID            string
 	Declined      bool
 	DeclineReason string
 }
 
-// Provider is the external payment provider, as the payment service needs it.
+// Refund is the provider's refund object.
+type Refund struct {
+	ID string
+}
+
+// ErrNotFound is returned by Provider.FindCharge and FindRefund when the
+// provider has nothing under the key: the request never reached it, or it
+// refused it.
+var ErrNotFound = errors.New("provider has nothing under that idempotency key")
+
+// ErrProviderDown marks a provider error where the request was not sent
+// because the provider failed repeatedly and calls to it are suspended for a
+// while (the circuit breaker is open).
+var ErrProviderDown = errors.New("payment provider is failing; calls to it are suspended for a while")
+
+// RejectedError is a provider's refusal of a request for a reason other
+// than the card (a 4xx such as a validation error): nothing was done, and
+// repeating the same request would be refused again.
+type RejectedError struct {
+	Status int    // the provider's HTTP status
+	Reason string // the provider's explanation
+}
+
+// Error implements error.
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("provider refused the request (%d): %s", e.Status, e.Reason)
+}
+
+// Provider is the external payment provider, as the payment service needs
+// it. Every method may fail with an error whose outcome is unknown (no
+// answer, a 5xx, ErrProviderDown); Charge and Refund may also fail with a
+// *RejectedError, which means nothing was done.
 type Provider interface {
 	// Charge takes amount from the payment method token. The same
 	// idempotencyKey always yields the same charge at the provider. A decline
-	// is a Charge with Declined set, not an error; an error means the outcome
-	// is unknown.
+	// is a Charge with Declined set, not an error.
 	Charge(ctx context.Context, idempotencyKey string, amount Money, token string) (Charge, error)
-	// Refund gives back a charge in full; repeating it is harmless.
-	Refund(ctx context.Context, idempotencyKey, chargeID string) error
+	// FindCharge returns the charge made with idempotencyKey, declined or
+	// not, or ErrNotFound. It never charges.
+	FindCharge(ctx context.Context, idempotencyKey string) (Charge, error)
+	// Refund gives back a charge in full. The same idempotencyKey always
+	// yields the same refund.
+	Refund(ctx context.Context, idempotencyKey, chargeID string) (Refund, error)
+	// FindRefund returns the refund made with idempotencyKey, or
+	// ErrNotFound. It never refunds.
+	FindRefund(ctx context.Context, idempotencyKey string) (Refund, error)
 }
 
 // Store keeps payments, one per order.
 type Store interface {
+	// Create stores p, a new attempt, unless p.OrderID already has a
+	// payment. It returns the stored payment and whether it is p.
+	Create(ctx context.Context, p Payment) (Payment, bool, error)
 	// Get returns the order's payment or an apperr NotFound.
 	Get(ctx context.Context, orderID string) (Payment, error)
-	// Put saves the order's payment, replacing any earlier version.
-	Put(ctx context.Context, p Payment) error
+	// Update saves p over the order's payment if that is still in status
+	// from: Status, ProviderChargeID, DeclineReason, FailureReason,
+	// RefundKey, ProviderRefundID and UpdatedAt change; OrderID, Amount,
+	// ChargeKey and CreatedAt never do. It returns an apperr Aborted if the
+	// payment has moved on from `from` (a concurrent writer won), NotFound
+	// if there is none.
+	Update(ctx context.Context, p Payment, from Status) error
 }
 
 // Service is the payment use cases.
@@ -83,7 +181,18 @@ func NewService(store Store, provider Provider) (*Service, error) {
 // the same order can never produce two charges, whichever replica retries.
 func IdempotencyKey(orderID string) string { return "charge-" + orderID }
 
-// Charge takes amount for orderID. A repeat returns the recorded payment.
+// RefundKey is the key sent to the provider for an order's refund.
+func RefundKey(orderID string) string { return "refund-" + orderID }
+
+// timestamp is now as the store keeps it: UTC, microseconds.
+func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Charge takes amount for orderID. It records the attempt, then asks the
+// provider; a repeat returns the recorded payment, or finishes an attempt
+// whose outcome was unknown. Errors: Invalid; Conflict (another amount than
+// recorded); FailedPrecondition with ReasonPaymentFailed (the provider
+// refused, nothing charged); Unavailable (outcome still unknown: repeat
+// with the same order id). A decline is a Declined payment, not an error.
 func (s *Service) Charge(ctx context.Context, orderID string, amount Money, token string) (Payment, error) {
 	if orderID == "" {
 		return Payment{}, apperr.New(apperr.Invalid, "order id is required")
@@ -91,51 +200,203 @@ func (s *Service) Charge(ctx context.Context, orderID string, amount Money, toke
 	if amount.Minor <= 0 || len(amount.Currency) != 3 {
 		return Payment{}, apperr.New(apperr.Invalid, "amount must be positive with a 3-letter currency, got %d %q", amount.Minor, amount.Currency)
 	}
-	if p, err := s.store.Get(ctx, orderID); err == nil {
-		if p.Amount != amount {
-			return Payment{}, apperr.New(apperr.Conflict, "order %s was charged %d %s, not %d %s", orderID, p.Amount.Minor, p.Amount.Currency, amount.Minor, amount.Currency)
-		}
-		return p, nil
-	} else if apperr.CodeOf(err) != apperr.NotFound {
-		return Payment{}, fmt.Errorf("look up payment: %w", err)
-	}
-	ch, err := s.provider.Charge(ctx, IdempotencyKey(orderID), amount, token)
+	now := s.timestamp()
+	p, created, err := s.store.Create(ctx, Payment{
+		OrderID: orderID, Amount: amount, Status: Pending, ChargeKey: IdempotencyKey(orderID),
+		CreatedAt: now, UpdatedAt: now,
+	})
 	if err != nil {
-		// Unknown outcome: nothing is recorded, so a retry asks the provider
-		// again with the same key and gets the same charge back.
-		return Payment{}, apperr.New(apperr.Unavailable, "payment provider did not answer; the charge may be retried").WithCause(err)
+		return Payment{}, fmt.Errorf("record payment attempt: %w", err)
 	}
-	p := Payment{OrderID: orderID, Amount: amount, Status: Succeeded, ProviderChargeID: ch.ID, CreatedAt: s.now().UTC()}
+	if p.Amount != amount {
+		return Payment{}, apperr.New(apperr.Conflict, "order %s was charged %d %s, not %d %s", orderID, p.Amount.Minor, p.Amount.Currency, amount.Minor, amount.Currency)
+	}
+	if !created {
+		switch p.Status {
+		case Pending:
+			// An earlier attempt (a crash, a timeout, another replica right
+			// now) may have charged: ask before charging.
+			ch, err := s.provider.FindCharge(ctx, p.ChargeKey)
+			switch {
+			case err == nil:
+				return s.settleCharge(ctx, p, ch)
+			case !errors.Is(err, ErrNotFound):
+				return Payment{}, unknownOutcome(orderID, "charge", err)
+			}
+			// Nothing there: charge, with the same key.
+		case Failed:
+			return Payment{}, failedCharge(p)
+		default:
+			return p, nil
+		}
+	}
+
+	ch, err := s.provider.Charge(ctx, p.ChargeKey, amount, token)
+	if err == nil {
+		return s.settleCharge(ctx, p, ch)
+	}
+	if rej := (*RejectedError)(nil); errors.As(err, &rej) {
+		q := p
+		q.Status, q.FailureReason, q.UpdatedAt = Failed, rej.Reason, s.timestamp()
+		if p, err = s.update(ctx, q, Pending); err != nil {
+			return Payment{}, err
+		}
+		if p.Status == Failed {
+			return Payment{}, failedCharge(p)
+		}
+		return p, nil // another attempt settled it first
+	}
+	// Unknown outcome: the provider may have charged. Ask it by key; if
+	// that fails too, the Pending record tells the next attempt to ask.
+	ch, ferr := s.provider.FindCharge(ctx, p.ChargeKey)
+	if ferr == nil {
+		return s.settleCharge(ctx, p, ch)
+	}
+	return Payment{}, unknownOutcome(orderID, "charge", errors.Join(err, ferr))
+}
+
+// settleCharge records the provider's charge on a Pending payment.
+func (s *Service) settleCharge(ctx context.Context, p Payment, ch Charge) (Payment, error) {
+	q := p
+	q.Status, q.ProviderChargeID, q.UpdatedAt = Succeeded, ch.ID, s.timestamp()
 	if ch.Declined {
-		p.Status, p.DeclineReason = Declined, ch.DeclineReason
+		q.Status, q.DeclineReason = Declined, ch.DeclineReason
 	}
-	if err := s.store.Put(ctx, p); err != nil {
-		return Payment{}, fmt.Errorf("record payment: %w", err)
+	p, err := s.update(ctx, q, Pending)
+	if err != nil {
+		return Payment{}, err
+	}
+	if p.Status == Failed {
+		return Payment{}, failedCharge(p)
 	}
 	return p, nil
 }
 
-// Refund gives back orderID's succeeded payment; refunding again returns
-// the refunded payment.
+// update saves q if the payment is still in status from and returns it;
+// if a concurrent attempt moved it on first, it returns what that attempt
+// stored.
+func (s *Service) update(ctx context.Context, q Payment, from Status) (Payment, error) {
+	p, _, err := s.updateOrReload(ctx, q, from)
+	return p, err
+}
+
+// updateOrReload is update that also reports whether q was saved (true) or
+// another attempt's payment is returned (false).
+func (s *Service) updateOrReload(ctx context.Context, q Payment, from Status) (Payment, bool, error) {
+	err := s.store.Update(ctx, q, from)
+	if err == nil {
+		return q, true, nil
+	}
+	if apperr.CodeOf(err) != apperr.Aborted {
+		return Payment{}, false, fmt.Errorf("record payment: %w", err)
+	}
+	p, err := s.store.Get(ctx, q.OrderID)
+	if err != nil {
+		return Payment{}, false, fmt.Errorf("read payment after a concurrent update: %w", err)
+	}
+	return p, false, nil
+}
+
+// Refund gives back orderID's payment; refunding again returns the
+// refunded payment. A Pending charge is resolved first; if the provider
+// never charged it, it is voided (Failed) so that it never will be.
+// Errors: Invalid; NotFound; FailedPrecondition with ReasonNothingToRefund
+// (declined, failed or voided) or ReasonRefundFailed (the provider refused);
+// Unavailable (outcome unknown: repeat).
 func (s *Service) Refund(ctx context.Context, orderID string) (Payment, error) {
 	p, err := s.Get(ctx, orderID)
 	if err != nil {
 		return Payment{}, err
 	}
-	switch p.Status {
-	case Refunded:
-		return p, nil
-	case Declined:
-		return Payment{}, apperr.New(apperr.FailedPrecondition, "payment of order %s was declined; nothing to refund", orderID)
+	// fresh: the RefundPending record is this call's own, so no earlier
+	// refund attempt can exist to look up.
+	fresh := false
+	for {
+		switch p.Status {
+		case Refunded:
+			return p, nil
+		case Declined, Failed:
+			return Payment{}, apperr.New(apperr.FailedPrecondition, "payment of order %s is %s; nothing to refund", orderID, p.Status).
+				WithReason(ReasonNothingToRefund, "order_id", orderID)
+		case Pending:
+			if p, err = s.resolveForRefund(ctx, p); err != nil {
+				return Payment{}, err
+			}
+		case Succeeded:
+			q := p
+			q.Status, q.RefundKey, q.FailureReason, q.UpdatedAt = RefundPending, RefundKey(orderID), "", s.timestamp()
+			if p, fresh, err = s.updateOrReload(ctx, q, Succeeded); err != nil {
+				return Payment{}, err
+			}
+		case RefundPending:
+			return s.refund(ctx, p, fresh)
+		default:
+			return Payment{}, fmt.Errorf("payment of order %s has unknown status %q", orderID, p.Status)
+		}
 	}
-	if err := s.provider.Refund(ctx, "refund-"+orderID, p.ProviderChargeID); err != nil {
-		return Payment{}, apperr.New(apperr.Unavailable, "payment provider did not answer; the refund may be retried").WithCause(err)
+}
+
+// resolveForRefund settles a Pending charge before a refund: with the
+// provider's charge if there is one, else by voiding it.
+func (s *Service) resolveForRefund(ctx context.Context, p Payment) (Payment, error) {
+	ch, err := s.provider.FindCharge(ctx, p.ChargeKey)
+	switch {
+	case err == nil:
+		q := p
+		q.Status, q.ProviderChargeID, q.UpdatedAt = Succeeded, ch.ID, s.timestamp()
+		if ch.Declined {
+			q.Status, q.DeclineReason = Declined, ch.DeclineReason
+		}
+		return s.update(ctx, q, Pending)
+	case errors.Is(err, ErrNotFound):
+		// Nothing was charged. Void the attempt, so that no later Charge
+		// takes money for an order that is being given up.
+		q := p
+		q.Status, q.FailureReason, q.UpdatedAt = Failed, "voided: refunded before any charge was made", s.timestamp()
+		return s.update(ctx, q, Pending)
+	default:
+		return Payment{}, unknownOutcome(p.OrderID, "charge", err)
 	}
-	p.Status = Refunded
-	if err := s.store.Put(ctx, p); err != nil {
-		return Payment{}, fmt.Errorf("record refund: %w", err)
+}
+
+// refund asks the provider to refund a RefundPending payment. Unless the
+// attempt is fresh, an earlier one may have reached the provider: it asks
+// first.
+func (s *Service) refund(ctx context.Context, p Payment, fresh bool) (Payment, error) {
+	if !fresh {
+		r, err := s.provider.FindRefund(ctx, p.RefundKey)
+		switch {
+		case err == nil:
+			return s.settleRefund(ctx, p, r)
+		case !errors.Is(err, ErrNotFound):
+			return Payment{}, unknownOutcome(p.OrderID, "refund", err)
+		}
 	}
-	return p, nil
+	r, err := s.provider.Refund(ctx, p.RefundKey, p.ProviderChargeID)
+	if err == nil {
+		return s.settleRefund(ctx, p, r)
+	}
+	if rej := (*RejectedError)(nil); errors.As(err, &rej) {
+		// Nothing was refunded: the money is still taken.
+		q := p
+		q.Status, q.FailureReason, q.UpdatedAt = Succeeded, rej.Reason, s.timestamp()
+		if _, err := s.update(ctx, q, RefundPending); err != nil {
+			return Payment{}, err
+		}
+		return Payment{}, apperr.New(apperr.FailedPrecondition, "payment provider refused the refund of order %s: %s", p.OrderID, rej.Reason).
+			WithReason(ReasonRefundFailed, "order_id", p.OrderID)
+	}
+	r, ferr := s.provider.FindRefund(ctx, p.RefundKey)
+	if ferr == nil {
+		return s.settleRefund(ctx, p, r)
+	}
+	return Payment{}, unknownOutcome(p.OrderID, "refund", errors.Join(err, ferr))
+}
+
+func (s *Service) settleRefund(ctx context.Context, p Payment, r Refund) (Payment, error) {
+	q := p
+	q.Status, q.ProviderRefundID, q.UpdatedAt = Refunded, r.ID, s.timestamp()
+	return s.update(ctx, q, RefundPending)
 }
 
 // Get returns orderID's payment.
@@ -144,4 +405,20 @@ func (s *Service) Get(ctx context.Context, orderID string) (Payment, error) {
 		return Payment{}, apperr.New(apperr.Invalid, "order id is required")
 	}
 	return s.store.Get(ctx, orderID)
+}
+
+// failedCharge is the error for a payment the provider refused.
+func failedCharge(p Payment) error {
+	return apperr.New(apperr.FailedPrecondition, "payment provider refused the charge of order %s: %s", p.OrderID, p.FailureReason).
+		WithReason(ReasonPaymentFailed, "order_id", p.OrderID)
+}
+
+// unknownOutcome is the error for an attempt whose outcome the provider
+// could not tell: the record stays pending and a repeat resolves it.
+func unknownOutcome(orderID, what string, cause error) error {
+	msg := "payment provider did not answer; the %s of order %s is unresolved: repeat with the same order id"
+	if errors.Is(cause, ErrProviderDown) {
+		msg = "payment provider is failing and calls to it are suspended (circuit open); the %s of order %s is unresolved: repeat later with the same order id"
+	}
+	return apperr.New(apperr.Unavailable, msg, what, orderID).WithCause(cause)
 }

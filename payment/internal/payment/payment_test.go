@@ -6,11 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-
-	"go.uber.org/goleak"
 
 	"github.com/shopmesh/shopmesh/payment/internal/memstore"
 	"github.com/shopmesh/shopmesh/payment/internal/payment"
@@ -20,36 +19,53 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
 )
 
-// TestMain fails the package if a test leaves a pooled connection behind.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// fakeProvider is a payment.Provider whose methods are set per test.
+// fakeProvider is a payment.Provider whose methods are set per test; a
+// method left nil goes to next.
 type fakeProvider struct {
-	charge func(ctx context.Context, idempotencyKey string, amount payment.Money, token string) (payment.Charge, error)
-	refund func(ctx context.Context, idempotencyKey, chargeID string) error
+	next       payment.Provider
+	charge     func(ctx context.Context, key string, amount payment.Money, token string) (payment.Charge, error)
+	findCharge func(ctx context.Context, key string) (payment.Charge, error)
+	refund     func(ctx context.Context, key, chargeID string) (payment.Refund, error)
+	findRefund func(ctx context.Context, key string) (payment.Refund, error)
+
+	// Calls that reached the fake, by method.
+	charges, chargeFinds, refunds, refundFinds atomic.Int64
 }
 
 func (f *fakeProvider) Charge(ctx context.Context, key string, amount payment.Money, token string) (payment.Charge, error) {
-	return f.charge(ctx, key, amount, token)
-}
-
-func (f *fakeProvider) Refund(ctx context.Context, key, chargeID string) error {
-	return f.refund(ctx, key, chargeID)
-}
-
-// counted wraps a provider and counts the calls that reach it.
-func counted(p payment.Provider, charges, refunds *atomic.Int64) *fakeProvider {
-	return &fakeProvider{
-		charge: func(ctx context.Context, key string, amount payment.Money, token string) (payment.Charge, error) {
-			charges.Add(1)
-			return p.Charge(ctx, key, amount, token)
-		},
-		refund: func(ctx context.Context, key, chargeID string) error {
-			refunds.Add(1)
-			return p.Refund(ctx, key, chargeID)
-		},
+	f.charges.Add(1)
+	if f.charge != nil {
+		return f.charge(ctx, key, amount, token)
 	}
+	return f.next.Charge(ctx, key, amount, token)
 }
+
+func (f *fakeProvider) FindCharge(ctx context.Context, key string) (payment.Charge, error) {
+	f.chargeFinds.Add(1)
+	if f.findCharge != nil {
+		return f.findCharge(ctx, key)
+	}
+	return f.next.FindCharge(ctx, key)
+}
+
+func (f *fakeProvider) Refund(ctx context.Context, key, chargeID string) (payment.Refund, error) {
+	f.refunds.Add(1)
+	if f.refund != nil {
+		return f.refund(ctx, key, chargeID)
+	}
+	return f.next.Refund(ctx, key, chargeID)
+}
+
+func (f *fakeProvider) FindRefund(ctx context.Context, key string) (payment.Refund, error) {
+	f.refundFinds.Add(1)
+	if f.findRefund != nil {
+		return f.findRefund(ctx, key)
+	}
+	return f.next.FindRefund(ctx, key)
+}
+
+// errNoAnswer stands for a lost answer: the outcome is unknown.
+var errNoAnswer = errors.New("read tcp: connection reset by peer")
 
 // psp is the simulator over TLS and a real pspclient for it.
 type psp struct {
@@ -58,16 +74,22 @@ type psp struct {
 }
 
 // newPSP starts paysim with API key "key" behind a TLS httptest server and
-// returns a pspclient that sends apiKey, on a client from httpclient.New.
-func newPSP(t *testing.T, apiKey string) psp {
+// returns a pspclient that sends apiKey, on a client from httpclient.New
+// with opts applied.
+func newPSP(t *testing.T, apiKey string, simOpts []paysim.Option, opts ...func(*httpclient.Options)) psp {
 	t.Helper()
-	sim := paysim.New("key", slog.New(slog.DiscardHandler))
+	sim, err := paysim.New("key", slog.New(slog.DiscardHandler), simOpts...)
+	if err != nil {
+		t.Fatalf("paysim.New: %v", err)
+	}
 	srv := httptest.NewTLSServer(sim.Handler())
 	t.Cleanup(srv.Close)
-	hc, err := httpclient.New(httpclient.Options{
-		Name:      "psp",
-		TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig,
-	})
+	t.Cleanup(sim.Close) // runs first: releases hung requests
+	o := httpclient.Options{Name: "psp", TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
+	for _, f := range opts {
+		f(&o)
+	}
+	hc, err := httpclient.New(o)
 	if err != nil {
 		t.Fatalf("httpclient.New: %v", err)
 	}
@@ -79,15 +101,24 @@ func newPSP(t *testing.T, apiKey string) psp {
 	return psp{sim: sim, client: c}
 }
 
-// newService returns a Service with a fresh in-memory store: each call is
-// one replica.
-func newService(t *testing.T, provider payment.Provider) *payment.Service {
+// replica is one payment service instance and its store.
+type replica struct {
+	*payment.Service
+	store payment.Store
+}
+
+// newReplica returns a Service over store, or over a fresh in-memory store
+// when store is nil.
+func newReplica(t *testing.T, store payment.Store, provider payment.Provider) replica {
 	t.Helper()
-	svc, err := payment.NewService(memstore.New(), provider)
+	if store == nil {
+		store = memstore.New()
+	}
+	svc, err := payment.NewService(store, provider)
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
 	}
-	return svc
+	return replica{Service: svc, store: store}
 }
 
 // charge charges orderID and fails the test on error.
@@ -100,19 +131,37 @@ func charge(t *testing.T, svc *payment.Service, orderID string, amount payment.M
 	return p
 }
 
-// wantCode fails the test unless err carries the apperr code want.
-func wantCode(t *testing.T, err error, want apperr.Code) {
+// wantCode fails the test unless err carries the apperr code (and, if
+// given, the reason) want.
+func wantCode(t *testing.T, err error, want apperr.Code, reason ...string) {
 	t.Helper()
 	if got := apperr.CodeOf(err); got != want {
 		t.Fatalf("got error %v (code %q), want code %q", err, got, want)
 	}
+	if len(reason) > 0 && apperr.ReasonOf(err) != reason[0] {
+		t.Errorf("got reason %q, want %q", apperr.ReasonOf(err), reason[0])
+	}
 }
 
-// wantStats fails the test unless the simulator counted want.
-func wantStats(t *testing.T, sim *paysim.Server, want paysim.Stats) {
+// wantStatus fails the test unless the stored payment of orderID has status.
+func wantStatus(t *testing.T, store payment.Store, orderID string, want payment.Status) payment.Payment {
 	t.Helper()
-	if got := sim.Stats(); got != want {
-		t.Errorf("got provider stats %+v, want %+v", got, want)
+	p, err := store.Get(context.Background(), orderID)
+	if err != nil {
+		t.Fatalf("Get(%q): %v", orderID, err)
+	}
+	if p.Status != want {
+		t.Errorf("payment of %s is %s, want %s", orderID, p.Status, want)
+	}
+	return p
+}
+
+// wantCharged fails the test unless the simulator made charges succeeded
+// charges, declines declines and refunds refunds.
+func wantCharged(t *testing.T, sim *paysim.Server, charges, declines, refunds int) {
+	t.Helper()
+	if got := sim.Stats(); got.Charges != charges || got.Declines != declines || got.Refunds != refunds {
+		t.Errorf("got provider stats %+v, want %d charges, %d declines, %d refunds", got, charges, declines, refunds)
 	}
 }
 
@@ -133,74 +182,153 @@ func TestService_Charge(t *testing.T) {
 
 	t.Run("succeeds once, and a repeat returns the same payment", func(t *testing.T) {
 		t.Parallel()
-		p := newPSP(t, "key")
-		var charges, refunds atomic.Int64
-		svc := newService(t, counted(p.client, &charges, &refunds))
+		p := newPSP(t, "key", nil)
+		fake := &fakeProvider{next: p.client}
+		r := newReplica(t, nil, fake)
 
-		first := charge(t, svc, "ord-1", eur, "tok_visa")
+		first := charge(t, r.Service, "ord-1", eur, "tok_visa")
 		if first.Status != payment.Succeeded || first.ProviderChargeID == "" || first.Amount != eur || first.OrderID != "ord-1" {
 			t.Errorf("got %+v, want a succeeded payment of %+v for ord-1 with a charge id", first, eur)
 		}
-		if first.CreatedAt.IsZero() {
-			t.Error("got a zero CreatedAt")
+		if first.ChargeKey != payment.IdempotencyKey("ord-1") || first.CreatedAt.IsZero() || first.UpdatedAt.Before(first.CreatedAt) {
+			t.Errorf("got key %q, times %v/%v; want the order's key and set times", first.ChargeKey, first.CreatedAt, first.UpdatedAt)
 		}
-		wantStats(t, p.sim, paysim.Stats{Charges: 1})
-
-		again := charge(t, svc, "ord-1", eur, "tok_visa")
+		again := charge(t, r.Service, "ord-1", eur, "tok_visa")
 		if again != first {
 			t.Errorf("repeat got %+v, want %+v", again, first)
 		}
-		wantStats(t, p.sim, paysim.Stats{Charges: 1})
-		if got := charges.Load(); got != 1 {
+		wantCharged(t, p.sim, 1, 0, 0)
+		if got := fake.charges.Load() + fake.chargeFinds.Load(); got != 1 {
 			t.Errorf("got %d provider calls, want 1 (the repeat is answered from the store)", got)
 		}
 	})
 
+	t.Run("the attempt is recorded before the provider is called", func(t *testing.T) {
+		t.Parallel()
+		p := newPSP(t, "key", nil)
+		store := memstore.New()
+		r := newReplica(t, store, &fakeProvider{next: p.client,
+			charge: func(ctx context.Context, key string, amount payment.Money, token string) (payment.Charge, error) {
+				rec := wantStatus(t, store, "ord-1", payment.Pending)
+				if rec.ChargeKey != key || key != payment.IdempotencyKey("ord-1") {
+					t.Errorf("recorded key %q, charging with %q; want both %q", rec.ChargeKey, key, payment.IdempotencyKey("ord-1"))
+				}
+				return p.client.Charge(ctx, key, amount, token)
+			}})
+		charge(t, r.Service, "ord-1", eur, "tok_visa")
+		wantStatus(t, store, "ord-1", payment.Succeeded)
+	})
+
 	t.Run("another replica without the record does not charge again", func(t *testing.T) {
 		t.Parallel()
-		p := newPSP(t, "key")
-		a := charge(t, newService(t, p.client), "ord-1", eur, "tok_visa")
-		b := charge(t, newService(t, p.client), "ord-1", eur, "tok_visa")
+		p := newPSP(t, "key", nil)
+		a := charge(t, newReplica(t, nil, p.client).Service, "ord-1", eur, "tok_visa")
+		b := charge(t, newReplica(t, nil, p.client).Service, "ord-1", eur, "tok_visa")
 		if a.ProviderChargeID != b.ProviderChargeID {
 			t.Errorf("replicas got charges %q and %q, want one", a.ProviderChargeID, b.ProviderChargeID)
 		}
-		wantStats(t, p.sim, paysim.Stats{Charges: 1})
+		wantCharged(t, p.sim, 1, 0, 0)
 	})
 
-	t.Run("a lost answer retried charges once", func(t *testing.T) {
+	t.Run("a lost answer is resolved by a lookup, not a second charge", func(t *testing.T) {
 		t.Parallel()
-		p := newPSP(t, "key")
-		var lost atomic.Bool
-		svc := newService(t, &fakeProvider{charge: func(ctx context.Context, key string, amount payment.Money, token string) (payment.Charge, error) {
-			ch, err := p.client.Charge(ctx, key, amount, token)
-			if err == nil && lost.CompareAndSwap(false, true) {
-				return payment.Charge{}, errors.New("read: connection reset") // charged, but we never heard
-			}
-			return ch, err
-		}})
-		_, err := svc.Charge(context.Background(), "ord-1", eur, "tok_visa")
+		p := newPSP(t, "key", nil)
+		fake := &fakeProvider{next: p.client,
+			charge: func(ctx context.Context, key string, amount payment.Money, token string) (payment.Charge, error) {
+				if _, err := p.client.Charge(ctx, key, amount, token); err != nil {
+					t.Errorf("charge: %v", err)
+				}
+				return payment.Charge{}, errNoAnswer // charged, but we never heard
+			}}
+		r := newReplica(t, nil, fake)
+		got := charge(t, r.Service, "ord-1", eur, "tok_visa")
+		if got.Status != payment.Succeeded || got.ProviderChargeID == "" {
+			t.Errorf("got %+v, want the charge found by key, succeeded", got)
+		}
+		if n := fake.charges.Load(); n != 1 {
+			t.Errorf("got %d charge calls, want 1", n)
+		}
+		wantCharged(t, p.sim, 1, 0, 0)
+	})
+
+	t.Run("unknown outcome and a failed lookup: Unavailable, then the repeat resolves it", func(t *testing.T) {
+		t.Parallel()
+		p := newPSP(t, "key", nil)
+		var down atomic.Bool
+		down.Store(true)
+		fake := &fakeProvider{next: p.client,
+			charge: func(ctx context.Context, key string, amount payment.Money, token string) (payment.Charge, error) {
+				ch, err := p.client.Charge(ctx, key, amount, token)
+				if down.Load() {
+					return payment.Charge{}, errNoAnswer
+				}
+				return ch, err
+			},
+			findCharge: func(ctx context.Context, key string) (payment.Charge, error) {
+				if down.Load() {
+					return payment.Charge{}, errNoAnswer
+				}
+				return p.client.FindCharge(ctx, key)
+			}}
+		r := newReplica(t, nil, fake)
+		_, err := r.Charge(context.Background(), "ord-1", eur, "tok_visa")
 		wantCode(t, err, apperr.Unavailable)
-		if _, err := svc.Get(context.Background(), "ord-1"); apperr.CodeOf(err) != apperr.NotFound {
-			t.Errorf("after an unknown outcome got %v, want nothing recorded (NotFound)", err)
+		if !errors.Is(err, errNoAnswer) {
+			t.Errorf("got %v, want the cause kept for the log", err)
 		}
-		got := charge(t, svc, "ord-1", eur, "tok_visa")
+		wantStatus(t, r.store, "ord-1", payment.Pending)
+
+		down.Store(false)
+		got := charge(t, r.Service, "ord-1", eur, "tok_visa")
 		if got.Status != payment.Succeeded {
-			t.Errorf("retry got status %d, want Succeeded", got.Status)
+			t.Errorf("repeat got %s, want SUCCEEDED", got.Status)
 		}
-		wantStats(t, p.sim, paysim.Stats{Charges: 1})
+		if n := fake.charges.Load(); n != 1 {
+			t.Errorf("got %d charge calls, want 1: the repeat found the charge by key", n)
+		}
+		wantCharged(t, p.sim, 1, 0, 0)
+	})
+
+	t.Run("a pending attempt that never reached the provider is charged with the same key", func(t *testing.T) {
+		t.Parallel()
+		p := newPSP(t, "key", nil)
+		var keys []string
+		var mu sync.Mutex
+		fake := &fakeProvider{next: p.client,
+			charge: func(ctx context.Context, key string, amount payment.Money, token string) (payment.Charge, error) {
+				mu.Lock()
+				keys = append(keys, key)
+				first := len(keys) == 1
+				mu.Unlock()
+				if first {
+					return payment.Charge{}, errNoAnswer // lost on the way: nothing charged
+				}
+				return p.client.Charge(ctx, key, amount, token)
+			}}
+		r := newReplica(t, nil, fake)
+		_, err := r.Charge(context.Background(), "ord-1", eur, "tok_visa")
+		wantCode(t, err, apperr.Unavailable)
+		charge(t, r.Service, "ord-1", eur, "tok_visa")
+		mu.Lock()
+		defer mu.Unlock()
+		if len(keys) != 2 || keys[0] != keys[1] {
+			t.Errorf("charged with keys %q, want the same key twice", keys)
+		}
+		wantCharged(t, p.sim, 1, 0, 0)
 	})
 
 	t.Run("concurrent charges of one order charge once", func(t *testing.T) {
 		t.Parallel()
-		p := newPSP(t, "key")
-		svc := newService(t, p.client)
+		p := newPSP(t, "key", nil)
+		store := memstore.New()
+		replicas := []replica{newReplica(t, store, p.client), newReplica(t, store, p.client)}
 		const n = 10
 		ids := make([]string, n)
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				pay, err := svc.Charge(context.Background(), "ord-1", eur, "tok_visa")
+				pay, err := replicas[i%2].Charge(context.Background(), "ord-1", eur, "tok_visa")
 				ids[i], errs[i] = pay.ProviderChargeID, err
 			})
 		}
@@ -213,47 +341,84 @@ func TestService_Charge(t *testing.T) {
 				t.Errorf("Charge #%d got charge %q, want %q", i, ids[i], ids[0])
 			}
 		}
-		wantStats(t, p.sim, paysim.Stats{Charges: 1})
+		wantCharged(t, p.sim, 1, 0, 0)
 	})
 
-	t.Run("declined", func(t *testing.T) {
+	t.Run("declined is a payment, not an error", func(t *testing.T) {
 		t.Parallel()
-		p := newPSP(t, "key")
-		svc := newService(t, p.client)
-		got := charge(t, svc, "ord-1", eur, paysim.DeclineToken)
+		p := newPSP(t, "key", nil)
+		fake := &fakeProvider{next: p.client}
+		r := newReplica(t, nil, fake)
+		got := charge(t, r.Service, "ord-1", eur, paysim.DeclineToken)
 		if got.Status != payment.Declined || got.DeclineReason != "card_declined" {
-			t.Errorf("got status %d reason %q, want Declined with card_declined", got.Status, got.DeclineReason)
+			t.Errorf("got status %s reason %q, want DECLINED with card_declined", got.Status, got.DeclineReason)
 		}
-		wantStats(t, p.sim, paysim.Stats{Declines: 1})
 		// The decline is recorded: a repeat neither asks again nor succeeds.
-		if again := charge(t, svc, "ord-1", eur, paysim.DeclineToken); again.Status != payment.Declined {
-			t.Errorf("repeat got status %d, want Declined", again.Status)
+		if again := charge(t, r.Service, "ord-1", eur, paysim.DeclineToken); again.Status != payment.Declined {
+			t.Errorf("repeat got status %s, want DECLINED", again.Status)
 		}
-		wantStats(t, p.sim, paysim.Stats{Declines: 1})
+		wantCharged(t, p.sim, 0, 1, 0)
+		if n := fake.charges.Load(); n != 1 {
+			t.Errorf("got %d charge calls, want 1", n)
+		}
 	})
 
-	t.Run("wrong api key is an unknown outcome", func(t *testing.T) {
+	t.Run("refused by the provider: FailedPrecondition, recorded FAILED", func(t *testing.T) {
 		t.Parallel()
-		p := newPSP(t, "wrong")
-		svc := newService(t, p.client)
-		_, err := svc.Charge(context.Background(), "ord-1", eur, "tok_visa")
-		wantCode(t, err, apperr.Unavailable)
-		if _, err := svc.Get(context.Background(), "ord-1"); apperr.CodeOf(err) != apperr.NotFound {
-			t.Errorf("got %v, want no payment recorded (NotFound)", err)
+		p := newPSP(t, "key", nil)
+		fake := &fakeProvider{next: p.client}
+		r := newReplica(t, nil, fake)
+		for range 2 {
+			_, err := r.Charge(context.Background(), "ord-1", eur, paysim.InvalidToken)
+			wantCode(t, err, apperr.FailedPrecondition, payment.ReasonPaymentFailed)
 		}
-		wantStats(t, p.sim, paysim.Stats{})
+		rec := wantStatus(t, r.store, "ord-1", payment.Failed)
+		if !strings.Contains(rec.FailureReason, "invalid_source") {
+			t.Errorf("got failure reason %q, want the provider's", rec.FailureReason)
+		}
+		if n := fake.charges.Load(); n != 1 {
+			t.Errorf("got %d charge calls, want 1: a failure is final", n)
+		}
+		wantCharged(t, p.sim, 0, 0, 0)
+	})
+
+	t.Run("wrong api key is Unavailable and leaves the attempt pending", func(t *testing.T) {
+		t.Parallel()
+		p := newPSP(t, "wrong", nil)
+		r := newReplica(t, nil, p.client)
+		_, err := r.Charge(context.Background(), "ord-1", eur, "tok_visa")
+		wantCode(t, err, apperr.Unavailable)
+		wantStatus(t, r.store, "ord-1", payment.Pending)
+		wantCharged(t, p.sim, 0, 0, 0)
+	})
+
+	t.Run("an open circuit is Unavailable and says so", func(t *testing.T) {
+		t.Parallel()
+		down := fmtErr{payment.ErrProviderDown}
+		r := newReplica(t, nil, &fakeProvider{
+			charge: func(context.Context, string, payment.Money, string) (payment.Charge, error) {
+				return payment.Charge{}, down
+			},
+			findCharge: func(context.Context, string) (payment.Charge, error) { return payment.Charge{}, down },
+		})
+		_, err := r.Charge(context.Background(), "ord-1", eur, "tok_visa")
+		wantCode(t, err, apperr.Unavailable)
+		var ae *apperr.Error
+		if !errors.As(err, &ae) || !strings.Contains(ae.Message, "circuit open") {
+			t.Errorf("got %v, want a message naming the open circuit", err)
+		}
 	})
 
 	t.Run("another amount on repeat is a conflict", func(t *testing.T) {
 		t.Parallel()
-		p := newPSP(t, "key")
-		svc := newService(t, p.client)
-		charge(t, svc, "ord-1", eur, "tok_visa")
-		_, err := svc.Charge(context.Background(), "ord-1", payment.Money{Currency: "EUR", Minor: eur.Minor + 1}, "tok_visa")
+		p := newPSP(t, "key", nil)
+		r := newReplica(t, nil, p.client)
+		charge(t, r.Service, "ord-1", eur, "tok_visa")
+		_, err := r.Charge(context.Background(), "ord-1", payment.Money{Currency: "EUR", Minor: eur.Minor + 1}, "tok_visa")
 		wantCode(t, err, apperr.Conflict)
-		_, err = svc.Charge(context.Background(), "ord-1", payment.Money{Currency: "USD", Minor: eur.Minor}, "tok_visa")
+		_, err = r.Charge(context.Background(), "ord-1", payment.Money{Currency: "USD", Minor: eur.Minor}, "tok_visa")
 		wantCode(t, err, apperr.Conflict)
-		wantStats(t, p.sim, paysim.Stats{Charges: 1})
+		wantCharged(t, p.sim, 1, 0, 0)
 	})
 
 	invalid := []struct {
@@ -270,91 +435,226 @@ func TestService_Charge(t *testing.T) {
 	for _, tt := range invalid {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			svc := newService(t, &fakeProvider{charge: func(context.Context, string, payment.Money, string) (payment.Charge, error) {
-				t.Error("invalid charge reached the provider")
-				return payment.Charge{}, nil
-			}})
-			_, err := svc.Charge(context.Background(), tt.orderID, tt.amount, "tok_visa")
+			fake := &fakeProvider{}
+			r := newReplica(t, nil, fake)
+			_, err := r.Charge(context.Background(), tt.orderID, tt.amount, "tok_visa")
 			wantCode(t, err, apperr.Invalid)
+			if n := fake.charges.Load() + fake.chargeFinds.Load(); n != 0 {
+				t.Errorf("invalid charge made %d provider calls, want 0", n)
+			}
+			if _, err := r.store.Get(context.Background(), tt.orderID); apperr.CodeOf(err) != apperr.NotFound {
+				t.Errorf("got %v, want nothing recorded", err)
+			}
 		})
 	}
 }
+
+// fmtErr wraps an error the way an adapter does.
+type fmtErr struct{ err error }
+
+func (e fmtErr) Error() string { return "GET /v1/charges: " + e.err.Error() }
+func (e fmtErr) Unwrap() error { return e.err }
 
 func TestService_Refund(t *testing.T) {
 	t.Parallel()
 
 	t.Run("twice refunds once", func(t *testing.T) {
 		t.Parallel()
-		p := newPSP(t, "key")
-		var charges, refunds atomic.Int64
-		svc := newService(t, counted(p.client, &charges, &refunds))
-		charge(t, svc, "ord-1", eur, "tok_visa")
+		p := newPSP(t, "key", nil)
+		fake := &fakeProvider{next: p.client}
+		r := newReplica(t, nil, fake)
+		charge(t, r.Service, "ord-1", eur, "tok_visa")
 		for i := range 2 {
-			got, err := svc.Refund(context.Background(), "ord-1")
+			got, err := r.Refund(context.Background(), "ord-1")
 			if err != nil {
 				t.Fatalf("Refund #%d: %v", i+1, err)
 			}
-			if got.Status != payment.Refunded {
-				t.Errorf("Refund #%d: got status %d, want Refunded", i+1, got.Status)
+			if got.Status != payment.Refunded || got.ProviderRefundID == "" || got.RefundKey != payment.RefundKey("ord-1") {
+				t.Errorf("Refund #%d: got %+v, want REFUNDED with the refund's id and key", i+1, got)
 			}
 		}
-		wantStats(t, p.sim, paysim.Stats{Charges: 1, Refunds: 1})
-		if got := refunds.Load(); got != 1 {
+		wantCharged(t, p.sim, 1, 0, 1)
+		if got := fake.refunds.Load() + fake.refundFinds.Load(); got != 1 {
 			t.Errorf("got %d refund calls to the provider, want 1", got)
 		}
-		if got, err := svc.Get(context.Background(), "ord-1"); err != nil || got.Status != payment.Refunded {
-			t.Errorf("got %+v, %v; want the payment recorded as Refunded", got, err)
+		wantStatus(t, r.store, "ord-1", payment.Refunded)
+	})
+
+	t.Run("a lost answer is resolved by a lookup", func(t *testing.T) {
+		t.Parallel()
+		p := newPSP(t, "key", nil)
+		fake := &fakeProvider{next: p.client,
+			refund: func(ctx context.Context, key, chargeID string) (payment.Refund, error) {
+				if _, err := p.client.Refund(ctx, key, chargeID); err != nil {
+					t.Errorf("refund: %v", err)
+				}
+				return payment.Refund{}, errNoAnswer
+			}}
+		r := newReplica(t, nil, fake)
+		charge(t, r.Service, "ord-1", eur, "tok_visa")
+		got, err := r.Refund(context.Background(), "ord-1")
+		if err != nil || got.Status != payment.Refunded {
+			t.Fatalf("got %+v, %v; want REFUNDED", got, err)
 		}
+		if n := fake.refunds.Load(); n != 1 {
+			t.Errorf("got %d refund calls, want 1", n)
+		}
+		wantCharged(t, p.sim, 1, 0, 1)
+	})
+
+	t.Run("unknown outcome: Unavailable, and the repeat looks up before refunding", func(t *testing.T) {
+		t.Parallel()
+		p := newPSP(t, "key", nil)
+		var down atomic.Bool
+		down.Store(true)
+		fake := &fakeProvider{next: p.client,
+			refund: func(ctx context.Context, key, chargeID string) (payment.Refund, error) {
+				if down.Load() {
+					return payment.Refund{}, errNoAnswer // lost on the way
+				}
+				return p.client.Refund(ctx, key, chargeID)
+			},
+			findRefund: func(ctx context.Context, key string) (payment.Refund, error) {
+				if down.Load() {
+					return payment.Refund{}, errNoAnswer
+				}
+				return p.client.FindRefund(ctx, key)
+			}}
+		r := newReplica(t, nil, fake)
+		charge(t, r.Service, "ord-1", eur, "tok_visa")
+		_, err := r.Refund(context.Background(), "ord-1")
+		wantCode(t, err, apperr.Unavailable)
+		wantStatus(t, r.store, "ord-1", payment.RefundPending)
+		if got, err := r.Charge(context.Background(), "ord-1", eur, "tok_visa"); err != nil || got.Status != payment.RefundPending {
+			t.Errorf("Charge during the refund: got %+v, %v; want the payment as it is", got, err)
+		}
+
+		down.Store(false)
+		before := fake.refundFinds.Load()
+		got, err := r.Refund(context.Background(), "ord-1")
+		if err != nil || got.Status != payment.Refunded {
+			t.Fatalf("repeat: got %+v, %v; want REFUNDED", got, err)
+		}
+		if n := fake.refundFinds.Load() - before; n != 1 {
+			t.Errorf("repeat made %d lookups before refunding, want 1", n)
+		}
+		wantCharged(t, p.sim, 1, 0, 1)
+	})
+
+	t.Run("a refund left pending by a crash is found, not repeated", func(t *testing.T) {
+		t.Parallel()
+		p := newPSP(t, "key", nil)
+		fake := &fakeProvider{next: p.client}
+		r := newReplica(t, nil, fake)
+		paid := charge(t, r.Service, "ord-1", eur, "tok_visa")
+		// The crashed replica recorded the attempt and reached the provider.
+		q := paid
+		q.Status, q.RefundKey = payment.RefundPending, payment.RefundKey("ord-1")
+		if err := r.store.Update(context.Background(), q, payment.Succeeded); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.client.Refund(context.Background(), q.RefundKey, paid.ProviderChargeID); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.Refund(context.Background(), "ord-1")
+		if err != nil || got.Status != payment.Refunded || got.ProviderRefundID == "" {
+			t.Fatalf("got %+v, %v; want REFUNDED with the refund found", got, err)
+		}
+		if n := fake.refunds.Load(); n != 0 {
+			t.Errorf("got %d refund calls, want 0", n)
+		}
+		wantCharged(t, p.sim, 1, 0, 1)
+	})
+
+	t.Run("refused by the provider: FailedPrecondition, the money still taken", func(t *testing.T) {
+		t.Parallel()
+		p := newPSP(t, "key", nil)
+		r := newReplica(t, nil, &fakeProvider{next: p.client,
+			refund: func(context.Context, string, string) (payment.Refund, error) {
+				return payment.Refund{}, &payment.RejectedError{Status: 404, Reason: "no succeeded charge"}
+			}})
+		charge(t, r.Service, "ord-1", eur, "tok_visa")
+		_, err := r.Refund(context.Background(), "ord-1")
+		wantCode(t, err, apperr.FailedPrecondition, payment.ReasonRefundFailed)
+		if rec := wantStatus(t, r.store, "ord-1", payment.Succeeded); rec.FailureReason != "no succeeded charge" {
+			t.Errorf("got failure reason %q, want the provider's", rec.FailureReason)
+		}
+	})
+
+	t.Run("a pending charge is resolved first, then refunded", func(t *testing.T) {
+		t.Parallel()
+		p := newPSP(t, "key", nil)
+		r := newReplica(t, nil, &fakeProvider{next: p.client,
+			charge: func(ctx context.Context, key string, amount payment.Money, token string) (payment.Charge, error) {
+				_, _ = p.client.Charge(ctx, key, amount, token)
+				return payment.Charge{}, errNoAnswer
+			},
+			findCharge: func(context.Context, string) (payment.Charge, error) { return payment.Charge{}, errNoAnswer },
+		})
+		_, err := r.Charge(context.Background(), "ord-1", eur, "tok_visa")
+		wantCode(t, err, apperr.Unavailable)
+		// The order gives up and compensates; the provider answers again.
+		again := newReplica(t, r.store, p.client)
+		got, err := again.Refund(context.Background(), "ord-1")
+		if err != nil || got.Status != payment.Refunded {
+			t.Fatalf("got %+v, %v; want the found charge refunded", got, err)
+		}
+		wantCharged(t, p.sim, 1, 0, 1)
+	})
+
+	t.Run("a pending charge the provider never made is voided", func(t *testing.T) {
+		t.Parallel()
+		p := newPSP(t, "key", nil)
+		fake := &fakeProvider{next: p.client,
+			charge: func(context.Context, string, payment.Money, string) (payment.Charge, error) {
+				return payment.Charge{}, errNoAnswer
+			}}
+		r := newReplica(t, nil, fake)
+		_, err := r.Charge(context.Background(), "ord-1", eur, "tok_visa")
+		wantCode(t, err, apperr.Unavailable)
+		_, err = r.Refund(context.Background(), "ord-1")
+		wantCode(t, err, apperr.FailedPrecondition, payment.ReasonNothingToRefund)
+		wantStatus(t, r.store, "ord-1", payment.Failed)
+		// A late repeat of the charge must not take money now.
+		fake.charge = nil
+		_, err = r.Charge(context.Background(), "ord-1", eur, "tok_visa")
+		wantCode(t, err, apperr.FailedPrecondition, payment.ReasonPaymentFailed)
+		wantCharged(t, p.sim, 0, 0, 0)
 	})
 
 	t.Run("declined payment", func(t *testing.T) {
 		t.Parallel()
-		p := newPSP(t, "key")
-		svc := newService(t, p.client)
-		charge(t, svc, "ord-1", eur, paysim.DeclineToken)
-		_, err := svc.Refund(context.Background(), "ord-1")
-		wantCode(t, err, apperr.FailedPrecondition)
-		wantStats(t, p.sim, paysim.Stats{Declines: 1})
+		p := newPSP(t, "key", nil)
+		r := newReplica(t, nil, p.client)
+		charge(t, r.Service, "ord-1", eur, paysim.DeclineToken)
+		_, err := r.Refund(context.Background(), "ord-1")
+		wantCode(t, err, apperr.FailedPrecondition, payment.ReasonNothingToRefund)
+		wantCharged(t, p.sim, 0, 1, 0)
 	})
 
 	t.Run("never charged", func(t *testing.T) {
 		t.Parallel()
-		svc := newService(t, newPSP(t, "key").client)
-		_, err := svc.Refund(context.Background(), "ord-1")
+		_, err := newReplica(t, nil, &fakeProvider{}).Refund(context.Background(), "ord-1")
 		wantCode(t, err, apperr.NotFound)
 	})
 
 	t.Run("empty order id", func(t *testing.T) {
 		t.Parallel()
-		svc := newService(t, &fakeProvider{})
-		_, err := svc.Refund(context.Background(), "")
+		_, err := newReplica(t, nil, &fakeProvider{}).Refund(context.Background(), "")
 		wantCode(t, err, apperr.Invalid)
 	})
+}
 
-	t.Run("provider failure keeps the payment refundable", func(t *testing.T) {
-		t.Parallel()
-		p := newPSP(t, "key")
-		var fail atomic.Bool
-		fail.Store(true)
-		svc := newService(t, &fakeProvider{
-			charge: p.client.Charge,
-			refund: func(ctx context.Context, key, chargeID string) error {
-				if fail.Load() {
-					return errors.New("connection refused")
-				}
-				return p.client.Refund(ctx, key, chargeID)
-			},
-		})
-		charge(t, svc, "ord-1", eur, "tok_visa")
-		_, err := svc.Refund(context.Background(), "ord-1")
-		wantCode(t, err, apperr.Unavailable)
-		if got, _ := svc.Get(context.Background(), "ord-1"); got.Status != payment.Succeeded {
-			t.Errorf("after a failed refund got status %d, want Succeeded", got.Status)
-		}
-		fail.Store(false)
-		if _, err := svc.Refund(context.Background(), "ord-1"); err != nil {
-			t.Fatalf("retry Refund: %v", err)
-		}
-		wantStats(t, p.sim, paysim.Stats{Charges: 1, Refunds: 1})
-	})
+func TestService_Get(t *testing.T) {
+	t.Parallel()
+	p := newPSP(t, "key", nil)
+	r := newReplica(t, nil, p.client)
+	paid := charge(t, r.Service, "ord-1", eur, "tok_visa")
+	if got, err := r.Get(context.Background(), "ord-1"); err != nil || got != paid {
+		t.Errorf("got %+v, %v; want %+v", got, err, paid)
+	}
+	_, err := r.Get(context.Background(), "ord-2")
+	wantCode(t, err, apperr.NotFound)
+	_, err = r.Get(context.Background(), "")
+	wantCode(t, err, apperr.Invalid)
 }

@@ -28,12 +28,18 @@ type sim struct {
 }
 
 // newSim starts a simulator; it stops when the test ends.
-func newSim(t *testing.T) *sim {
+func newSim(t *testing.T, opts ...paysim.Option) *sim {
 	t.Helper()
-	s := paysim.New(apiKey, slog.New(slog.DiscardHandler))
+	s, err := paysim.New(apiKey, slog.New(slog.DiscardHandler), opts...)
+	if err != nil {
+		t.Fatalf("paysim.New: %v", err)
+	}
 	srv := httptest.NewServer(s.Handler())
+	// Cleanups run last first: release hung requests, drop the client's
+	// idle connections, then stop the server.
 	t.Cleanup(srv.Close)
 	t.Cleanup(srv.Client().CloseIdleConnections)
+	t.Cleanup(s.Close)
 	return &sim{Server: s, srv: srv}
 }
 
@@ -85,11 +91,13 @@ func decode(t *testing.T, r response) paysim.Charge {
 	return c
 }
 
-// wantStats fails the test unless the simulator counted want.
+// wantStats fails the test unless the simulator counted the charges,
+// declines and refunds of want.
 func wantStats(t *testing.T, s *sim, want paysim.Stats) {
 	t.Helper()
-	if got := s.Stats(); got != want {
-		t.Errorf("got stats %+v, want %+v", got, want)
+	got := s.Stats()
+	if got.Charges != want.Charges || got.Declines != want.Declines || got.Refunds != want.Refunds {
+		t.Errorf("got stats %+v, want charges %d, declines %d, refunds %d", got, want.Charges, want.Declines, want.Refunds)
 	}
 }
 
@@ -168,6 +176,7 @@ func TestServer_Charge(t *testing.T) {
 		{"zero amount", map[string]string{"Idempotency-Key": "k1"}, `{"amount":0,"currency":"eur","source":"tok_visa"}`, http.StatusBadRequest},
 		{"bad currency", map[string]string{"Idempotency-Key": "k1"}, `{"amount":100,"currency":"euro","source":"tok_visa"}`, http.StatusBadRequest},
 		{"not json", map[string]string{"Idempotency-Key": "k1"}, `amount=100`, http.StatusBadRequest},
+		{"invalid token", map[string]string{"Idempotency-Key": "k1"}, `{"amount":100,"currency":"eur","source":"` + paysim.InvalidToken + `"}`, http.StatusBadRequest},
 	}
 	for _, tt := range rejected {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,6 +235,30 @@ func TestServer_FindCharge(t *testing.T) {
 		}
 	})
 
+	t.Run("a declined charge is found, declined", func(t *testing.T) {
+		t.Parallel()
+		s := newSim(t)
+		s.charge(t, "charge-ord-3", `{"amount":100,"currency":"eur","source":"`+paysim.DeclineToken+`"}`)
+		r := s.do(t, http.MethodGet, "/v1/charges?idempotency_key=charge-ord-3", nil, "")
+		if r.status != http.StatusOK {
+			t.Fatalf("got status %d (%s), want 200", r.status, r.body)
+		}
+		if got := decode(t, r); got.Status != "declined" {
+			t.Errorf("got charge %+v, want it declined", got)
+		}
+	})
+
+	t.Run("a rejected request made no charge to find", func(t *testing.T) {
+		t.Parallel()
+		s := newSim(t)
+		if r := s.charge(t, "charge-ord-4", `{"amount":0,"currency":"eur"}`); r.status != http.StatusBadRequest {
+			t.Fatalf("got status %d, want 400", r.status)
+		}
+		if r := s.do(t, http.MethodGet, "/v1/charges?idempotency_key=charge-ord-4", nil, ""); r.status != http.StatusNotFound {
+			t.Errorf("got status %d (%s), want 404", r.status, r.body)
+		}
+	})
+
 	t.Run("finding needs the api key", func(t *testing.T) {
 		t.Parallel()
 		r := s.do(t, http.MethodGet, "/v1/charges?idempotency_key=charge-ord-1", map[string]string{"Authorization": "Bearer nope"}, "")
@@ -277,6 +310,29 @@ func TestServer_Refund(t *testing.T) {
 		}
 	})
 
+	t.Run("found by its idempotency key", func(t *testing.T) {
+		t.Parallel()
+		s := newSim(t)
+		c := decode(t, s.charge(t, "k1", body100))
+		refund(t, s, "refund-ord-1", c.ID)
+		r := s.do(t, http.MethodGet, "/v1/refunds?idempotency_key=refund-ord-1", nil, "")
+		if r.status != http.StatusOK {
+			t.Fatalf("got status %d (%s), want 200", r.status, r.body)
+		}
+		var got paysim.Refund
+		if err := json.Unmarshal([]byte(r.body), &got); err != nil {
+			t.Fatalf("decode %q: %v", r.body, err)
+		}
+		if got.ID == "" || got.Charge != c.ID || got.Status != "succeeded" {
+			t.Errorf("got refund %+v, want a succeeded refund of %s", got, c.ID)
+		}
+		for _, q := range []string{"?idempotency_key=refund-ord-2", "?idempotency_key=k1", ""} {
+			if r := s.do(t, http.MethodGet, "/v1/refunds"+q, nil, ""); r.status != http.StatusNotFound {
+				t.Errorf("GET /v1/refunds%s: got status %d, want 404", q, r.status)
+			}
+		}
+	})
+
 	t.Run("refund keys do not collide with charge keys", func(t *testing.T) {
 		t.Parallel()
 		s := newSim(t)
@@ -300,7 +356,7 @@ func TestServer_Stats(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.body), &got); err != nil {
 		t.Fatalf("decode stats %q: %v", r.body, err)
 	}
-	if want := (paysim.Stats{Charges: 1}); got != want {
+	if want := (paysim.Stats{Requests: 1, Charges: 1}); got != want {
 		t.Errorf("got stats %+v, want %+v", got, want)
 	}
 }

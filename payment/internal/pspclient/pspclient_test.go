@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -23,11 +24,14 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // newClient returns a pspclient for the TLS server srv, on a client made by
-// httpclient.New that trusts srv's certificate.
-func newClient(t *testing.T, srv *httptest.Server, apiKey string) *pspclient.Client {
+// httpclient.New (with opts) that trusts srv's certificate.
+func newClient(t *testing.T, srv *httptest.Server, apiKey string, opts ...func(*httpclient.Options)) *pspclient.Client {
 	t.Helper()
-	tlsConfig := srv.Client().Transport.(*http.Transport).TLSClientConfig
-	hc, err := httpclient.New(httpclient.Options{Name: "psp", TLSConfig: tlsConfig})
+	o := httpclient.Options{Name: "psp", TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
+	for _, f := range opts {
+		f(&o)
+	}
+	hc, err := httpclient.New(o)
 	if err != nil {
 		t.Fatalf("httpclient.New: %v", err)
 	}
@@ -40,12 +44,27 @@ func newClient(t *testing.T, srv *httptest.Server, apiKey string) *pspclient.Cli
 }
 
 // newSim starts the simulator over TLS with API key "key".
-func newSim(t *testing.T) (*paysim.Server, *httptest.Server) {
+func newSim(t *testing.T, opts ...paysim.Option) (*paysim.Server, *httptest.Server) {
 	t.Helper()
-	sim := paysim.New("key", slog.New(slog.DiscardHandler))
+	sim, err := paysim.New("key", slog.New(slog.DiscardHandler), opts...)
+	if err != nil {
+		t.Fatalf("paysim.New: %v", err)
+	}
 	srv := httptest.NewTLSServer(sim.Handler())
 	t.Cleanup(srv.Close)
+	t.Cleanup(sim.Close) // runs first: releases hung requests
 	return sim, srv
+}
+
+// fixed serves status and body to every request.
+func fixed(t *testing.T, status int, body string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 var eur = payment.Money{Currency: "EUR", Minor: 1234}
@@ -113,19 +132,33 @@ func TestClient_Charge(t *testing.T) {
 		if !ch.Declined || ch.DeclineReason != "card_declined" || ch.ID == "" {
 			t.Errorf("got %+v, want declined with reason card_declined and an id", ch)
 		}
-		if got := sim.Stats(); got != (paysim.Stats{Declines: 1}) {
+		if got := sim.Stats(); got.Declines != 1 || got.Charges != 0 {
 			t.Errorf("got stats %+v, want one decline", got)
 		}
 	})
 
-	t.Run("wrong api key", func(t *testing.T) {
+	t.Run("a refused request is a RejectedError", func(t *testing.T) {
+		t.Parallel()
+		sim, srv := newSim(t)
+		_, err := newClient(t, srv, "key").Charge(context.Background(), "charge-ord-1", eur, paysim.InvalidToken)
+		var rej *payment.RejectedError
+		if !errors.As(err, &rej) || rej.Status != http.StatusBadRequest || !strings.Contains(rej.Reason, "invalid_source") {
+			t.Fatalf("got error %v, want a RejectedError 400 with the provider's reason", err)
+		}
+		if got := sim.Stats(); got.Charges != 0 || got.Declines != 0 {
+			t.Errorf("got stats %+v, want nothing charged", got)
+		}
+	})
+
+	t.Run("wrong api key is not a final answer", func(t *testing.T) {
 		t.Parallel()
 		sim, srv := newSim(t)
 		_, err := newClient(t, srv, "wrong").Charge(context.Background(), "charge-ord-1", eur, "tok_visa")
-		if err == nil || !strings.Contains(err.Error(), "401") {
-			t.Errorf("got error %v, want one naming the 401", err)
+		var rej *payment.RejectedError
+		if err == nil || errors.As(err, &rej) || !strings.Contains(err.Error(), "401") {
+			t.Errorf("got error %v, want an unknown-outcome error naming the 401", err)
 		}
-		if got := sim.Stats(); got != (paysim.Stats{}) {
+		if got := sim.Stats(); got.Charges != 0 {
 			t.Errorf("got stats %+v, want nothing done", got)
 		}
 	})
@@ -165,8 +198,8 @@ func TestClient_Charge(t *testing.T) {
 		}
 	})
 
-	// Answers that leave the outcome unknown must be errors, never a
-	// charge the caller would record.
+	// Answers that leave the outcome unknown must be plain errors, never a
+	// charge the caller would record nor a rejection it would settle on.
 	unknown := []struct {
 		name   string
 		status int
@@ -174,20 +207,20 @@ func TestClient_Charge(t *testing.T) {
 	}{
 		{"server error", http.StatusInternalServerError, `{"error":"boom"}`},
 		{"conflict", http.StatusConflict, `{"error":"Idempotency-Key reused with a different body"}`},
+		{"too many requests", http.StatusTooManyRequests, `{"error":"slow down"}`},
+		{"forbidden", http.StatusForbidden, `{"error":"no"}`},
 		{"unexpected status field", http.StatusOK, `{"id":"ch_1","status":"pending"}`},
+		{"no id", http.StatusOK, `{"status":"succeeded"}`},
 		{"not json", http.StatusOK, `<html>`},
 	}
 	for _, tt := range unknown {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				w.WriteHeader(tt.status)
-				_, _ = io.WriteString(w, tt.body)
-			}))
-			t.Cleanup(srv.Close)
+			srv := fixed(t, tt.status, tt.body)
 			ch, err := newClient(t, srv, "key").Charge(context.Background(), "charge-ord-1", eur, "tok_visa")
-			if err == nil {
-				t.Errorf("got charge %+v and no error, want an error", ch)
+			var rej *payment.RejectedError
+			if err == nil || errors.As(err, &rej) {
+				t.Errorf("got charge %+v and error %v, want an unknown-outcome error", ch, err)
 			}
 		})
 	}
@@ -202,6 +235,64 @@ func TestClient_Charge(t *testing.T) {
 			t.Errorf("got error %v, want context.Canceled", err)
 		}
 	})
+
+	t.Run("a lost answer is retried with the same key: one charge", func(t *testing.T) {
+		t.Parallel()
+		sim, srv := newSim(t, paysim.WithSeed(3), paysim.WithFaults(paysim.Faults{DropRate: 0.5}))
+		c := newClient(t, srv, "key", func(o *httpclient.Options) {
+			o.Retry = &httpclient.RetryOptions{MaxAttempts: 20, Backoff: time.Millisecond}
+		})
+		for i := range 5 {
+			if _, err := c.Charge(context.Background(), "charge-ord-1", eur, "tok_visa"); err != nil {
+				t.Fatalf("Charge #%d: %v", i+1, err)
+			}
+		}
+		if got := sim.Stats(); got.Charges != 1 || got.Drops == 0 {
+			t.Errorf("got stats %+v, want answers dropped and one charge", got)
+		}
+	})
+
+	t.Run("an open circuit is ErrProviderDown", func(t *testing.T) {
+		t.Parallel()
+		srv := fixed(t, http.StatusBadGateway, `{"error":"down"}`)
+		c := newClient(t, srv, "key", func(o *httpclient.Options) {
+			o.Breaker = &httpclient.BreakerOptions{ConsecutiveFailures: 1, OpenTimeout: time.Hour}
+		})
+		if _, err := c.Charge(context.Background(), "charge-ord-1", eur, "tok_visa"); err == nil || errors.Is(err, payment.ErrProviderDown) {
+			t.Fatalf("first call: got %v, want the provider's 502", err)
+		}
+		_, err := c.Charge(context.Background(), "charge-ord-1", eur, "tok_visa")
+		if !errors.Is(err, payment.ErrProviderDown) || !errors.Is(err, httpclient.ErrCircuitOpen) {
+			t.Errorf("got %v, want ErrProviderDown wrapping ErrCircuitOpen", err)
+		}
+	})
+}
+
+func TestClient_FindCharge(t *testing.T) {
+	t.Parallel()
+	_, srv := newSim(t)
+	c := newClient(t, srv, "key")
+	ch, err := c.Charge(context.Background(), "charge-ord-1", eur, "tok_visa")
+	if err != nil {
+		t.Fatalf("Charge: %v", err)
+	}
+	declined, err := c.Charge(context.Background(), "charge-ord-2", eur, paysim.DeclineToken)
+	if err != nil {
+		t.Fatalf("Charge: %v", err)
+	}
+
+	if got, err := c.FindCharge(context.Background(), "charge-ord-1"); err != nil || got != ch {
+		t.Errorf("got %+v, %v; want %+v", got, err, ch)
+	}
+	if got, err := c.FindCharge(context.Background(), "charge-ord-2"); err != nil || got != declined {
+		t.Errorf("got %+v, %v; want the declined %+v", got, err, declined)
+	}
+	if _, err := c.FindCharge(context.Background(), "charge-ord-3"); !errors.Is(err, payment.ErrNotFound) {
+		t.Errorf("unknown key: got %v, want ErrNotFound", err)
+	}
+	if _, err := newClient(t, fixed(t, http.StatusServiceUnavailable, ""), "key").FindCharge(context.Background(), "charge-ord-1"); err == nil || errors.Is(err, payment.ErrNotFound) {
+		t.Errorf("503: got %v, want an unknown-outcome error", err)
+	}
 }
 
 func TestClient_Refund(t *testing.T) {
@@ -212,15 +303,31 @@ func TestClient_Refund(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Charge: %v", err)
 	}
+	var first payment.Refund
 	for i := range 2 {
-		if err := c.Refund(context.Background(), "refund-ord-1", ch.ID); err != nil {
+		r, err := c.Refund(context.Background(), "refund-ord-1", ch.ID)
+		if err != nil {
 			t.Fatalf("Refund #%d: %v", i+1, err)
+		}
+		if i == 0 {
+			first = r
+		}
+		if r.ID == "" || r != first {
+			t.Errorf("Refund #%d got %+v, want %+v with an id", i+1, r, first)
 		}
 	}
 	if got := sim.Stats().Refunds; got != 1 {
 		t.Errorf("got %d refunds at the provider, want 1", got)
 	}
-	if err := c.Refund(context.Background(), "refund-ord-2", "ch_nope"); err == nil {
-		t.Error("refund of an unknown charge returned no error")
+	if got, err := c.FindRefund(context.Background(), "refund-ord-1"); err != nil || got != first {
+		t.Errorf("FindRefund: got %+v, %v; want %+v", got, err, first)
+	}
+	if _, err := c.FindRefund(context.Background(), "refund-ord-2"); !errors.Is(err, payment.ErrNotFound) {
+		t.Errorf("FindRefund of an unknown key: got %v, want ErrNotFound", err)
+	}
+	_, err = c.Refund(context.Background(), "refund-ord-2", "ch_nope")
+	var rej *payment.RejectedError
+	if !errors.As(err, &rej) || rej.Status != http.StatusNotFound {
+		t.Errorf("refund of an unknown charge: got %v, want a RejectedError 404", err)
 	}
 }

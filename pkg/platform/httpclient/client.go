@@ -73,6 +73,15 @@ type Options struct {
 	// prefixes span names and is recorded as service.peer.name on spans and
 	// metrics. Required.
 	Name string
+
+	// Retry, if set, repeats requests that cannot do harm twice (GET, HEAD,
+	// or carrying an Idempotency-Key) after transient failures, within
+	// Timeout. Nil means every request is sent once.
+	Retry *RetryOptions
+	// Breaker, if set, puts a circuit breaker in front of the peer: after
+	// consecutive failures it refuses requests with ErrCircuitOpen for a
+	// while instead of sending them. Nil means no breaker.
+	Breaker *BreakerOptions
 }
 
 // withDefaults returns o with zero fields filled in, or an error if o makes no
@@ -138,6 +147,20 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxIdleConnsPerHost == 0 {
 		o.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
 	}
+	if o.Retry != nil {
+		r, err := o.Retry.withDefaults()
+		if err != nil {
+			return o, err
+		}
+		o.Retry = &r
+	}
+	if o.Breaker != nil {
+		b, err := o.Breaker.withDefaults()
+		if err != nil {
+			return o, err
+		}
+		o.Breaker = &b
+	}
 	return o, nil
 }
 
@@ -189,13 +212,25 @@ func New(opts Options) (*http.Client, error) {
 		}),
 	)
 
+	// Outermost first: retries, each attempt through the breaker, each
+	// attempt it lets through traced. So an open breaker ends the retries at
+	// once, every attempt counts towards the breaker, and every attempt on
+	// the wire has its own span.
+	var rt http.RoundTripper = traced
+	if o.Breaker != nil {
+		rt = newBreaker(o.Name, *o.Breaker, rt)
+	}
+	if o.Retry != nil {
+		rt = &retryTransport{next: rt, opts: *o.Retry}
+	}
+
 	return &http.Client{
-		Transport: &transport{RoundTripper: traced, base: base},
+		Transport: &transport{RoundTripper: rt, base: base},
 		Timeout:   o.Timeout,
 	}, nil
 }
 
-// transport is the traced round tripper plus the pool under it.
+// transport is the client's round tripper chain plus the pool under it.
 // otelhttp.Transport does not implement CloseIdleConnections, so without this
 // http.Client.CloseIdleConnections would silently do nothing and a stopping
 // service could not release its pooled connections.

@@ -28,8 +28,28 @@
 // for this hop (seed rule 4); the client's Timeout is a ceiling, not the
 // budget.
 //
-// Not here yet: retries (only for GET or requests with an Idempotency-Key)
-// and a circuit breaker, which DESIGN.md also assigns to this package, are a
-// later issue. Until then a caller that retries must do so itself, and only
-// for requests that cannot do harm twice.
+// Two guards are opt-in, for peers whose failures must not spread:
+//
+//   - Options.Retry repeats a request only where a repeat cannot do harm
+//     twice: GET and HEAD, and requests carrying an Idempotency-Key (the peer
+//     answers a repeat with the first result). It retries after a transport
+//     error or a 429, 500, 502, 503 or 504 answer, with jittered exponential
+//     backoff, a bounded number of attempts, and never past the deadline:
+//     all attempts together fit in Options.Timeout. Any other request is
+//     sent once; a caller that wants more must make the repeat safe first.
+//   - Options.Breaker is a circuit breaker (sony/gobreaker) around the
+//     transport. Each attempt that ends in a transport error or a 5xx is a
+//     failure, anything else (4xx included: the peer is up) a success. After
+//     ConsecutiveFailures in a row it opens: for OpenTimeout every request
+//     fails at once with [ErrCircuitOpen], without being sent, so a dead
+//     peer costs callers microseconds instead of a full timeout each and is
+//     not hammered while it recovers. Then trial requests decide whether it
+//     closes again. Retries sit outside the breaker, so an open breaker
+//     also ends a retry loop.
+//
+// The breaker lives here, not in each peer's adapter, because it is a
+// property of the connection to one peer, as the pool is: one client per
+// peer means one breaker per peer, shared by every goroutine that calls it,
+// and the transport is the one place that sees every attempt's status code
+// and transport error.
 package httpclient

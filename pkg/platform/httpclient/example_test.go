@@ -2,10 +2,12 @@ package httpclient_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"time"
 
 	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
@@ -52,4 +54,51 @@ func ExampleNew() {
 	}
 	fmt.Println(resp.StatusCode, string(body))
 	// Output: 200 {"status":"captured"}
+}
+
+// A client for a peer that can fail: idempotent requests are retried within
+// the timeout, and after consecutive failures the breaker opens, so later
+// calls fail at once with ErrCircuitOpen instead of waiting on a dead peer.
+func ExampleNew_retryAndBreaker() {
+	var hits atomic.Int64
+	psp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer psp.Close()
+
+	client, err := httpclient.New(httpclient.Options{
+		Name:    "psp",
+		Retry:   &httpclient.RetryOptions{MaxAttempts: 3, Backoff: time.Millisecond},
+		Breaker: &httpclient.BreakerOptions{ConsecutiveFailures: 3, OpenTimeout: 10 * time.Second},
+	})
+	if err != nil {
+		fmt.Println("create client:", err)
+		return
+	}
+	defer client.CloseIdleConnections()
+
+	for range 2 {
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, psp.URL+"/v1/charges/ch_1", nil)
+		if err != nil {
+			fmt.Println("build request:", err)
+			return
+		}
+		resp, err := client.Do(req)
+		if errors.Is(err, httpclient.ErrCircuitOpen) {
+			fmt.Println("failed fast: circuit open")
+			continue
+		}
+		if err != nil {
+			fmt.Println("get charge:", err)
+			return
+		}
+		httpclient.DrainAndClose(resp.Body)
+		fmt.Println(resp.StatusCode)
+	}
+	fmt.Println("requests that reached the peer:", hits.Load())
+	// Output:
+	// 503
+	// failed fast: circuit open
+	// requests that reached the peer: 3
 }

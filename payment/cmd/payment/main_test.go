@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
+
+	"github.com/shopmesh/shopmesh/payment/internal/paysim"
+	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
+	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
+)
+
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if code == 0 {
+		// Checked after the container is gone; the Docker client keeps
+		// idle HTTP connections of its own.
+		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")); err != nil {
+			slog.Error("goroutine leak", "err", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func env(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+
+// required is the least configuration loadConfig accepts.
+func required() map[string]string {
+	return map[string]string{"DATABASE_URL": "postgres://x@db/payment", "PSP_URL": "https://psp.example"}
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+
+	t.Run("defaults", func(t *testing.T) {
+		t.Parallel()
+		c, err := loadConfig(env(required()))
+		if err != nil {
+			t.Fatalf("loadConfig: %v", err)
+		}
+		if c.PSPTimeout != 3*time.Second || c.PSPRetryAttempts != 3 || c.PSPBreakerFailures != 5 || c.PSPBreakerOpenFor != 10*time.Second {
+			t.Errorf("got %+v, want timeout 3s, 3 attempts, breaker 5 failures / 10s", c)
+		}
+	})
+
+	for _, name := range []string{"DATABASE_URL", "PSP_URL"} {
+		t.Run(name+" is required and named", func(t *testing.T) {
+			t.Parallel()
+			kv := required()
+			delete(kv, name)
+			_, err := loadConfig(env(kv))
+			if err == nil || !strings.Contains(err.Error(), name+" is required") {
+				t.Errorf("got %v, want an error saying %s is required", err, name)
+			}
+		})
+	}
+
+	t.Run("invalid values", func(t *testing.T) {
+		t.Parallel()
+		for _, kv := range []map[string]string{
+			{"PSP_TIMEOUT": "soon"},
+			{"PSP_TIMEOUT": "5s"},
+			{"PSP_TIMEOUT": "0s"},
+			{"PSP_RETRY_ATTEMPTS": "0"},
+			{"PSP_RETRY_ATTEMPTS": "many"},
+			{"PSP_BREAKER_FAILURES": "0"},
+			{"PSP_BREAKER_OPEN_FOR": "-1s"},
+		} {
+			for k, v := range required() {
+				kv[k] = v
+			}
+			if _, err := loadConfig(env(kv)); err == nil {
+				t.Errorf("%v: got no error", kv)
+			}
+		}
+	})
+}
+
+func TestRun_MissingDatabaseURL(t *testing.T) {
+	t.Parallel()
+	err := run(t.Context(), []string{"payment"}, env(map[string]string{
+		"PSP_URL": "http://127.0.0.1:1", "DEV_PLAINTEXT": "true", "PEER_TARGETS": "none=dns:///none:1",
+		"LISTEN_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0",
+	}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL is required") {
+		t.Errorf("got %v, want an error saying DATABASE_URL is required", err)
+	}
+}
+
+// TestRun starts the service on a fresh database, waits until /readyz says
+// ready, checks that the migrations ran, and stops it.
+func TestRun(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.New(t)
+	sim, err := paysim.New("key", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	psp := httptest.NewServer(sim.Handler())
+	defer psp.Close()
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out, logs := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"payment"}, env(map[string]string{
+			"DATABASE_URL": dsn, "PSP_URL": psp.URL, "PSP_API_KEY": "key",
+			"DEV_PLAINTEXT": "true", "PEER_TARGETS": "none=dns:///none:1",
+			"LISTEN_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0",
+			"PROPAGATION_DELAY": "0s",
+		}), logs)
+		_ = logs.Close()
+	}()
+	lines := bufio.NewScanner(out)
+	var admin string
+	for admin == "" && lines.Scan() {
+		var entry struct {
+			Msg       string `json:"msg"`
+			AdminAddr string `json:"admin_addr"`
+		}
+		if json.Unmarshal(lines.Bytes(), &entry) == nil && entry.Msg == "started" {
+			admin = entry.AdminAddr
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }() // keep the logger unblocked
+	if admin == "" {
+		t.Fatalf("no \"started\" log line; run: %v", <-done)
+	}
+
+	hc, err := httpclient.New(httpclient.Options{Name: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/readyz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("GET /readyz: %v", err)
+	}
+	httpclient.DrainAndClose(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /readyz: got %d, want 200", resp.StatusCode)
+	}
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM payments`).Scan(&n); err != nil {
+		t.Errorf("payments table: %v (migrations not applied?)", err)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return within 30s of cancel")
+	}
+}
