@@ -28,9 +28,9 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: up
-up: certs images postgres-image ## build what is missing and run shopmesh (gateway on 127.0.0.1:8080, or GATEWAY_PORT)
-	@echo "[up] starting the stack with $(COMPOSE)"
-	@$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) up -d --remove-orphans
+up: certs images ## build what is missing and run shopmesh (gateway on 127.0.0.1:8080, or GATEWAY_PORT)
+	@img=$$(deploy/postgres/image.sh) && echo "[up] starting the stack with $(COMPOSE), Postgres image $$img" && \
+		POSTGRES_IMAGE=$$img $(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) up -d --remove-orphans
 	@scripts/wait-ready.sh "http://127.0.0.1:$(GATEWAY_PORT)"
 
 .PHONY: down
@@ -53,19 +53,13 @@ certs: ## write the dev PKI (CA + one cert per service) to deploy/certs; idempot
 images: ## build every image locally (static binaries FROM scratch; cached)
 	@deploy/images.sh
 
-# Postgres image for `make up` and the store tests. Nothing can be pulled on
-# these machines, so the default is built locally from Debian's packages by
-# deploy/postgres/build.sh (root, about a minute; cached). With a registry, set
-# POSTGRES_IMAGE=postgres:15 to use the official image and skip the local build.
-POSTGRES_IMAGE ?= shopmesh/postgres:15
-export POSTGRES_IMAGE
-
+# Postgres image for `make up` and the tests: POSTGRES_IMAGE when set, else
+# the official postgres:15 when it can be pulled, else shopmesh/postgres:15
+# built from Debian's packages (root, about a minute; cached). One script
+# decides, so make and the tests agree: deploy/postgres/image.sh.
 .PHONY: postgres-image
-postgres-image: ## build POSTGRES_IMAGE from Debian's packages if it is shopmesh/* (cached)
-	@case "$(POSTGRES_IMAGE)" in \
-	"" | shopmesh/*) deploy/postgres/build.sh --tag "$(or $(POSTGRES_IMAGE),shopmesh/postgres:15)" ;; \
-	*) echo "[postgres-image] POSTGRES_IMAGE=$(POSTGRES_IMAGE) is not built here (docker pulls it when used)" ;; \
-	esac
+postgres-image: ## make sure the Postgres image is present (pull, or build from Debian's packages)
+	@echo "[postgres-image] using $$(deploy/postgres/image.sh)"
 
 .PHONY: test
 test: test-unit test-e2e ## run every test: unit (race detector on) and end-to-end

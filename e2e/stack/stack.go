@@ -69,22 +69,16 @@ var buildErr error
 
 // BuildImages runs deploy/images.sh once per test binary: it builds the
 // service binaries and images, and etcd's and the collector's when missing.
+// The Postgres image comes from pgtest.Image.
 func BuildImages(t testing.TB) {
 	t.Helper()
 	buildOnce.Do(func() {
-		scripts := [][]string{{filepath.Join(repoRoot(), "deploy", "images.sh")}}
-		if img := pgtest.Image(); strings.HasPrefix(img, "shopmesh/") {
-			scripts = append(scripts, []string{filepath.Join(repoRoot(), "deploy", "postgres", "build.sh"), "--tag", img})
-		}
-		for _, script := range scripts {
-			cmd := exec.Command("bash", script...)
-			cmd.Dir = repoRoot()
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Run(); err != nil {
-				buildErr = fmt.Errorf("%s: %v\n%s", script[0], err, out.String())
-				return
-			}
+		cmd := exec.Command("bash", filepath.Join(repoRoot(), "deploy", "images.sh"))
+		cmd.Dir = repoRoot()
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			buildErr = fmt.Errorf("deploy/images.sh: %v\n%s", err, out.String())
 		}
 	})
 	if buildErr != nil {
@@ -127,7 +121,7 @@ func StartWith(t testing.TB, opts Options) *Stack {
 			"--client-cert-auth", "--trusted-ca-file=/certs/ca.pem",
 			"--cert-file=/certs/etcd.pem", "--key-file=/certs/etcd-key.pem"),
 		testcontainers.WithWaitStrategy(wait.ForLog("ready to serve client requests").WithStartupTimeout(60*time.Second)))
-	pg := s.run(t, "postgres", pgtest.Image(), certs, testcontainers.WithExposedPorts("5432/tcp"),
+	pg := s.run(t, "postgres", pgtest.Image(t), certs, testcontainers.WithExposedPorts("5432/tcp"),
 		testcontainers.WithEnv(map[string]string{"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "postgres-e2e"}),
 		testcontainers.WithFiles(testcontainers.ContainerFile{
 			HostFilePath:      filepath.Join(repoRoot(), "deploy", "postgres", "init", "01-databases.sql"),

@@ -1,7 +1,6 @@
 // Package pgtest gives store tests a real, empty Postgres database each.
-// One server container is started per test binary (POSTGRES_IMAGE, default
-// shopmesh/postgres:15, built locally by deploy/postgres/build.sh where no
-// registry answers) and every call to New creates a fresh database on it.
+// One server container is started per test binary (the image Image picks)
+// and every call to New creates a fresh database on it.
 package pgtest
 
 import (
@@ -37,12 +36,36 @@ var (
 	seq       atomic.Int64
 )
 
-// Image is the Postgres image the tests use.
-func Image() string {
-	if img := os.Getenv("POSTGRES_IMAGE"); img != "" {
-		return img
+var (
+	imageOnce sync.Once
+	image     string
+	imageErr  error
+)
+
+// Image returns the Postgres image the tests use, making sure it is present:
+// deploy/postgres/image.sh decides (POSTGRES_IMAGE, else the official image
+// when it can be pulled, else one built from Debian's packages), the same
+// way `make up` does.
+func Image(t testing.TB) string {
+	t.Helper()
+	imageOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..", "..", "..")
+		cmd := exec.Command("bash", filepath.Join(root, "deploy", "postgres", "image.sh"))
+		cmd.Dir = root
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			imageErr = fmt.Errorf("deploy/postgres/image.sh: %v\n%s", err, stderr.String())
+			return
+		}
+		image = strings.TrimSpace(string(out))
+	})
+	if imageErr != nil {
+		t.Fatal(imageErr)
 	}
-	return "shopmesh/postgres:15"
+	return image
 }
 
 // Main runs the package's tests and then removes the server container, if
@@ -88,10 +111,7 @@ func start(t testing.TB) string {
 		return serverDSN
 	}
 	containertest.RequireDocker(t)
-	img := Image()
-	if strings.HasPrefix(img, "shopmesh/") {
-		buildImage(t)
-	}
+	img := Image(t)
 	// The wait is on the log only: testcontainers' port check dials the
 	// host it guesses, which can be wrong (see containertest.Reachable).
 	c, err := tcpostgres.Run(context.WithoutCancel(t.Context()), img,
@@ -109,17 +129,4 @@ func start(t testing.TB) string {
 	server = c
 	serverDSN = fmt.Sprintf("postgres://%s:%s@%s/", user, password, containertest.Reachable(t, c, "5432/tcp"))
 	return serverDSN
-}
-
-// buildImage runs deploy/postgres/build.sh, which returns at once when the
-// image is already built.
-func buildImage(t testing.TB) {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..", "..", "..")
-	cmd := exec.Command("bash", filepath.Join(root, "deploy", "postgres", "build.sh"), "--tag", Image())
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("pgtest: deploy/postgres/build.sh: %v\n%s", err, out)
-	}
 }
