@@ -4,7 +4,6 @@
 package storetest
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -18,7 +17,7 @@ import (
 // store per call.
 func Run(t *testing.T, newStore func(t *testing.T) payment.Store) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 
 	t.Run("get of a missing payment is NotFound", func(t *testing.T) {
 		t.Parallel()
@@ -229,7 +228,7 @@ func pending(orderID string) payment.Payment {
 
 func mustCreate(t *testing.T, s payment.Store, p payment.Payment) {
 	t.Helper()
-	if _, created, err := s.Create(context.Background(), p); err != nil || !created {
+	if _, created, err := s.Create(t.Context(), p); err != nil || !created {
 		t.Fatalf("Create(%s): got created=%v, %v; want created", p.OrderID, created, err)
 	}
 }
