@@ -83,7 +83,7 @@ bench: ## run the benchmarks (results and how to read them: docs/discovery.md)
 
 .PHONY: lint
 lint: ## gofmt, go vet, buf lint, and the seed-rule checks
-	@echo "[lint] gofmt"; out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@echo "[lint] gofmt"; out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo "[lint] go vet"; $(GO) vet $(foreach m,$(MODULES),./$(m)/...)
 	@echo "[lint] seed rules"; scripts/check-rules.sh
 	@echo "[lint] buf lint"; if command -v buf >/dev/null; then (cd pkg/api && buf lint); else echo "buf not installed: run 'make tools'"; exit 1; fi

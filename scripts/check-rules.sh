@@ -4,7 +4,7 @@
 # seed, as code"). Generated code and tests are exempt.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
-files=$(git ls-files '*.go' | grep -v -e '_test\.go$' -e '\.pb\.go$' -e '^deploy/' || true)
+files=$(git ls-files --cached --others --exclude-standard '*.go' | grep -v -e '_test\.go$' -e '\.pb\.go$' -e '^deploy/' || true)
 fail=0
 check() {
 	local rule=$1 pattern=$2 scope=$3
