@@ -40,7 +40,9 @@ type client struct {
 }
 
 func newClient(t *testing.T, base string) *client {
-	hc, err := httpclient.New(httpclient.Options{Name: "e2e", Timeout: 15 * time.Second})
+	// The gateway may take its whole request budget (10s) to answer, e.g.
+	// with a 504 while the provider hangs: wait for it.
+	hc, err := httpclient.New(httpclient.Options{Name: "e2e", Timeout: 15 * time.Second, ResponseHeaderTimeout: 15 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

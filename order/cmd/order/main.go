@@ -3,21 +3,24 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 	paymentv1 "github.com/shopmesh/shopmesh/pkg/api/payment/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/bootstrap"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
+	platformpg "github.com/shopmesh/shopmesh/pkg/platform/postgres"
 
 	"github.com/shopmesh/shopmesh/order/internal/grpcapi"
 	"github.com/shopmesh/shopmesh/order/internal/inventoryclient"
-	"github.com/shopmesh/shopmesh/order/internal/memstore"
 	"github.com/shopmesh/shopmesh/order/internal/order"
 	"github.com/shopmesh/shopmesh/order/internal/paymentclient"
+	"github.com/shopmesh/shopmesh/order/internal/postgres"
 )
 
 func main() {
@@ -27,8 +30,53 @@ func main() {
 	}
 }
 
+// config is order's own configuration, beside bootstrap.Config.
+type config struct {
+	DatabaseURL string // DATABASE_URL: the order database (postgres:// URL), required
+	// RecoveryAfter (RECOVERY_AFTER, default 30s) is how long a run of the
+	// saga may hold a PENDING order, and how long an order may sit PENDING
+	// without progress before the recovery loop takes it over.
+	RecoveryAfter time.Duration
+	// RecoveryInterval (RECOVERY_INTERVAL, default 10s) is how often the
+	// recovery loop looks for such orders.
+	RecoveryInterval time.Duration
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{DatabaseURL: getenv("DATABASE_URL")}
+	var errs []error
+	var err error
+	if c.RecoveryAfter, err = bootstrap.ParseDuration(getenv("RECOVERY_AFTER"), order.DefaultRecoveryAfter); err != nil {
+		errs = append(errs, fmt.Errorf("RECOVERY_AFTER: %w", err))
+	}
+	if c.RecoveryInterval, err = bootstrap.ParseDuration(getenv("RECOVERY_INTERVAL"), order.DefaultRecoveryInterval); err != nil {
+		errs = append(errs, fmt.Errorf("RECOVERY_INTERVAL: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return config{}, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the settings.
+func (c config) Validate() error {
+	var errs []error
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL is required (e.g. postgres://order:secret@postgres:5432/order)"))
+	}
+	if c.RecoveryAfter < time.Second {
+		// A run of the saga gives up when its claim ends: a claim shorter
+		// than a second would not fit even its peer calls.
+		errs = append(errs, fmt.Errorf("RECOVERY_AFTER %v: must be at least 1s", c.RecoveryAfter))
+	}
+	if c.RecoveryInterval <= 0 {
+		errs = append(errs, fmt.Errorf("RECOVERY_INTERVAL %v: must be positive", c.RecoveryInterval))
+	}
+	return errors.Join(errs...)
+}
+
 // run wires the service from its environment and serves until ctx ends or
-// a signal arrives.
+// a signal arrives. Tests call it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if lifecycle.IsProbe(args) {
 		return lifecycle.Probe(ctx, getenv("ADMIN_ADDR"))
@@ -37,41 +85,81 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	own, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("config of order: %w", err)
+	}
 	p, err := bootstrap.Start(ctx, cfg, stdout, getenv)
 	if err != nil {
 		return err
 	}
-	srv, reg, err := wire(p)
+	app, err := wire(ctx, p, own)
 	if err != nil {
 		p.Abort(ctx)
 		return err
 	}
-	return lifecycle.Run(ctx, p.App(srv, reg, nil))
+	return lifecycle.Run(ctx, app)
 }
 
-// wire builds the domain over its peers' shared connections (seed rule 1:
-// one connection per peer, created once) and the gRPC server.
-func wire(p *bootstrap.Process) (lifecycle.Server, lifecycle.Registrar, error) {
+// wire opens the database, builds the domain over it and its peers' shared
+// connections (seed rule 1: one connection per peer, created once), starts
+// the recovery loop and returns the app. On error it closes what it opened;
+// the caller aborts the process.
+func wire(ctx context.Context, p *bootstrap.Process, own config) (_ lifecycle.App, err error) {
 	invConn, err := p.Conns.Get("inventory")
 	if err != nil {
-		return nil, nil, err
+		return lifecycle.App{}, err
 	}
 	payConn, err := p.Conns.Get("payment")
 	if err != nil {
-		return nil, nil, err
+		return lifecycle.App{}, err
 	}
-	svc, err := order.NewService(memstore.New(),
+	pool, err := platformpg.Open(ctx, platformpg.Config{DSN: own.DatabaseURL}, postgres.Migrations(), p.Logger)
+	if err != nil {
+		return lifecycle.App{}, fmt.Errorf("order database: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			pool.Close()
+		}
+	}()
+	store, err := postgres.New(pool)
+	if err != nil {
+		return lifecycle.App{}, err
+	}
+	svc, err := order.NewService(store,
 		inventoryclient.New(inventoryv1.NewInventoryServiceClient(invConn)),
 		paymentclient.New(paymentv1.NewPaymentServiceClient(payConn)),
-		p.Logger)
+		p.Logger, order.WithRecoveryAfter(own.RecoveryAfter))
 	if err != nil {
-		return nil, nil, err
+		return lifecycle.App{}, err
 	}
 	srv := p.NewGRPCServer(grpcapi.AllowedCallers)
 	orderv1.RegisterOrderServiceServer(srv.Server, grpcapi.New(svc))
 	reg, err := p.Registrar()
 	if err != nil {
-		return nil, nil, err
+		return lifecycle.App{}, err
 	}
-	return srv, reg, nil
+	// Ready means the database answers. Peers are not asked: when one is
+	// down every replica is equally stuck, and the saga already leaves its
+	// orders to recovery.
+	ready := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := pool.Ping(ctx); err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		return nil
+	}
+	// Last, so nothing after it can fail and leave it running. Its closer
+	// runs before the pool's and the peer connections' (p.App closes the
+	// extra closers first): it stops using them before they go.
+	recovery, err := order.StartRecovery(ctx, svc, own.RecoveryInterval)
+	if err != nil {
+		return lifecycle.App{}, err
+	}
+	return p.App(srv, reg, ready,
+		lifecycle.Closer{Name: "recovery loop", Close: recovery.Close},
+		lifecycle.Closer{Name: "database pool", Close: func(context.Context) error { pool.Close(); return nil }},
+	), nil
 }

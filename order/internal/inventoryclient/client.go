@@ -31,9 +31,16 @@ func (c *Client) Reserve(ctx context.Context, orderID string, items []order.Item
 	if err != nil {
 		return order.Reservation{}, apperr.FromStatus(err)
 	}
-	if resp.GetState() != inventoryv1.ReservationState_RESERVATION_STATE_RESERVED &&
-		resp.GetState() != inventoryv1.ReservationState_RESERVATION_STATE_COMMITTED {
-		return order.Reservation{}, apperr.New(apperr.FailedPrecondition, "reservation of order %s is %s", orderID, resp.GetState())
+	switch resp.GetState() {
+	case inventoryv1.ReservationState_RESERVATION_STATE_RESERVED, inventoryv1.ReservationState_RESERVATION_STATE_COMMITTED:
+	case inventoryv1.ReservationState_RESERVATION_STATE_RELEASED:
+		// A repeat for an order whose reservation ran out: its stock went
+		// back, and inventory will not hold it again under this order id.
+		return order.Reservation{}, apperr.New(apperr.FailedPrecondition, "reservation of order %s was released", orderID).
+			WithReason(order.ReasonReservationExpired, "order_id", orderID)
+	default:
+		// Not an answer Reserve gives; the saga retries rather than guess.
+		return order.Reservation{}, apperr.New(apperr.Internal, "inventory answered Reserve of order %s with state %s", orderID, resp.GetState())
 	}
 	res := order.Reservation{Total: order.Money{Currency: resp.GetTotal().GetCurrencyCode(), Minor: resp.GetTotal().GetMinorUnits()}}
 	for _, l := range resp.GetLines() {

@@ -4,8 +4,10 @@ package memstore
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/shopmesh/shopmesh/order/internal/order"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
@@ -84,12 +86,11 @@ func (s *Store) ListByCustomer(_ context.Context, customerID, after string, limi
 	})
 	start := 0
 	if after != "" {
-		for i, o := range all {
-			if o.ID == after {
-				start = i + 1
-				break
-			}
+		i := slices.IndexFunc(all, func(o order.Order) bool { return o.ID == after })
+		if i < 0 {
+			return nil, apperr.New(apperr.Invalid, "unknown page token")
 		}
+		start = i + 1
 	}
 	all = all[start:]
 	if len(all) > limit {
@@ -97,6 +98,35 @@ func (s *Store) ListByCustomer(_ context.Context, customerID, after string, limi
 	}
 	out := make([]order.Order, len(all))
 	for i, o := range all {
+		out[i] = o.Clone()
+	}
+	return out, nil
+}
+
+// ClaimStale implements order.Store.
+func (s *Store) ClaimStale(_ context.Context, now, olderThan, until time.Time, limit int) ([]order.Order, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var stale []order.Order
+	for _, o := range s.orders {
+		if o.Status == order.Pending && o.UpdatedAt.Before(olderThan) && !o.ClaimedUntil.After(now) {
+			stale = append(stale, o)
+		}
+	}
+	sort.Slice(stale, func(i, j int) bool {
+		if !stale[i].UpdatedAt.Equal(stale[j].UpdatedAt) {
+			return stale[i].UpdatedAt.Before(stale[j].UpdatedAt)
+		}
+		return stale[i].ID < stale[j].ID
+	})
+	if len(stale) > limit {
+		stale = stale[:limit]
+	}
+	out := make([]order.Order, len(stale))
+	for i, o := range stale {
+		o.ClaimedUntil = until
+		o.Version++
+		s.orders[o.ID] = o
 		out[i] = o.Clone()
 	}
 	return out, nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/order/internal/memstore"
 	"github.com/shopmesh/shopmesh/order/internal/order"
+	"github.com/shopmesh/shopmesh/order/internal/order/storetest"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 )
 
@@ -100,4 +101,14 @@ func TestStore_GetUpdate(t *testing.T) {
 			t.Errorf("Get: got %v, want NotFound", err)
 		}
 	})
+}
+
+func TestStore_Contract(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(*testing.T) order.Store { return memstore.New() })
+}
+
+func TestStore_Saga(t *testing.T) {
+	t.Parallel()
+	storetest.RunSaga(t, func(*testing.T) order.Store { return memstore.New() })
 }

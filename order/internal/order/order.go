@@ -86,9 +86,33 @@ type Order struct {
 	Reason    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// ClaimedUntil is when the claim of the run driving this PENDING order
+	// ends; zero when no run holds it. A run claims the order before it
+	// calls a peer and gives up when its claim ends, so two runs (two
+	// replicas, or a retry and the recovery loop) do not drive one order at
+	// once.
+	ClaimedUntil time.Time
 	// Version increases with every stored change; Update refuses a stale
 	// one, so two runs of the saga for one order cannot overwrite each other.
 	Version int64
+}
+
+// Steps recorded in an order's history. The saga reads them back to resume
+// where a crashed or failed run stopped.
+const (
+	StepCreated   = "created"
+	StepReserved  = "reserved"
+	StepCharged   = "charged"
+	StepCommitted = "committed"
+	StepRejected  = "rejected"
+	StepDeclined  = "payment declined"
+	StepRefunded  = "refunded"
+	StepRestocked = "restocked"
+)
+
+// Reached reports whether step is recorded in o's history.
+func (o Order) Reached(step string) bool {
+	return slices.ContainsFunc(o.History, func(e Event) bool { return e.Step == step })
 }
 
 // Clone returns a deep copy, so stores never share slices with callers.
@@ -110,8 +134,10 @@ func RequestHash(customerID, paymentToken string, items []Item) string {
 }
 
 // ErrStale is returned by Store.Update when the order changed since it was
-// read: another run of the saga is driving it.
-var ErrStale = apperr.New(apperr.Conflict, "order changed concurrently").WithReason("STALE_VERSION")
+// read: another run of the saga (or another cancellation) is driving it.
+// It is an apperr Aborted: the caller lost a race, and repeating the whole
+// request may succeed.
+var ErrStale = apperr.New(apperr.Aborted, "order changed concurrently").WithReason("STALE_VERSION")
 
 // Reservation is what inventory answered to Reserve.
 type Reservation struct {
@@ -141,17 +167,29 @@ type Payment interface {
 	Refund(ctx context.Context, orderID string) error
 }
 
-// Store keeps orders.
+// Store keeps orders. Times are kept to the microsecond.
 type Store interface {
 	// Create inserts o, or returns the order already created with the same
-	// (CustomerID, IdempotencyKey) and created=false.
+	// (CustomerID, IdempotencyKey) and created=false, also when two Creates
+	// with one key run at once: exactly one of them creates.
 	Create(ctx context.Context, o Order) (_ Order, created bool, _ error)
 	// Get returns an order or an apperr NotFound.
 	Get(ctx context.Context, id string) (Order, error)
 	// Update stores o if the stored order still has o.Version, and sets
-	// o.Version to the new version. A stale version fails with ErrStale.
+	// o.Version to the new version. A stale version fails with ErrStale, an
+	// unknown order with an apperr NotFound. Items never change after
+	// Create, and History only grows: events already stored are kept.
 	Update(ctx context.Context, o *Order) error
 	// ListByCustomer returns up to limit orders of a customer, newest
-	// first, that come after the order with id `after` ("" for the start).
+	// first (ties broken by id, descending), that come after the order
+	// with id `after` ("" for the start). An `after` that is not one of the
+	// customer's orders is an apperr Invalid, not a silent restart.
 	ListByCustomer(ctx context.Context, customerID, after string, limit int) ([]Order, error)
+	// ClaimStale claims up to limit PENDING orders that no run holds
+	// (ClaimedUntil zero or not after now) and that have not changed since
+	// olderThan (UpdatedAt before it), least recently updated first. It
+	// sets their ClaimedUntil to until, increments their Version, and
+	// returns them as stored. Concurrent calls, from any number of
+	// processes, never return the same order while its claim lasts.
+	ClaimStale(ctx context.Context, now, olderThan, until time.Time, limit int) ([]Order, error)
 }

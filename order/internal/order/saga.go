@@ -16,6 +16,10 @@ const (
 	ReasonOutOfStock      = "OUT_OF_STOCK"
 	ReasonPaymentDeclined = "PAYMENT_DECLINED"
 	ReasonUnknownProduct  = "UNKNOWN_PRODUCT"
+	// ReasonReservationExpired: the stock held for the order went back
+	// (its reservation expired) before the sale was committed; any money
+	// taken was refunded.
+	ReasonReservationExpired = "RESERVATION_EXPIRED"
 )
 
 // Limits on a PlaceOrder request.
@@ -25,6 +29,15 @@ const (
 	MaxKeyLen   = 128
 )
 
+// DefaultRecoveryAfter is how long a run may hold a PENDING order, and how
+// long an order may sit PENDING without progress before the recovery loop
+// takes it over (RECOVERY_AFTER).
+const DefaultRecoveryAfter = 30 * time.Second
+
+// unclaimTimeout bounds giving up a claim after a failed step; it runs even
+// when the request that drove the order has already been cancelled.
+const unclaimTimeout = 5 * time.Second
+
 // Service runs the order use cases.
 type Service struct {
 	store     Store
@@ -33,15 +46,42 @@ type Service struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	newID     func() string
+	after     time.Duration
 }
 
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock makes the Service read the time from now (default time.Now);
+// tests use it to make orders look old.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithRecoveryAfter sets how long a run may hold a PENDING order before
+// another may take it over (default DefaultRecoveryAfter). It must be far
+// longer than one run of the saga takes.
+func WithRecoveryAfter(d time.Duration) Option { return func(s *Service) { s.after = d } }
+
 // NewService returns a Service over its ports.
-func NewService(store Store, inv Inventory, pay Payment, logger *slog.Logger) (*Service, error) {
+func NewService(store Store, inv Inventory, pay Payment, logger *slog.Logger, opts ...Option) (*Service, error) {
 	if store == nil || inv == nil || pay == nil || logger == nil {
 		return nil, errors.New("order: store, inventory, payment and logger are required")
 	}
-	return &Service{store: store, inventory: inv, payment: pay, logger: logger, now: time.Now, newID: newOrderID}, nil
+	s := &Service{store: store, inventory: inv, payment: pay, logger: logger,
+		now: time.Now, newID: newOrderID, after: DefaultRecoveryAfter}
+	for _, opt := range opts {
+		opt(s)
+	}
+	if s.now == nil {
+		return nil, errors.New("order: nil clock")
+	}
+	if s.after <= 0 {
+		return nil, fmt.Errorf("order: recovery-after %v must be positive", s.after)
+	}
+	return s, nil
 }
+
+// clock returns the current time as stores keep it: UTC, to the microsecond.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // PlaceRequest is the input of PlaceOrder.
 type PlaceRequest struct {
@@ -78,42 +118,76 @@ func (r PlaceRequest) validate() error {
 // PlaceOrder creates the order (or finds the one made with the same key)
 // and runs the saga reserve → charge → commit to a final state. An order
 // that ends REJECTED or PAYMENT_DECLINED is returned with an apperr
-// FailedPrecondition whose reason says why and whose metadata names it.
+// FailedPrecondition whose reason says why and whose metadata names it. A
+// repeat that finds the order being driven by another run gets an apperr
+// Unavailable: retrying with the same key is safe.
 func (s *Service) PlaceOrder(ctx context.Context, req PlaceRequest) (Order, error) {
 	if err := req.validate(); err != nil {
 		return Order{}, err
 	}
-	now := s.now().UTC()
+	hash := RequestHash(req.CustomerID, req.PaymentToken, req.Items)
+	now := s.clock()
+	// The new order is claimed by this run from the start.
 	o, created, err := s.store.Create(ctx, Order{
 		ID: s.newID(), CustomerID: req.CustomerID, IdempotencyKey: req.IdempotencyKey,
-		RequestHash:  RequestHash(req.CustomerID, req.PaymentToken, req.Items),
-		PaymentToken: req.PaymentToken, Items: req.Items, Status: Pending,
-		History:   []Event{{At: now, Step: "created"}},
-		CreatedAt: now, UpdatedAt: now,
+		RequestHash: hash, PaymentToken: req.PaymentToken, Items: req.Items, Status: Pending,
+		History:   []Event{{At: now, Step: StepCreated}},
+		CreatedAt: now, UpdatedAt: now, ClaimedUntil: now.Add(s.after),
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("create order: %w", err)
 	}
-	if !created && o.RequestHash != RequestHash(req.CustomerID, req.PaymentToken, req.Items) {
+	if !created && o.RequestHash != hash {
 		return Order{}, apperr.New(apperr.Conflict, "idempotency key %q was used for a different order", req.IdempotencyKey)
 	}
-	if o.Status == Pending {
-		// A new order, or a retry of one whose saga did not finish: every
-		// step is idempotent by order id, so running it again is safe.
-		o, err = s.runSaga(ctx, o)
-		if errors.Is(err, ErrStale) {
-			// Another request is driving this order; report where it is.
-			if o, err = s.store.Get(ctx, o.ID); err != nil {
-				return Order{}, fmt.Errorf("reload order: %w", err)
-			}
-			if o.Status == Pending {
-				return o, apperr.New(apperr.Unavailable, "order %s is being processed; retry with the same key", o.ID)
-			}
-		} else if err != nil {
-			return o, err
+	if o.Status != Pending {
+		return o, outcomeError(o)
+	}
+	if !created {
+		// A retry of an order whose saga has not finished. Every step is
+		// idempotent by order id, so continuing it is safe, but only while
+		// no other run holds it.
+		if o, err = s.claim(ctx, o); err != nil {
+			return s.reportBusy(ctx, o, err)
 		}
 	}
+	o, err = s.drive(ctx, o)
+	if err != nil {
+		return s.reportBusy(ctx, o, err)
+	}
 	return o, outcomeError(o)
+}
+
+// claim takes a PENDING order no run holds for this run; an order held by
+// another run fails with ErrStale.
+func (s *Service) claim(ctx context.Context, o Order) (Order, error) {
+	now := s.clock()
+	if o.ClaimedUntil.After(now) {
+		return o, ErrStale
+	}
+	o.ClaimedUntil = now.Add(s.after)
+	if err := s.store.Update(ctx, &o); err != nil {
+		return o, fmt.Errorf("claim order %s: %w", o.ID, err)
+	}
+	return o, nil
+}
+
+// reportBusy turns losing a race for an order (ErrStale) into what the
+// order is now: its outcome if another run finished it, or Unavailable
+// while one still drives it. Other errors pass through.
+func (s *Service) reportBusy(ctx context.Context, o Order, err error) (Order, error) {
+	if !errors.Is(err, ErrStale) {
+		return o, err
+	}
+	cur, gerr := s.store.Get(ctx, o.ID)
+	if gerr != nil {
+		return o, fmt.Errorf("reload order: %w", gerr)
+	}
+	if cur.Status == Pending {
+		return cur, apperr.New(apperr.Unavailable, "order %s is being processed; retry with the same key", cur.ID).
+			WithReason("ORDER_IN_PROGRESS", "order_id", cur.ID)
+	}
+	return cur, outcomeError(cur)
 }
 
 // outcomeError turns an unsuccessful final state into the error PlaceOrder
@@ -121,8 +195,11 @@ func (s *Service) PlaceOrder(ctx context.Context, req PlaceRequest) (Order, erro
 func outcomeError(o Order) error {
 	switch o.Status {
 	case Rejected:
-		if o.Reason == ReasonUnknownProduct {
+		switch o.Reason {
+		case ReasonUnknownProduct:
 			return apperr.New(apperr.Invalid, "order %s rejected: it names a product that does not exist", o.ID).WithReason(o.Reason, "order_id", o.ID)
+		case ReasonReservationExpired:
+			return apperr.New(apperr.FailedPrecondition, "order %s rejected: its stock reservation expired; nothing was charged", o.ID).WithReason(o.Reason, "order_id", o.ID)
 		}
 		return apperr.New(apperr.FailedPrecondition, "order %s rejected: out of stock", o.ID).WithReason(ReasonOutOfStock, "order_id", o.ID)
 	case PaymentDeclined:
@@ -131,62 +208,157 @@ func outcomeError(o Order) error {
 	return nil
 }
 
-// runSaga drives a pending order to a final state. If a step's outcome is
-// unknown (a peer unreachable or too slow) the order stays PENDING and the
-// error is returned; a retry of PlaceOrder continues it.
-func (s *Service) runSaga(ctx context.Context, o Order) (Order, error) {
-	res, err := s.inventory.Reserve(ctx, o.ID, o.Items)
-	if err != nil {
-		switch {
-		case apperr.ReasonOf(err) == ReasonOutOfStock:
-			o.Reason = ReasonOutOfStock
-			return s.finish(ctx, o, Rejected, "rejected", err.Error())
-		case apperr.CodeOf(err) == apperr.NotFound || apperr.CodeOf(err) == apperr.Invalid:
-			// Inventory will never accept these items; retrying cannot help.
-			o.Reason = ReasonUnknownProduct
-			return s.finish(ctx, o, Rejected, "rejected", err.Error())
-		}
-		return o, fmt.Errorf("reserve stock of order %s: %w", o.ID, err)
+// drive runs the saga for an order this run has claimed, for no longer than
+// the claim lasts. When a step fails it gives the claim up, so a retry of
+// the request can continue at once; the recovery loop continues otherwise.
+func (s *Service) drive(ctx context.Context, o Order) (Order, error) {
+	runCtx, cancel := context.WithTimeout(ctx, o.ClaimedUntil.Sub(s.clock()))
+	o, err := s.runSaga(runCtx, o)
+	cancel()
+	if err != nil && !errors.Is(err, ErrStale) {
+		s.unclaim(ctx, &o)
 	}
-	o.Lines, o.Total = res.Lines, res.Total
-	s.record(&o, "reserved", fmt.Sprintf("total %d %s", res.Total.Minor, res.Total.Currency))
-	// This update is the claim: of two concurrent runs for one order, only
-	// the one whose version still matches goes on to charge.
-	if err := s.store.Update(ctx, &o); err != nil {
-		return o, fmt.Errorf("record reservation of order %s: %w", o.ID, err)
+	return o, err
+}
+
+// unclaim gives up this run's claim on o after a failed step. It runs even
+// when ctx is already cancelled (the caller gave up): without it, the order
+// stays held until the claim runs out. UpdatedAt moves, so recovery waits
+// its grace period from the failure before trying again.
+func (s *Service) unclaim(ctx context.Context, o *Order) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unclaimTimeout)
+	defer cancel()
+	o.ClaimedUntil = time.Time{}
+	o.UpdatedAt = s.clock()
+	if err := s.store.Update(ctx, o); err != nil {
+		s.logger.WarnContext(ctx, "could not give up the claim on an order; it runs out by itself",
+			"order_id", o.ID, "err", err)
+	}
+}
+
+// runSaga drives a claimed, pending order to a final state, resuming after
+// the last step its history records: a run that crashed or failed part way
+// is continued, never repeated from the start. If a step's outcome is
+// unknown (a peer unreachable or too slow) the order stays PENDING and the
+// error is returned.
+//
+// DESIGN.md, order flow: every step is recorded, and every peer call is
+// idempotent by order id, so repeating the step a crash interrupted is safe.
+func (s *Service) runSaga(ctx context.Context, o Order) (Order, error) {
+	if !o.Reached(StepReserved) {
+		res, err := s.inventory.Reserve(ctx, o.ID, o.Items)
+		if err != nil {
+			if reason, final := reserveRefusal(err); final {
+				// Nothing is held and nothing was charged: the charge comes
+				// only after the reservation is recorded.
+				o.Reason = reason
+				return s.finish(ctx, o, Rejected, StepRejected, err.Error())
+			}
+			return o, fmt.Errorf("reserve stock of order %s: %w", o.ID, err)
+		}
+		o.Lines, o.Total = res.Lines, res.Total
+		s.record(&o, StepReserved, fmt.Sprintf("total %d %s", res.Total.Minor, res.Total.Currency))
+		// Recorded before the charge: from here on the amount is fixed, and
+		// a resumed run charges exactly this amount, never a new price.
+		if err := s.save(ctx, &o, StepReserved); err != nil {
+			return o, err
+		}
 	}
 
-	charge, err := s.payment.Charge(ctx, o.ID, o.Total, o.PaymentToken)
-	if err != nil {
-		return o, fmt.Errorf("charge order %s: %w", o.ID, err)
-	}
-	if charge.Declined {
-		if err := s.inventory.Release(ctx, o.ID); err != nil {
-			return o, fmt.Errorf("release stock of declined order %s: %w", o.ID, err)
+	if !o.Reached(StepCharged) {
+		// A repeat after a crash is answered from payment's record of this
+		// order id: the customer is charged once.
+		charge, err := s.payment.Charge(ctx, o.ID, o.Total, o.PaymentToken)
+		switch {
+		case err == nil && charge.Declined:
+			return s.decline(ctx, o, charge.DeclineReason)
+		case apperr.CodeOf(err) == apperr.Invalid:
+			// Payment refused the request before charging; repeating it
+			// cannot help.
+			return s.decline(ctx, o, err.Error())
+		case err != nil:
+			return o, fmt.Errorf("charge order %s: %w", o.ID, err)
 		}
-		o.Reason = ReasonPaymentDeclined
-		return s.finish(ctx, o, PaymentDeclined, "payment declined", charge.DeclineReason)
+		s.record(&o, StepCharged, "")
+		if err := s.save(ctx, &o, StepCharged); err != nil {
+			return o, err
+		}
 	}
-	s.record(&o, "charged", "")
 
 	if err := s.inventory.Commit(ctx, o.ID); err != nil {
+		if apperr.CodeOf(err) == apperr.FailedPrecondition {
+			// The reservation is gone (it expired while the order was
+			// stuck): the stock may be sold to someone else, so give the
+			// money back.
+			return s.refundAndReject(ctx, o, err)
+		}
 		return o, fmt.Errorf("commit stock of order %s: %w", o.ID, err)
 	}
-	return s.finish(ctx, o, Confirmed, "committed", "")
+	return s.finish(ctx, o, Confirmed, StepCommitted, "")
+}
+
+// reserveRefusal tells a final refusal of Reserve, with the reason the order
+// is rejected for, from a failure that a retry may overcome.
+func reserveRefusal(err error) (reason string, final bool) {
+	switch {
+	case apperr.ReasonOf(err) == ReasonReservationExpired:
+		return ReasonReservationExpired, true
+	case apperr.CodeOf(err) == apperr.FailedPrecondition:
+		return ReasonOutOfStock, true
+	case apperr.CodeOf(err) == apperr.NotFound || apperr.CodeOf(err) == apperr.Invalid:
+		// Inventory will never accept these items; retrying cannot help.
+		return ReasonUnknownProduct, true
+	}
+	return "", false
+}
+
+// decline releases the stock of an order whose payment was refused and
+// ends it PAYMENT_DECLINED.
+func (s *Service) decline(ctx context.Context, o Order, detail string) (Order, error) {
+	if err := s.inventory.Release(ctx, o.ID); err != nil {
+		return o, fmt.Errorf("release stock of declined order %s: %w", o.ID, err)
+	}
+	o.Reason = ReasonPaymentDeclined
+	return s.finish(ctx, o, PaymentDeclined, StepDeclined, detail)
+}
+
+// refundAndReject compensates a charged order whose stock could not be
+// committed: refund, release what may still be held, end REJECTED.
+func (s *Service) refundAndReject(ctx context.Context, o Order, cause error) (Order, error) {
+	// NotFound: payment holds no charge for the order, so nothing to give back.
+	if err := s.payment.Refund(ctx, o.ID); err != nil && apperr.CodeOf(err) != apperr.NotFound {
+		return o, fmt.Errorf("refund order %s after losing its reservation: %w", o.ID, err)
+	}
+	s.record(&o, StepRefunded, cause.Error())
+	if err := s.inventory.Release(ctx, o.ID); err != nil {
+		return o, fmt.Errorf("release stock of order %s: %w", o.ID, err)
+	}
+	o.Reason = ReasonReservationExpired
+	return s.finish(ctx, o, Rejected, StepRejected, "reservation lost before commit")
+}
+
+// save stores o after step, keeping this run's claim. ErrStale means
+// another run took the order over; this one must stop.
+func (s *Service) save(ctx context.Context, o *Order, step string) error {
+	if err := s.store.Update(ctx, o); err != nil {
+		return fmt.Errorf("record %s of order %s: %w", step, o.ID, err)
+	}
+	return nil
 }
 
 func (s *Service) finish(ctx context.Context, o Order, st Status, step, detail string) (Order, error) {
 	o.Status = st
+	o.ClaimedUntil = time.Time{}
 	s.record(&o, step, detail)
-	if err := s.store.Update(ctx, &o); err != nil {
-		return o, fmt.Errorf("record %s of order %s: %w", step, o.ID, err)
+	if err := s.save(ctx, &o, step); err != nil {
+		return o, err
 	}
-	s.logger.InfoContext(ctx, "order finished", "order_id", o.ID, "status", st.String())
+	s.logger.InfoContext(ctx, "order finished", "order_id", o.ID, "status", st.String(), "reason", o.Reason)
 	return o, nil
 }
 
 func (s *Service) record(o *Order, step, detail string) {
-	now := s.now().UTC()
+	now := s.clock()
 	o.History = append(o.History, Event{At: now, Step: step, Detail: detail})
 	o.UpdatedAt = now
 }
@@ -225,7 +397,11 @@ func (s *Service) ListOrders(ctx context.Context, customerID string, pageSize in
 	return orders, next, nil
 }
 
-// CancelOrder refunds, then restocks a confirmed order.
+// CancelOrder refunds, then restocks a confirmed order. The refund is
+// recorded before the restock, so a repeat after a failure (or a crash)
+// between the two restocks without refunding again. Cancelling a cancelled
+// order returns it; a concurrent cancellation fails with ErrStale (apperr
+// Aborted).
 func (s *Service) CancelOrder(ctx context.Context, id string) (Order, error) {
 	o, err := s.GetOrder(ctx, id)
 	if err != nil {
@@ -238,14 +414,19 @@ func (s *Service) CancelOrder(ctx context.Context, id string) (Order, error) {
 	default:
 		return Order{}, apperr.New(apperr.FailedPrecondition, "order %s is %s and cannot be cancelled", id, o.Status)
 	}
-	if err := s.payment.Refund(ctx, o.ID); err != nil {
-		return o, fmt.Errorf("refund order %s: %w", o.ID, err)
+	if !o.Reached(StepRefunded) {
+		if err := s.payment.Refund(ctx, o.ID); err != nil {
+			return o, fmt.Errorf("refund order %s: %w", o.ID, err)
+		}
+		s.record(&o, StepRefunded, "")
+		if err := s.save(ctx, &o, StepRefunded); err != nil {
+			return o, err
+		}
 	}
-	s.record(&o, "refunded", "")
 	if err := s.inventory.Release(ctx, o.ID); err != nil {
 		return o, fmt.Errorf("restock order %s: %w", o.ID, err)
 	}
-	return s.finish(ctx, o, Cancelled, "restocked", "")
+	return s.finish(ctx, o, Cancelled, StepRestocked, "")
 }
 
 // newOrderID returns a random, URL-safe order id.

@@ -121,6 +121,28 @@ func TestNewService_MissingDependencies(t *testing.T) {
 	}
 }
 
+func TestNewService_Options(t *testing.T) {
+	t.Parallel()
+	p := newPeers(t)
+	logger := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		name string
+		opt  order.Option
+	}{
+		{"zero recovery-after", order.WithRecoveryAfter(0)},
+		{"negative recovery-after", order.WithRecoveryAfter(-time.Second)},
+		{"nil clock", order.WithClock(nil)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := order.NewService(memstore.New(), p.inv, p.pay, logger, tt.opt); err == nil {
+				t.Errorf("NewService with %s returned no error", tt.name)
+			}
+		})
+	}
+}
+
 func TestService_PlaceOrder(t *testing.T) {
 	t.Parallel()
 
@@ -269,12 +291,12 @@ func TestService_PlaceOrder(t *testing.T) {
 		if !slices.Equal(retried.Lines, reservation.Lines) || retried.Total != reservation.Total {
 			t.Errorf("got lines %v total %v, want the reservation's", retried.Lines, retried.Total)
 		}
-		// Reserve is asked again, but inventory's answer is the one
-		// reservation made the first time.
+		// The retry resumes after the recorded reservation: it charges the
+		// recorded total without reserving again.
 		if got := p.reserved(); got != 1 {
 			t.Errorf("got %d reservations, want 1", got)
 		}
-		wantCalls(t, p, "reserve", "charge", "reserve", "charge", "commit")
+		wantCalls(t, p, "reserve", "charge", "charge", "commit")
 		wantStatus(t, stored(t, svc, o.ID), order.Confirmed)
 	})
 
@@ -315,9 +337,12 @@ func TestService_PlaceOrder(t *testing.T) {
 		wantStatus(t, stored(t, svc, o.ID), order.Pending)
 		retried := place(t, svc, request("k-1"))
 		wantStatus(t, retried, order.Confirmed)
-		// The saga asks payment again; payment answers from its record by
-		// order id (see payment's tests), so the customer pays once.
-		wantCalls(t, p, "reserve", "charge", "commit", "reserve", "charge", "commit")
+		// The charge is recorded, so the retry only commits: the customer
+		// is not even asked to pay again.
+		wantCalls(t, p, "reserve", "charge", "commit", "commit")
+		if got := steps(retried); !slices.Equal(got, []string{"created", "reserved", "charged", "committed"}) {
+			t.Errorf("got history %v, want each step once", got)
+		}
 	})
 
 	t.Run("same key with another body is a conflict", func(t *testing.T) {
@@ -409,11 +434,11 @@ func TestService_PlaceOrder(t *testing.T) {
 		if len(orders) != 1 {
 			t.Errorf("got %d orders for the customer, want 1", len(orders))
 		}
-		// Repeats that find the order PENDING may reserve again
-		// (idempotent), but only the run that stored the reservation first
-		// goes on to charge.
-		if got := p.calls.count("charge"); got != 1 {
-			t.Errorf("the saga asked payment to charge %d times for one order, want 1", got)
+		// Repeats that find the order held by the first run leave it alone.
+		for _, call := range []string{"reserve", "charge", "commit"} {
+			if got := p.calls.count(call); got != 1 {
+				t.Errorf("the peers got %d %s calls for one order, want 1", got, call)
+			}
 		}
 	})
 }
@@ -500,6 +525,66 @@ func TestService_CancelOrder(t *testing.T) {
 		}
 		wantStatus(t, again, order.Cancelled)
 		wantCalls(t, p, "reserve", "charge", "commit", "refund", "release")
+	})
+
+	t.Run("restock failure after the refund: a repeat restocks without refunding again", func(t *testing.T) {
+		t.Parallel()
+		p := newPeers(t)
+		release := p.inv.release
+		failures := 1
+		p.inv.release = func(ctx context.Context, orderID string) error {
+			if failures > 0 {
+				failures--
+				p.calls.add("release")
+				return apperr.New(apperr.Unavailable, "inventory down")
+			}
+			return release(ctx, orderID)
+		}
+		svc := newService(t, p)
+		o := place(t, svc, request("k-1"))
+		_, err := svc.CancelOrder(context.Background(), o.ID)
+		if got := apperr.CodeOf(err); got != apperr.Unavailable {
+			t.Fatalf("got error %v (code %q), want Unavailable", err, got)
+		}
+		mid := stored(t, svc, o.ID)
+		wantStatus(t, mid, order.Confirmed)
+		if !mid.Reached(order.StepRefunded) {
+			t.Errorf("got history %v, want the refund recorded", steps(mid))
+		}
+
+		got, err := svc.CancelOrder(context.Background(), o.ID)
+		if err != nil {
+			t.Fatalf("repeated CancelOrder: %v", err)
+		}
+		wantStatus(t, got, order.Cancelled)
+		wantCalls(t, p, "reserve", "charge", "commit", "refund", "release", "release")
+	})
+
+	t.Run("concurrent cancellations: one wins, the other is aborted", func(t *testing.T) {
+		t.Parallel()
+		p := newPeers(t)
+		svc := newService(t, p)
+		o := place(t, svc, request("k-1"))
+		// The first refund lets a second cancellation run to the end
+		// before it returns, so the first one's record comes too late.
+		refund := p.pay.refund
+		nested := false
+		var second error
+		p.pay.refund = func(ctx context.Context, orderID string) error {
+			if !nested { // all on one goroutine: no lock needed
+				nested = true
+				_, second = svc.CancelOrder(ctx, orderID)
+			}
+			return refund(ctx, orderID)
+		}
+		_, err := svc.CancelOrder(context.Background(), o.ID)
+		if second != nil {
+			t.Fatalf("the second cancellation: %v", second)
+		}
+		if !errors.Is(err, order.ErrStale) || apperr.CodeOf(err) != apperr.Aborted {
+			t.Errorf("the first cancellation: got %v (code %q), want ErrStale (Aborted)", err, apperr.CodeOf(err))
+		}
+		wantStatus(t, stored(t, svc, o.ID), order.Cancelled)
 	})
 
 	t.Run("refund failure keeps the order confirmed and the stock sold", func(t *testing.T) {

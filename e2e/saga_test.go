@@ -1,0 +1,316 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shopmesh/shopmesh/e2e/stack"
+	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
+)
+
+// TestSaga breaks the order flow on purpose through the real stack and
+// checks the invariants of DESIGN.md: stock never negative, nothing sold
+// twice, no order charged twice, and every unsuccessful order has its
+// stock back. The subtests share one stack and use different products.
+func TestSaga(t *testing.T) {
+	s := stack.StartWith(t, stack.Options{Env: map[string]map[string]string{
+		// Pick up orders left PENDING by a crash quickly.
+		"order": {"RECOVERY_AFTER": "3s", "RECOVERY_INTERVAL": "1s"},
+	}})
+	c := newClient(t, s.GatewayURL)
+	sim := newPaysim(t, s)
+
+	t.Run("oversell: 50 buyers, 10 units", func(t *testing.T) {
+		ctx := t.Context()
+		setStock(t, s, "p-1004", 10)
+		charges := sim.stats(t).Charges
+		const buyers = 50
+		statuses := make([]int, buyers)
+		var wg sync.WaitGroup
+		for i := range buyers {
+			wg.Go(func() {
+				statuses[i], _ = c.place(ctx, fmt.Sprintf("buyer-%d", i), "oversell", "p-1004", 1, "tok_visa")
+			})
+		}
+		wg.Wait()
+		count := map[int]int{}
+		for _, st := range statuses {
+			count[st]++
+		}
+		if count[http.StatusCreated] != 10 || count[http.StatusConflict] != 40 {
+			t.Errorf("statuses %v, want 10×201 and 40×409", count)
+		}
+		if got := c.product(ctx, "p-1004").Available; got != 0 {
+			t.Errorf("stock of p-1004 is %d, want 0", got)
+		}
+		if got := sim.stats(t).Charges - charges; got != 10 {
+			t.Errorf("%d charges at the provider, want 10", got)
+		}
+	})
+
+	t.Run("decline: stock back, no charge", func(t *testing.T) {
+		ctx := t.Context()
+		before, charges := c.product(ctx, "p-1005").Available, sim.stats(t).Charges
+		status, body := c.place(ctx, "decliner", "decline-1", "p-1005", 2, "tok_decline")
+		if status != http.StatusPaymentRequired {
+			t.Fatalf("status %d (%s), want 402", status, body)
+		}
+		var p struct {
+			Type    string `json:"type"`
+			OrderID string `json:"order_id"`
+		}
+		_ = json.Unmarshal(body, &p)
+		if o := c.order(t, "decliner", p.OrderID); o.Status != "PAYMENT_DECLINED" {
+			t.Errorf("order %s is %s, want PAYMENT_DECLINED", p.OrderID, o.Status)
+		}
+		if got := c.product(ctx, "p-1005").Available; got != before {
+			t.Errorf("stock of p-1005 is %d after a declined order, want %d (back)", got, before)
+		}
+		if got := sim.stats(t).Charges - charges; got != 0 {
+			t.Errorf("%d charges for a declined order, want 0", got)
+		}
+	})
+
+	t.Run("provider hangs, then the retry with the same key charges once", func(t *testing.T) {
+		ctx := t.Context()
+		before, charges := c.product(ctx, "p-1001").Available, sim.stats(t).Charges
+		sim.setFaults(t, `{"hang_rate":1}`)
+		status, body := c.place(ctx, "patient", "hang-1", "p-1001", 1, "tok_visa")
+		if status < 500 {
+			t.Fatalf("with the provider hanging: status %d (%s), want a 5xx", status, body)
+		}
+		sim.setFaults(t, `{}`)
+		status, body = c.place(ctx, "patient", "hang-1", "p-1001", 1, "tok_visa")
+		if status != http.StatusCreated {
+			t.Fatalf("retry: status %d (%s), want 201", status, body)
+		}
+		if got := sim.stats(t).Charges - charges; got != 1 {
+			t.Errorf("%d charges at the provider, want exactly 1", got)
+		}
+		if got := c.product(ctx, "p-1001").Available; got != before-1 {
+			t.Errorf("stock of p-1001 is %d, want %d", got, before-1)
+		}
+	})
+
+	t.Run("same key twice and twenty times at once: one order each", func(t *testing.T) {
+		ctx := t.Context()
+		charges := sim.stats(t).Charges
+		_, first := c.place(ctx, "repeater", "dup-1", "p-1001", 1, "tok_visa")
+		_, second := c.place(ctx, "repeater", "dup-1", "p-1001", 1, "tok_visa")
+		if idOf(first) == "" || idOf(first) != idOf(second) {
+			t.Errorf("sequential repeat: orders %q and %q, want one", idOf(first), idOf(second))
+		}
+		ids := make([]string, 20)
+		var wg sync.WaitGroup
+		for i := range ids {
+			wg.Go(func() {
+				// A repeat that finds the saga running is told to retry (503);
+				// retry it the way a client would.
+				for range 20 {
+					st, body := c.place(ctx, "repeater", "dup-2", "p-1001", 1, "tok_visa")
+					if st == http.StatusCreated {
+						ids[i] = idOf(body)
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			})
+		}
+		wg.Wait()
+		for i, id := range ids {
+			if id == "" || id != ids[0] {
+				t.Errorf("concurrent repeat %d got order %q, want %q", i, id, ids[0])
+			}
+		}
+		if got := sim.stats(t).Charges - charges; got != 2 {
+			t.Errorf("%d charges for two idempotency keys, want 2", got)
+		}
+	})
+
+	t.Run("order service killed between charge and commit: recovery confirms, one charge", func(t *testing.T) {
+		ctx := t.Context()
+		before, charges := c.product(ctx, "p-1002").Available, sim.stats(t).Charges
+		// A slow provider keeps the saga inside Charge long enough to kill it there.
+		sim.setFaults(t, `{"latency":"1500ms"}`)
+		placed := make(chan int, 1)
+		go func() {
+			st, _ := c.place(ctx, "crasher", "crash-1", "p-1002", 1, "tok_visa")
+			placed <- st
+		}()
+		time.Sleep(700 * time.Millisecond)
+		order := s.Containers["order"]
+		zero := time.Duration(0)
+		if err := order.Stop(ctx, &zero); err != nil { // SIGKILL: no drain, no deregistration
+			t.Fatalf("kill order: %v", err)
+		}
+		if st := <-placed; st < 500 {
+			t.Errorf("placing while order died: status %d, want a 5xx", st)
+		}
+		sim.setFaults(t, `{}`)
+		if err := order.Start(ctx); err != nil {
+			t.Fatalf("restart order: %v", err)
+		}
+		o := c.waitOrder(t, "crasher", "CONFIRMED", 60*time.Second)
+		if got := sim.stats(t).Charges - charges; got != 1 {
+			t.Errorf("order %s: %d charges at the provider, want exactly 1", o.ID, got)
+		}
+		if got := c.product(ctx, "p-1002").Available; got != before-1 {
+			t.Errorf("stock of p-1002 is %d, want %d", got, before-1)
+		}
+	})
+}
+
+// place posts an order of qty × product for customer with key, and returns
+// the status and the raw body.
+func (c *client) place(ctx context.Context, customer, key, product string, qty int, token string) (int, []byte) {
+	body, _ := json.Marshal(map[string]any{
+		"items": []map[string]any{{"product_id": product, "quantity": qty}}, "payment_token": token,
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/orders", bytes.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Customer-Id", customer)
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, []byte(err.Error())
+	}
+	defer httpclient.DrainAndClose(resp.Body)
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, raw
+}
+
+func idOf(body []byte) string {
+	var o order
+	_ = json.Unmarshal(body, &o)
+	return o.ID
+}
+
+// order fetches one of customer's orders.
+func (c *client) order(t *testing.T, customer, id string) order {
+	t.Helper()
+	var o order
+	if status, _ := c.do(t.Context(), http.MethodGet, "/v1/orders/"+id, map[string]string{"X-Customer-Id": customer}, nil, &o); status != http.StatusOK {
+		t.Fatalf("GET order %q of %s: status %d", id, customer, status)
+	}
+	return o
+}
+
+// waitOrder polls customer's only order until it has status want.
+func (c *client) waitOrder(t *testing.T, customer, want string, timeout time.Duration) order {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last []order
+	for time.Now().Before(deadline) {
+		var page struct {
+			Orders []order `json:"orders"`
+		}
+		if status, _ := c.do(t.Context(), http.MethodGet, "/v1/orders", map[string]string{"X-Customer-Id": customer}, nil, &page); status == http.StatusOK {
+			last = page.Orders
+			if len(page.Orders) == 1 && page.Orders[0].Status == want {
+				return page.Orders[0]
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("orders of %s after %v: %+v, want one %s", customer, timeout, last, want)
+	return order{}
+}
+
+// setStock sets a product's stock directly in inventory's database: test
+// set-up only, the API has no such call yet.
+func setStock(t *testing.T, s *stack.Stack, product string, n int) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), fmt.Sprintf("postgres://postgres:postgres-e2e@%s/inventory?sslmode=disable", s.PostgresAddr))
+	if err != nil {
+		t.Fatalf("connect to inventory's database: %v", err)
+	}
+	defer conn.Close(context.WithoutCancel(t.Context()))
+	if _, err := conn.Exec(t.Context(), "UPDATE products SET available = $1 WHERE id = $2", n, product); err != nil {
+		t.Fatalf("set stock: %v", err)
+	}
+}
+
+// paysim is the test's view of the provider simulator.
+type paysim struct {
+	http *http.Client
+	base string
+}
+
+func newPaysim(t *testing.T, s *stack.Stack) *paysim {
+	t.Helper()
+	pem, err := os.ReadFile(filepath.Join(s.CertsDir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	hc, err := httpclient.New(httpclient.Options{Name: "paysim-admin", Timeout: 5 * time.Second,
+		TLSConfig: &tls.Config{RootCAs: roots, ServerName: "paysim", MinVersion: tls.VersionTLS12}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &paysim{http: hc, base: s.PaysimURL}
+}
+
+type paysimStats struct {
+	Charges  int `json:"charges"`
+	Declines int `json:"declines"`
+}
+
+func (p *paysim) stats(t *testing.T) paysimStats {
+	t.Helper()
+	var st paysimStats
+	p.call(t.Context(), t, http.MethodGet, "/v1/stats", "", &st)
+	return st
+}
+
+// setFaults sets the simulator's faults until the test ends, so a failing
+// subtest cannot leave them on for the next one.
+func (p *paysim) setFaults(t *testing.T, faults string) {
+	t.Helper()
+	p.call(t.Context(), t, http.MethodPost, "/admin/faults", faults, nil)
+	t.Cleanup(func() {
+		// The test's context is already canceled when cleanups run.
+		p.call(context.WithoutCancel(t.Context()), t, http.MethodPost, "/admin/faults", "{}", nil)
+	})
+}
+
+func (p *paysim) call(ctx context.Context, t *testing.T, method, path, body string, out any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, p.base+path, bytes.NewReader([]byte(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+stack.PSPAPIKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := p.http.Do(req)
+	if err != nil {
+		t.Fatalf("paysim %s %s: %v", method, path, err)
+	}
+	defer httpclient.DrainAndClose(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		t.Fatalf("paysim %s %s: %s: %s", method, path, resp.Status, raw)
+	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("paysim %s %s: decode: %v", method, path, err)
+		}
+	}
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
+	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
+)
+
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if code == 0 {
+		// Checked after the container is gone; the Docker client keeps
+		// idle HTTP connections of its own.
+		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")); err != nil {
+			slog.Error("goroutine leak", "err", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func env(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+
+	t.Run("defaults", func(t *testing.T) {
+		t.Parallel()
+		c, err := loadConfig(env(map[string]string{"DATABASE_URL": "postgres://x@db/order"}))
+		if err != nil {
+			t.Fatalf("loadConfig: %v", err)
+		}
+		if c.RecoveryAfter != 30*time.Second || c.RecoveryInterval != 10*time.Second {
+			t.Errorf("got %+v, want RECOVERY_AFTER 30s and RECOVERY_INTERVAL 10s", c)
+		}
+	})
+
+	t.Run("DATABASE_URL is required and named", func(t *testing.T) {
+		t.Parallel()
+		_, err := loadConfig(env(map[string]string{}))
+		if err == nil || !strings.Contains(err.Error(), "DATABASE_URL is required") {
+			t.Errorf("got %v, want an error saying DATABASE_URL is required", err)
+		}
+	})
+
+	t.Run("invalid values", func(t *testing.T) {
+		t.Parallel()
+		for _, kv := range []map[string]string{
+			{"RECOVERY_AFTER": "soon"},
+			{"RECOVERY_AFTER": "0s"},
+			{"RECOVERY_AFTER": "500ms"},
+			{"RECOVERY_INTERVAL": "often"},
+			{"RECOVERY_INTERVAL": "0s"},
+			{"RECOVERY_INTERVAL": "-1s"},
+		} {
+			kv["DATABASE_URL"] = "postgres://x@db/order"
+			if _, err := loadConfig(env(kv)); err == nil {
+				t.Errorf("%v: got no error", kv)
+			}
+		}
+	})
+}
+
+// devEnv is the environment of a run without TLS or etcd; the peers'
+// targets are never dialled unless an order is placed.
+func devEnv(kv map[string]string) func(string) string {
+	base := map[string]string{
+		"DEV_PLAINTEXT": "true", "PEER_TARGETS": "inventory=dns:///127.0.0.1:1,payment=dns:///127.0.0.1:1",
+		"LISTEN_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0", "PROPAGATION_DELAY": "0s",
+	}
+	for k, v := range kv {
+		base[k] = v
+	}
+	return env(base)
+}
+
+func TestRun_MissingDatabaseURL(t *testing.T) {
+	t.Parallel()
+	err := run(t.Context(), []string{"order"}, devEnv(nil), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL is required") {
+		t.Errorf("got %v, want an error saying DATABASE_URL is required", err)
+	}
+}
+
+func TestRun_UnreachableDatabase(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	err := run(ctx, []string{"order"}, devEnv(map[string]string{
+		"DATABASE_URL": "postgres://order:x@127.0.0.1:1/order?sslmode=disable",
+	}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "order database") {
+		t.Errorf("got %v, want an error about the order database", err)
+	}
+}
+
+// TestRun starts the service on a fresh database, waits until /readyz says
+// ready, checks that the migrations ran, and stops it: the recovery loop
+// and the pool must be closed by then (goleak in TestMain).
+func TestRun(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.New(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out, logs := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"order"}, devEnv(map[string]string{
+			"DATABASE_URL": dsn, "RECOVERY_INTERVAL": "50ms",
+		}), logs)
+		_ = logs.Close()
+	}()
+	lines := bufio.NewScanner(out)
+	var admin string
+	for admin == "" && lines.Scan() {
+		var entry struct {
+			Msg       string `json:"msg"`
+			AdminAddr string `json:"admin_addr"`
+		}
+		if json.Unmarshal(lines.Bytes(), &entry) == nil && entry.Msg == "started" {
+			admin = entry.AdminAddr
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }() // keep the logger unblocked
+	if admin == "" {
+		t.Fatalf("no \"started\" log line; run: %v", <-done)
+	}
+
+	hc, err := httpclient.New(httpclient.Options{Name: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/readyz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("GET /readyz: %v", err)
+	}
+	httpclient.DrainAndClose(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /readyz: got %d, want 200", resp.StatusCode)
+	}
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM orders`).Scan(&n); err != nil {
+		t.Errorf("orders table: %v (migrations not applied?)", err)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return within 30s of cancel")
+	}
+}

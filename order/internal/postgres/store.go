@@ -1,0 +1,394 @@
+// Package postgres is the order.Store over PostgreSQL (pgx/v5). Its schema
+// lives in migrations/, embedded and applied at start-up by
+// platform/postgres.Open under an advisory lock.
+//
+// Every change is an UPDATE conditional on the version the caller read, so
+// two runs of the saga cannot overwrite each other; creating is idempotent
+// by (customer, idempotency key) through the table's unique constraint.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+
+	"github.com/shopmesh/shopmesh/order/internal/order"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations returns the goose migrations of the order database, with the
+// SQL files at the root as platform/postgres.Open expects.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil { // only for an invalid path, and "migrations" is valid
+		return migrationFiles
+	}
+	return sub
+}
+
+// Store implements order.Store.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ order.Store = (*Store)(nil)
+
+// New returns a Store over pool, whose database has the migrations applied.
+func New(pool *pgxpool.Pool) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("postgres: nil pool")
+	}
+	return &Store{pool: pool}, nil
+}
+
+// orderColumns are the columns scanOrder reads, in its order.
+const orderColumns = `id, customer_id, idempotency_key, request_hash, payment_token, status, reason,
+	total_minor, currency, claimed_until, version, created_at, updated_at`
+
+// Create implements order.Store. The insert does nothing when the key is
+// taken, and then the order that holds it is read: of two concurrent
+// Creates with one key, the second waits for the first to commit, finds
+// the conflict and returns the first's order.
+func (s *Store) Create(ctx context.Context, o order.Order) (order.Order, bool, error) {
+	o = normalize(o.Clone())
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return order.Order{}, false, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // a no-op after Commit
+
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO orders (`+orderColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		ON CONFLICT (customer_id, idempotency_key) DO NOTHING`,
+		o.ID, o.CustomerID, o.IdempotencyKey, o.RequestHash, o.PaymentToken, o.Status.String(), o.Reason,
+		o.Total.Minor, o.Total.Currency, nullTime(o.ClaimedUntil), o.Version, o.CreatedAt, o.UpdatedAt)
+	if err != nil {
+		return order.Order{}, false, fmt.Errorf("insert order: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		_ = tx.Rollback(ctx)
+		existing, err := s.selectOrders(ctx, `WHERE customer_id = $1 AND idempotency_key = $2`, o.CustomerID, o.IdempotencyKey)
+		if err != nil {
+			return order.Order{}, false, err
+		}
+		if len(existing) == 0 {
+			return order.Order{}, false, fmt.Errorf("order of customer %s with key %q conflicted but is gone", o.CustomerID, o.IdempotencyKey)
+		}
+		return existing[0], false, nil
+	}
+
+	b := &pgx.Batch{}
+	positions := make([]int32, len(o.Items))
+	products := make([]string, len(o.Items))
+	quantities := make([]int32, len(o.Items))
+	for i, it := range o.Items {
+		positions[i], products[i], quantities[i] = int32(i), it.ProductID, it.Quantity
+	}
+	b.Queue(`INSERT INTO order_items (order_id, position, product_id, quantity)
+		SELECT $1, * FROM unnest($2::int[], $3::text[], $4::int[])`, o.ID, positions, products, quantities)
+	queueLines(b, o)
+	queueEvents(b, o)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return order.Order{}, false, fmt.Errorf("insert items, lines and history: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return order.Order{}, false, fmt.Errorf("commit: %w", err)
+	}
+	return o, true, nil
+}
+
+// Get implements order.Store.
+func (s *Store) Get(ctx context.Context, id string) (order.Order, error) {
+	orders, err := s.selectOrders(ctx, `WHERE id = $1`, id)
+	if err != nil {
+		return order.Order{}, err
+	}
+	if len(orders) == 0 {
+		return order.Order{}, apperr.New(apperr.NotFound, "order %s not found", id)
+	}
+	return orders[0], nil
+}
+
+// Update implements order.Store: one transaction with an UPDATE conditional
+// on the version, the lines replaced and new history events appended.
+func (s *Store) Update(ctx context.Context, o *order.Order) error {
+	n := normalize(o.Clone())
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+
+	tag, err := tx.Exec(ctx, `
+		UPDATE orders SET status = $3, reason = $4, total_minor = $5, currency = $6,
+			claimed_until = $7, updated_at = $8, version = version + 1
+		WHERE id = $1 AND version = $2`,
+		n.ID, n.Version, n.Status.String(), n.Reason, n.Total.Minor, n.Total.Currency,
+		nullTime(n.ClaimedUntil), n.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("update order %s: %w", n.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)`, n.ID).Scan(&exists); err != nil {
+			return fmt.Errorf("look up order %s: %w", n.ID, err)
+		}
+		if !exists {
+			return apperr.New(apperr.NotFound, "order %s not found", n.ID)
+		}
+		return order.ErrStale
+	}
+
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM order_lines WHERE order_id = $1`, n.ID)
+	queueLines(b, n)
+	queueEvents(b, n)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("store lines and history of order %s: %w", n.ID, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	o.Version++
+	return nil
+}
+
+// ListByCustomer implements order.Store with keyset pagination: the page
+// starts below the (created_at, id) of the order named by after.
+func (s *Store) ListByCustomer(ctx context.Context, customerID, after string, limit int) ([]order.Order, error) {
+	if after == "" {
+		return s.selectOrders(ctx, `WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, customerID, limit)
+	}
+	var at time.Time
+	err := s.pool.QueryRow(ctx, `SELECT created_at FROM orders WHERE id = $1 AND customer_id = $2`, after, customerID).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.Invalid, "unknown page token")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up page token: %w", err)
+	}
+	return s.selectOrders(ctx, `
+		WHERE customer_id = $1 AND (created_at, id) < ($2, $3)
+		ORDER BY created_at DESC, id DESC LIMIT $4`, customerID, at, after, limit)
+}
+
+// ClaimStale implements order.Store in one short transaction (a single
+// statement): the candidate rows are locked FOR UPDATE SKIP LOCKED, so a
+// concurrent claimer passes over them instead of waiting, and a row that a
+// concurrent claim changed meanwhile is checked again against the
+// conditions, so it is not claimed twice. The version bump makes any
+// earlier holder's next Update fail with ErrStale.
+func (s *Store) ClaimStale(ctx context.Context, now, olderThan, until time.Time, limit int) ([]order.Order, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH stale AS (
+			SELECT id FROM orders
+			WHERE status = 'PENDING' AND updated_at < $2
+				AND (claimed_until IS NULL OR claimed_until <= $1)
+			ORDER BY updated_at, id
+			LIMIT $4
+			FOR UPDATE SKIP LOCKED
+		)
+		UPDATE orders SET claimed_until = $3, version = orders.version + 1
+		FROM stale WHERE orders.id = stale.id
+		RETURNING `+qualified("orders", orderColumns),
+		now, olderThan, until, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim stale orders: %w", err)
+	}
+	orders, err := pgx.CollectRows(rows, scanOrder)
+	if err != nil {
+		return nil, fmt.Errorf("claim stale orders: %w", err)
+	}
+	// RETURNING keeps no order.
+	slices.SortFunc(orders, func(a, b order.Order) int {
+		if c := a.UpdatedAt.Compare(b.UpdatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	// The children can be read outside the claim: only the holder of the
+	// new version can change them now.
+	if err := s.loadChildren(ctx, orders); err != nil {
+		return nil, err
+	}
+	return orders, nil
+}
+
+// selectOrders returns the orders matched by the SQL that follows
+// "SELECT ... FROM orders", with their items, lines and history.
+func (s *Store) selectOrders(ctx context.Context, tail string, args ...any) ([]order.Order, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+orderColumns+` FROM orders `+tail, args...)
+	if err != nil {
+		return nil, fmt.Errorf("select orders: %w", err)
+	}
+	orders, err := pgx.CollectRows(rows, scanOrder)
+	if err != nil {
+		return nil, fmt.Errorf("select orders: %w", err)
+	}
+	if err := s.loadChildren(ctx, orders); err != nil {
+		return nil, err
+	}
+	return orders, nil
+}
+
+// loadChildren fills in the items, lines and history of orders, with one
+// round trip for the three queries.
+func (s *Store) loadChildren(ctx context.Context, orders []order.Order) error {
+	if len(orders) == 0 {
+		return nil
+	}
+	ids := make([]string, len(orders))
+	byID := make(map[string]*order.Order, len(orders))
+	for i := range orders {
+		ids[i] = orders[i].ID
+		byID[orders[i].ID] = &orders[i]
+	}
+	var (
+		orderID string
+		item    order.Item
+		line    order.Line
+		event   order.Event
+	)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT order_id, product_id, quantity FROM order_items
+		WHERE order_id = ANY($1) ORDER BY order_id, position`, ids).Query(func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, []any{&orderID, &item.ProductID, &item.Quantity}, func() error {
+			o := byID[orderID]
+			o.Items = append(o.Items, item)
+			return nil
+		})
+		return err
+	})
+	b.Queue(`SELECT order_id, product_id, quantity, unit_price_minor, currency FROM order_lines
+		WHERE order_id = ANY($1) ORDER BY order_id, position`, ids).Query(func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, []any{&orderID, &line.ProductID, &line.Quantity, &line.UnitPrice.Minor, &line.UnitPrice.Currency}, func() error {
+			o := byID[orderID]
+			o.Lines = append(o.Lines, line)
+			return nil
+		})
+		return err
+	})
+	b.Queue(`SELECT order_id, at, step, detail FROM order_events
+		WHERE order_id = ANY($1) ORDER BY order_id, seq`, ids).Query(func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, []any{&orderID, &event.At, &event.Step, &event.Detail}, func() error {
+			o := byID[orderID]
+			event.At = event.At.UTC()
+			o.History = append(o.History, event)
+			return nil
+		})
+		return err
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("select items, lines and history: %w", err)
+	}
+	return nil
+}
+
+// scanOrder reads one row of orderColumns.
+func scanOrder(row pgx.CollectableRow) (order.Order, error) {
+	var (
+		o       order.Order
+		status  string
+		claimed *time.Time
+	)
+	if err := row.Scan(&o.ID, &o.CustomerID, &o.IdempotencyKey, &o.RequestHash, &o.PaymentToken, &status, &o.Reason,
+		&o.Total.Minor, &o.Total.Currency, &claimed, &o.Version, &o.CreatedAt, &o.UpdatedAt); err != nil {
+		return order.Order{}, err
+	}
+	st, err := parseStatus(status)
+	if err != nil {
+		return order.Order{}, err
+	}
+	o.Status = st
+	if claimed != nil {
+		o.ClaimedUntil = claimed.UTC()
+	}
+	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	return o, nil
+}
+
+// queueLines adds the insert of o's lines to b.
+func queueLines(b *pgx.Batch, o order.Order) {
+	if len(o.Lines) == 0 {
+		return
+	}
+	n := len(o.Lines)
+	positions, products, quantities := make([]int32, n), make([]string, n), make([]int32, n)
+	prices, currencies := make([]int64, n), make([]string, n)
+	for i, l := range o.Lines {
+		positions[i], products[i], quantities[i] = int32(i), l.ProductID, l.Quantity
+		prices[i], currencies[i] = l.UnitPrice.Minor, l.UnitPrice.Currency
+	}
+	b.Queue(`INSERT INTO order_lines (order_id, position, product_id, quantity, unit_price_minor, currency)
+		SELECT $1, * FROM unnest($2::int[], $3::text[], $4::int[], $5::bigint[], $6::text[])`,
+		o.ID, positions, products, quantities, prices, currencies)
+}
+
+// queueEvents adds the append of o's history to b: events already stored
+// (same sequence number) are kept as they are.
+func queueEvents(b *pgx.Batch, o order.Order) {
+	if len(o.History) == 0 {
+		return
+	}
+	n := len(o.History)
+	seqs, ats, steps, details := make([]int32, n), make([]time.Time, n), make([]string, n), make([]string, n)
+	for i, e := range o.History {
+		seqs[i], ats[i], steps[i], details[i] = int32(i), e.At, e.Step, e.Detail
+	}
+	b.Queue(`INSERT INTO order_events (order_id, seq, at, step, detail)
+		SELECT $1, * FROM unnest($2::int[], $3::timestamptz[], $4::text[], $5::text[])
+		ON CONFLICT (order_id, seq) DO NOTHING`, o.ID, seqs, ats, steps, details)
+}
+
+// normalize gives o's times the precision and zone Postgres returns them
+// in, so what Create returns equals what Get reads later.
+func normalize(o order.Order) order.Order {
+	o.CreatedAt = o.CreatedAt.UTC().Truncate(time.Microsecond)
+	o.UpdatedAt = o.UpdatedAt.UTC().Truncate(time.Microsecond)
+	if !o.ClaimedUntil.IsZero() {
+		o.ClaimedUntil = o.ClaimedUntil.UTC().Truncate(time.Microsecond)
+	}
+	for i := range o.History {
+		o.History[i].At = o.History[i].At.UTC().Truncate(time.Microsecond)
+	}
+	return o
+}
+
+// nullTime stores the zero time as NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func parseStatus(s string) (order.Status, error) {
+	for st := order.Pending; st <= order.Cancelled; st++ {
+		if st.String() == s {
+			return st, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown order status %q", s)
+}
+
+// qualified prefixes every column of a comma-separated list with table.
+func qualified(table, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = table + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
