@@ -86,7 +86,9 @@ func waitReady(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration, l
 // advisory lock serialises replicas that start at the same moment: the
 // second waits, then finds nothing left to do.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, migrations fs.FS, logger *slog.Logger) error {
-	locker, err := lock.NewPostgresSessionLocker()
+	// Poll for the lock every second (goose's default is 5s, which delays
+	// every replica but the first by that much), for up to 5 minutes.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return fmt.Errorf("postgres: migration lock: %w", err)
 	}
