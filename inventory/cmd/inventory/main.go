@@ -135,14 +135,7 @@ func wire(ctx context.Context, p *bootstrap.Process, own config) (_ lifecycle.Ap
 	if err := sweeper.Start(ctx); err != nil {
 		return lifecycle.App{}, err
 	}
-	ready := func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if err := pool.Ping(ctx); err != nil {
-			return fmt.Errorf("database: %w", err)
-		}
-		return nil
-	}
+	ready := platformpg.Ready(pool)
 	// The service's closers run before the shared ones: the sweeper stops
 	// before the pool it uses closes, and both before telemetry flushes.
 	return p.App(srv, reg, ready,

@@ -143,14 +143,7 @@ func wire(ctx context.Context, p *bootstrap.Process, own config) (_ lifecycle.Ap
 	// Ready means the database answers. Peers are not asked: when one is
 	// down every replica is equally stuck, and the saga already leaves its
 	// orders to recovery.
-	ready := func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if err := pool.Ping(ctx); err != nil {
-			return fmt.Errorf("database: %w", err)
-		}
-		return nil
-	}
+	ready := platformpg.Ready(pool)
 	// Last, so nothing after it can fail and leave it running. Its closer
 	// runs before the pool's and the peer connections' (p.App closes the
 	// extra closers first): it stops using them before they go.

@@ -197,14 +197,7 @@ func wire(ctx context.Context, p *bootstrap.Process, own config, pspTLS *tls.Con
 	// Ready means the database answers. The provider is not asked: when it
 	// is down every replica is equally stuck, and the breaker already makes
 	// calls fail fast; taking replicas out of rotation would not help.
-	ready := func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if err := pool.Ping(ctx); err != nil {
-			return fmt.Errorf("database: %w", err)
-		}
-		return nil
-	}
+	ready := platformpg.Ready(pool)
 	return p.App(srv, reg, ready,
 		lifecycle.Closer{Name: "provider connections", Close: func(context.Context) error { hc.CloseIdleConnections(); return nil }},
 		lifecycle.Closer{Name: "database pool", Close: func(context.Context) error { pool.Close(); return nil }},

@@ -108,3 +108,16 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, migrations fs.FS, logger *
 	}
 	return nil
 }
+
+// Ready returns a readiness check that pings the pool within 2s: a service
+// whose database does not answer is not ready.
+func Ready(pool *pgxpool.Pool) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := pool.Ping(ctx); err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		return nil
+	}
+}
