@@ -12,7 +12,10 @@ package api
 //   - Charge and Refund, keyed by order id, and sent to the provider with an
 //     Idempotency-Key derived from it;
 //   - PlaceOrder, keyed by (customer, idempotency key);
-//   - CancelOrder, which returns the cancelled order when repeated.
+//   - CancelOrder, which returns the cancelled order when repeated;
+//   - CreateProduct, keyed by product id: a repeat with the same fields
+//     returns the existing product;
+//   - SetStock, which sets an absolute count, not a delta.
 //
 // A method added to the API without an entry here is never retried.
 var Idempotent = map[string][]string{
@@ -22,6 +25,8 @@ var Idempotent = map[string][]string{
 		"inventory.v1.InventoryService/Reserve",
 		"inventory.v1.InventoryService/Commit",
 		"inventory.v1.InventoryService/Release",
+		"inventory.v1.InventoryService/CreateProduct",
+		"inventory.v1.InventoryService/SetStock",
 	},
 	"payment": {
 		"payment.v1.PaymentService/Charge",

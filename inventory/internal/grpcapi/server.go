@@ -13,13 +13,16 @@ import (
 
 // AllowedCallers says which services may call which methods, checked from
 // the caller's certificate: anyone inside the mesh may read the catalog,
-// only order may move stock.
+// only order may move stock, and only the gateway may change the catalog
+// (it lets admins alone do so; inventory sees services, not users).
 var AllowedCallers = map[string][]string{
-	"/inventory.v1.InventoryService/ListProducts": {"gateway", "order"},
-	"/inventory.v1.InventoryService/GetProduct":   {"gateway", "order"},
-	"/inventory.v1.InventoryService/Reserve":      {"order"},
-	"/inventory.v1.InventoryService/Commit":       {"order"},
-	"/inventory.v1.InventoryService/Release":      {"order"},
+	"/inventory.v1.InventoryService/ListProducts":  {"gateway", "order"},
+	"/inventory.v1.InventoryService/GetProduct":    {"gateway", "order"},
+	"/inventory.v1.InventoryService/Reserve":       {"order"},
+	"/inventory.v1.InventoryService/Commit":        {"order"},
+	"/inventory.v1.InventoryService/Release":       {"order"},
+	"/inventory.v1.InventoryService/CreateProduct": {"gateway"},
+	"/inventory.v1.InventoryService/SetStock":      {"gateway"},
 }
 
 // Server implements inventoryv1.InventoryServiceServer over the domain service.
@@ -90,12 +93,40 @@ func (s *Server) Release(ctx context.Context, req *inventoryv1.ReleaseRequest) (
 	return &inventoryv1.ReleaseResponse{State: stateToProto(r.State)}, nil
 }
 
+// CreateProduct implements inventoryv1.InventoryServiceServer.
+func (s *Server) CreateProduct(ctx context.Context, req *inventoryv1.CreateProductRequest) (*inventoryv1.CreateProductResponse, error) {
+	p, err := s.svc.CreateProduct(ctx, inventory.Product{
+		ID:        req.GetId(),
+		Name:      req.GetName(),
+		Price:     moneyFromProto(req.GetPrice()),
+		Available: req.GetAvailable(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &inventoryv1.CreateProductResponse{Product: productToProto(p)}, nil
+}
+
+// SetStock implements inventoryv1.InventoryServiceServer.
+func (s *Server) SetStock(ctx context.Context, req *inventoryv1.SetStockRequest) (*inventoryv1.SetStockResponse, error) {
+	p, err := s.svc.SetStock(ctx, req.GetProductId(), req.GetAvailable())
+	if err != nil {
+		return nil, err
+	}
+	return &inventoryv1.SetStockResponse{Product: productToProto(p)}, nil
+}
+
 func productToProto(p inventory.Product) *inventoryv1.Product {
 	return &inventoryv1.Product{Id: p.ID, Name: p.Name, Price: moneyToProto(p.Price), Available: p.Available}
 }
 
 func moneyToProto(m inventory.Money) *moneyv1.Money {
 	return &moneyv1.Money{CurrencyCode: m.Currency, MinorUnits: m.Minor}
+}
+
+// moneyFromProto reads a missing price as zero, which validation rejects.
+func moneyFromProto(m *moneyv1.Money) inventory.Money {
+	return inventory.Money{Currency: m.GetCurrencyCode(), Minor: m.GetMinorUnits()}
 }
 
 func stateToProto(s inventory.State) inventoryv1.ReservationState {

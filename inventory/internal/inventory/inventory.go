@@ -83,6 +83,19 @@ type Store interface {
 	// Release returns a reserved or committed reservation's stock. Releasing
 	// twice, or an order that never reserved, is fine.
 	Release(ctx context.Context, orderID string) (Reservation, error)
+	// CreateProduct stores p, which the Service has validated, with
+	// p.Available units in stock. If p.ID is taken, it returns the stored
+	// product (with its current stock) when p's name, price and initial
+	// stock equal the stored product's, and an apperr Conflict otherwise:
+	// a retried create succeeds, a clashing one fails.
+	CreateProduct(ctx context.Context, p Product) (Product, error)
+	// SetStock sets product id's Available to available (not negative) and
+	// returns the product; NotFound for an unknown id. It sets the count
+	// that can still be reserved, not the total: units held by
+	// reservations stay held and come back on Release. Atomic with respect
+	// to Reserve and Release, so a concurrent reservation is either
+	// counted before the new value is set or taken from it.
+	SetStock(ctx context.Context, id string, available int64) (Product, error)
 }
 
 // DefaultReservationTTL is how long stock stays reserved for an order that

@@ -20,6 +20,8 @@ type fakeStore struct {
 	reserve      func(ctx context.Context, orderID string, items []inventory.Item) (inventory.Reservation, error)
 	commit       func(ctx context.Context, orderID string) (inventory.Reservation, error)
 	release      func(ctx context.Context, orderID string) (inventory.Reservation, error)
+	create       func(ctx context.Context, p inventory.Product) (inventory.Product, error)
+	setStock     func(ctx context.Context, id string, available int64) (inventory.Product, error)
 }
 
 var _ inventory.Store = (*fakeStore)(nil)
@@ -57,6 +59,20 @@ func (f *fakeStore) Release(ctx context.Context, orderID string) (inventory.Rese
 		f.t.Fatalf("unexpected Release(%q)", orderID)
 	}
 	return f.release(ctx, orderID)
+}
+
+func (f *fakeStore) CreateProduct(ctx context.Context, p inventory.Product) (inventory.Product, error) {
+	if f.create == nil {
+		f.t.Fatalf("unexpected CreateProduct(%q)", p.ID)
+	}
+	return f.create(ctx, p)
+}
+
+func (f *fakeStore) SetStock(ctx context.Context, id string, available int64) (inventory.Product, error) {
+	if f.setStock == nil {
+		f.t.Fatalf("unexpected SetStock(%q, %d)", id, available)
+	}
+	return f.setStock(ctx, id, available)
 }
 
 // newService returns a Service over store and fails the test if it cannot.

@@ -21,8 +21,11 @@ type Store struct {
 	ttl time.Duration
 	now func() time.Time
 
-	mu           sync.Mutex
-	products     map[string]inventory.Product
+	mu       sync.Mutex
+	products map[string]inventory.Product
+	// initial holds each product's stock when it was created, which
+	// CreateProduct compares a repeat with.
+	initial      map[string]int64
 	reservations map[string]inventory.Reservation
 	// expires holds the expiry of every reservation still Reserved.
 	expires map[string]time.Time
@@ -63,6 +66,7 @@ func New(products []inventory.Product, opts ...Option) *Store {
 		ttl:          inventory.DefaultReservationTTL,
 		now:          time.Now,
 		products:     make(map[string]inventory.Product),
+		initial:      make(map[string]int64),
 		reservations: make(map[string]inventory.Reservation),
 		expires:      make(map[string]time.Time),
 	}
@@ -71,6 +75,7 @@ func New(products []inventory.Product, opts ...Option) *Store {
 	}
 	for _, p := range products {
 		s.products[p.ID] = p
+		s.initial[p.ID] = p.Available
 	}
 	return s
 }
@@ -104,6 +109,34 @@ func (s *Store) GetProduct(_ context.Context, id string) (inventory.Product, err
 	if !ok {
 		return inventory.Product{}, apperr.New(apperr.NotFound, "product %s not found", id)
 	}
+	return p, nil
+}
+
+// CreateProduct implements inventory.Store.
+func (s *Store) CreateProduct(_ context.Context, p inventory.Product) (inventory.Product, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.products[p.ID]; ok {
+		if old.Name != p.Name || old.Price != p.Price || s.initial[p.ID] != p.Available {
+			return inventory.Product{}, apperr.New(apperr.Conflict, "product %s exists with other fields", p.ID)
+		}
+		return old, nil
+	}
+	s.products[p.ID] = p
+	s.initial[p.ID] = p.Available
+	return p, nil
+}
+
+// SetStock implements inventory.Store.
+func (s *Store) SetStock(_ context.Context, id string, available int64) (inventory.Product, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.products[id]
+	if !ok {
+		return inventory.Product{}, apperr.New(apperr.NotFound, "product %s not found", id)
+	}
+	p.Available = available
+	s.products[id] = p
 	return p, nil
 }
 

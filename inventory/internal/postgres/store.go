@@ -106,8 +106,9 @@ func (s *Store) Seed(ctx context.Context, products []inventory.Product) error {
 		ids[i], names[i], prices[i], currencies[i], available[i] = p.ID, p.Name, p.Price.Minor, p.Price.Currency, p.Available
 	}
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO products (id, name, price_minor, currency, available)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[])
+		INSERT INTO products (id, name, price_minor, currency, available, initial_available)
+		SELECT id, name, price, currency, available, available
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[]) AS p(id, name, price, currency, available)
 		ON CONFLICT (id) DO NOTHING`,
 		ids, names, prices, currencies, available)
 	if err != nil {
@@ -149,6 +150,54 @@ func (s *Store) GetProduct(ctx context.Context, id string) (inventory.Product, e
 	}
 	if err != nil {
 		return inventory.Product{}, dbErr(err, "get product %s", id)
+	}
+	return p, nil
+}
+
+// CreateProduct implements inventory.Store. ON CONFLICT DO NOTHING makes
+// a concurrent create of the same id wait for the first to commit and then
+// find its row, so exactly one create inserts and the others compare.
+func (s *Store) CreateProduct(ctx context.Context, p inventory.Product) (inventory.Product, error) {
+	tag, err := s.pool.Exec(ctx, `
+		INSERT INTO products (id, name, price_minor, currency, available, initial_available)
+		VALUES ($1, $2, $3, $4, $5, $5)
+		ON CONFLICT (id) DO NOTHING`,
+		p.ID, p.Name, p.Price.Minor, p.Price.Currency, p.Available)
+	if err != nil {
+		return inventory.Product{}, dbErr(err, "create product %s", p.ID)
+	}
+	if tag.RowsAffected() == 1 {
+		return p, nil
+	}
+	// The id is taken, and products are never deleted: the row is there.
+	var old inventory.Product
+	var initial int64
+	err = s.pool.QueryRow(ctx, `SELECT `+productColumns+`, initial_available FROM products WHERE id = $1`, p.ID).
+		Scan(&old.ID, &old.Name, &old.Price.Minor, &old.Price.Currency, &old.Available, &initial)
+	if err != nil {
+		return inventory.Product{}, dbErr(err, "create product %s: read existing", p.ID)
+	}
+	if old.Name != p.Name || old.Price != p.Price || initial != p.Available {
+		return inventory.Product{}, apperr.New(apperr.Conflict, "product %s exists with other fields", p.ID)
+	}
+	return old, nil
+}
+
+// SetStock implements inventory.Store. The UPDATE takes the product's row
+// lock, the one Reserve and Release take before they move stock, so it
+// waits for a reservation in flight and the next one reads the new count;
+// it sets available, the count not held by reservations, not the total.
+func (s *Store) SetStock(ctx context.Context, id string, available int64) (inventory.Product, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE products SET available = $2 WHERE id = $1 RETURNING `+productColumns, id, available)
+	if err != nil {
+		return inventory.Product{}, dbErr(err, "set stock of product %s", id)
+	}
+	p, err := pgx.CollectExactlyOneRow(rows, scanProduct)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return inventory.Product{}, apperr.New(apperr.NotFound, "product %s not found", id)
+	}
+	if err != nil {
+		return inventory.Product{}, dbErr(err, "set stock of product %s", id)
 	}
 	return p, nil
 }

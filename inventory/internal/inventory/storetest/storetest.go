@@ -45,6 +45,8 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Commit", s.testCommit)
 	t.Run("Release", s.testRelease)
 	t.Run("ReleaseExpired", s.testReleaseExpired)
+	t.Run("CreateProduct", s.testCreateProduct)
+	t.Run("SetStock", s.testSetStock)
 }
 
 type suite struct {
@@ -849,5 +851,258 @@ func (s suite) testReleaseExpired(t *testing.T) {
 		}
 		t.Logf("%d of %d orders committed before the sweep reached them", committed, orders)
 		wantAvailable(t, st, "p", int64(orders-committed))
+	})
+}
+
+func (s suite) testCreateProduct(t *testing.T) {
+	t.Parallel()
+	jug := inventory.Product{ID: "jug", Name: "Milk jug", Price: eur(1500), Available: 10}
+
+	t.Run("a new product can be read, listed and reserved", func(t *testing.T) {
+		t.Parallel()
+		st := s.twoProducts(t)
+		got, err := st.CreateProduct(t.Context(), jug)
+		if err != nil {
+			t.Fatalf("CreateProduct: %v", err)
+		}
+		if got != jug {
+			t.Errorf("CreateProduct returned %+v, want %+v", got, jug)
+		}
+		if p, err := st.GetProduct(t.Context(), "jug"); err != nil || p != jug {
+			t.Errorf("GetProduct = %+v, %v; want %+v", p, err, jug)
+		}
+		listed, err := st.ListProducts(t.Context(), "", 10)
+		if err != nil {
+			t.Fatalf("ListProducts: %v", err)
+		}
+		if got, want := ids(listed), []string{"a", "b", "jug"}; !slices.Equal(got, want) {
+			t.Errorf("listed %v, want %v", got, want)
+		}
+		reserve(t, st, "ord-1", item("jug", 4))
+		wantAvailable(t, st, "jug", 6)
+	})
+
+	t.Run("a repeat returns the stored product, stock taken since included", func(t *testing.T) {
+		t.Parallel()
+		st := s.twoProducts(t)
+		if _, err := st.CreateProduct(t.Context(), jug); err != nil {
+			t.Fatalf("CreateProduct: %v", err)
+		}
+		reserve(t, st, "ord-1", item("jug", 3))
+		got, err := st.CreateProduct(t.Context(), jug)
+		if err != nil {
+			t.Fatalf("repeated CreateProduct: %v, want no error", err)
+		}
+		want := jug
+		want.Available = 7
+		if got != want {
+			t.Errorf("repeat returned %+v, want %+v", got, want)
+		}
+		wantAvailable(t, st, "jug", 7)
+	})
+
+	t.Run("the id taken with other fields is a conflict that changes nothing", func(t *testing.T) {
+		t.Parallel()
+		st := s.twoProducts(t)
+		if _, err := st.CreateProduct(t.Context(), jug); err != nil {
+			t.Fatalf("CreateProduct: %v", err)
+		}
+		tests := []struct {
+			name   string
+			change func(p *inventory.Product)
+		}{
+			{"other name", func(p *inventory.Product) { p.Name = "Cream jug" }},
+			{"other price", func(p *inventory.Product) { p.Price.Minor++ }},
+			{"other currency", func(p *inventory.Product) { p.Price.Currency = "USD" }},
+			{"other stock", func(p *inventory.Product) { p.Available++ }},
+		}
+		for _, tt := range tests {
+			p := jug
+			tt.change(&p)
+			_, err := st.CreateProduct(t.Context(), p)
+			if got := apperr.CodeOf(err); got != apperr.Conflict {
+				t.Errorf("%s: got error %v (code %q), want code %q", tt.name, err, got, apperr.Conflict)
+			}
+		}
+		if p, err := st.GetProduct(t.Context(), "jug"); err != nil || p != jug {
+			t.Errorf("after the conflicts GetProduct = %+v, %v; want %+v", p, err, jug)
+		}
+	})
+
+	t.Run("a seeded product counts as created with its seed", func(t *testing.T) {
+		t.Parallel()
+		st := s.twoProducts(t)
+		a := inventory.Product{ID: "a", Name: "A", Price: eur(250), Available: 5}
+		if got, err := st.CreateProduct(t.Context(), a); err != nil || got != a {
+			t.Errorf("CreateProduct(seeded a) = %+v, %v; want %+v", got, err, a)
+		}
+		a.Name = "Other"
+		_, err := st.CreateProduct(t.Context(), a)
+		wantErr(t, err, apperr.Conflict, "")
+	})
+
+	t.Run("concurrent creates of one id: one product, clashing ones fail", func(t *testing.T) {
+		t.Parallel()
+		st := s.twoProducts(t)
+		const creators = 20
+		other := jug
+		other.Name = "Cream jug"
+		var mu sync.Mutex
+		var errs []error
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range creators {
+			wg.Go(func() {
+				<-start
+				_, err := st.CreateProduct(t.Context(), jug)
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				if i == 0 { // one clashing create among identical ones
+					_, err := st.CreateProduct(t.Context(), other)
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		p, err := st.GetProduct(t.Context(), "jug")
+		if err != nil {
+			t.Fatalf("GetProduct: %v", err)
+		}
+		// Whichever fields won, every create with the other fields failed
+		// with Conflict and every create with the winning ones succeeded.
+		winner := jug
+		if p.Name == other.Name {
+			winner = other
+		}
+		if p != winner {
+			t.Errorf("stored %+v, want %+v", p, winner)
+		}
+		var ok, conflicts int
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case apperr.CodeOf(err) == apperr.Conflict:
+				conflicts++
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}
+		if winner == jug && (ok != creators || conflicts != 1) || winner == other && (ok != 1 || conflicts != creators) {
+			t.Errorf("got %d successes and %d conflicts, winner %q", ok, conflicts, winner.Name)
+		}
+	})
+}
+
+func (s suite) testSetStock(t *testing.T) {
+	t.Parallel()
+
+	t.Run("sets available and returns the product", func(t *testing.T) {
+		t.Parallel()
+		st := s.twoProducts(t)
+		for _, n := range []int64{9, 0, 3} {
+			p, err := st.SetStock(t.Context(), "a", n)
+			if err != nil {
+				t.Fatalf("SetStock(a, %d): %v", n, err)
+			}
+			want := inventory.Product{ID: "a", Name: "A", Price: eur(250), Available: n}
+			if p != want {
+				t.Errorf("SetStock(a, %d) returned %+v, want %+v", n, p, want)
+			}
+			wantAvailable(t, st, "a", n)
+		}
+		wantAvailable(t, st, "b", 2)
+	})
+
+	t.Run("a repeat changes nothing", func(t *testing.T) {
+		t.Parallel()
+		st := s.twoProducts(t)
+		for range 2 {
+			if _, err := st.SetStock(t.Context(), "a", 8); err != nil {
+				t.Fatalf("SetStock: %v", err)
+			}
+		}
+		wantAvailable(t, st, "a", 8)
+	})
+
+	t.Run("unknown product", func(t *testing.T) {
+		t.Parallel()
+		st := s.twoProducts(t)
+		_, err := st.SetStock(t.Context(), "nope", 1)
+		wantErr(t, err, apperr.NotFound, "")
+	})
+
+	t.Run("sets the available count, not the total: reserved units come back on top", func(t *testing.T) {
+		t.Parallel()
+		st := s.twoProducts(t)
+		reserve(t, st, "ord-1", item("a", 3))
+		if _, err := st.SetStock(t.Context(), "a", 10); err != nil {
+			t.Fatalf("SetStock: %v", err)
+		}
+		wantAvailable(t, st, "a", 10)
+		release(t, st, "ord-1")
+		wantAvailable(t, st, "a", 13)
+	})
+
+	t.Run("zero stock makes reservations fail", func(t *testing.T) {
+		t.Parallel()
+		st := s.twoProducts(t)
+		if _, err := st.SetStock(t.Context(), "b", 0); err != nil {
+			t.Fatalf("SetStock: %v", err)
+		}
+		_, err := st.Reserve(t.Context(), "ord-1", []inventory.Item{item("b", 1)})
+		wantErr(t, err, apperr.FailedPrecondition, inventory.ReasonOutOfStock)
+	})
+
+	t.Run("racing reservations neither oversell nor go negative", func(t *testing.T) {
+		t.Parallel()
+		const buyers, stock, restock = 30, 10, 5
+		st := s.oneProduct(t, "hot", stock)
+		var ok atomic.Int64
+		var mu sync.Mutex
+		var others []error
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range buyers {
+			wg.Go(func() {
+				<-start
+				_, err := st.Reserve(t.Context(), fmt.Sprintf("ord-%02d", i), []inventory.Item{item("hot", 1)})
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case apperr.ReasonOf(err) == inventory.ReasonOutOfStock:
+				default:
+					mu.Lock()
+					others = append(others, err)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Go(func() {
+			<-start
+			if _, err := st.SetStock(t.Context(), "hot", restock); err != nil {
+				mu.Lock()
+				others = append(others, err)
+				mu.Unlock()
+			}
+		})
+		close(start)
+		wg.Wait()
+		if len(others) != 0 {
+			t.Fatalf("got %d unexpected errors, want 0; first: %v", len(others), others[0])
+		}
+		// If k reservations came before the new count, the rest were
+		// taken from it: ok = k + (restock - left), with 0 <= k <= stock.
+		left := available(t, st, "hot")
+		if left < 0 || left > restock {
+			t.Errorf("got %d left, want 0..%d", left, restock)
+		}
+		if k := ok.Load() - (restock - left); k < 0 || k > stock {
+			t.Errorf("got %d reservations and %d left: %d before the new count, want 0..%d", ok.Load(), left, k, stock)
+		}
 	})
 }

@@ -742,6 +742,219 @@ func (x *ReleaseResponse) GetState() ReservationState {
 	return ReservationState_RESERVATION_STATE_UNSPECIFIED
 }
 
+type CreateProductRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1..64 characters from [A-Za-z0-9_-], chosen by the caller.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// 1..200 characters.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Greater than zero, with an ISO 4217 currency code.
+	Price *v1.Money `protobuf:"bytes,3,opt,name=price,proto3" json:"price,omitempty"`
+	// Units that can be reserved from the start, 0..1,000,000.
+	Available     int64 `protobuf:"varint,4,opt,name=available,proto3" json:"available,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateProductRequest) Reset() {
+	*x = CreateProductRequest{}
+	mi := &file_inventory_v1_inventory_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateProductRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateProductRequest) ProtoMessage() {}
+
+func (x *CreateProductRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_inventory_v1_inventory_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateProductRequest.ProtoReflect.Descriptor instead.
+func (*CreateProductRequest) Descriptor() ([]byte, []int) {
+	return file_inventory_v1_inventory_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CreateProductRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CreateProductRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateProductRequest) GetPrice() *v1.Money {
+	if x != nil {
+		return x.Price
+	}
+	return nil
+}
+
+func (x *CreateProductRequest) GetAvailable() int64 {
+	if x != nil {
+		return x.Available
+	}
+	return 0
+}
+
+type CreateProductResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Product       *Product               `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateProductResponse) Reset() {
+	*x = CreateProductResponse{}
+	mi := &file_inventory_v1_inventory_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateProductResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateProductResponse) ProtoMessage() {}
+
+func (x *CreateProductResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_inventory_v1_inventory_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateProductResponse.ProtoReflect.Descriptor instead.
+func (*CreateProductResponse) Descriptor() ([]byte, []int) {
+	return file_inventory_v1_inventory_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CreateProductResponse) GetProduct() *Product {
+	if x != nil {
+		return x.Product
+	}
+	return nil
+}
+
+type SetStockRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ProductId string                 `protobuf:"bytes,1,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	// The new count of units that can still be reserved, 0..1,000,000.
+	Available     int64 `protobuf:"varint,2,opt,name=available,proto3" json:"available,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetStockRequest) Reset() {
+	*x = SetStockRequest{}
+	mi := &file_inventory_v1_inventory_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetStockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetStockRequest) ProtoMessage() {}
+
+func (x *SetStockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_inventory_v1_inventory_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetStockRequest.ProtoReflect.Descriptor instead.
+func (*SetStockRequest) Descriptor() ([]byte, []int) {
+	return file_inventory_v1_inventory_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SetStockRequest) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *SetStockRequest) GetAvailable() int64 {
+	if x != nil {
+		return x.Available
+	}
+	return 0
+}
+
+type SetStockResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Product       *Product               `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetStockResponse) Reset() {
+	*x = SetStockResponse{}
+	mi := &file_inventory_v1_inventory_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetStockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetStockResponse) ProtoMessage() {}
+
+func (x *SetStockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_inventory_v1_inventory_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetStockResponse.ProtoReflect.Descriptor instead.
+func (*SetStockResponse) Descriptor() ([]byte, []int) {
+	return file_inventory_v1_inventory_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SetStockResponse) GetProduct() *Product {
+	if x != nil {
+		return x.Product
+	}
+	return nil
+}
+
 var File_inventory_v1_inventory_proto protoreflect.FileDescriptor
 
 const file_inventory_v1_inventory_proto_rawDesc = "" +
@@ -787,19 +1000,34 @@ const file_inventory_v1_inventory_proto_rawDesc = "" +
 	"\x0eReleaseRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"G\n" +
 	"\x0fReleaseResponse\x124\n" +
-	"\x05state\x18\x01 \x01(\x0e2\x1e.inventory.v1.ReservationStateR\x05state*\x96\x01\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x1e.inventory.v1.ReservationStateR\x05state\"\x7f\n" +
+	"\x14CreateProductRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
+	"\x05price\x18\x03 \x01(\v2\x0f.money.v1.MoneyR\x05price\x12\x1c\n" +
+	"\tavailable\x18\x04 \x01(\x03R\tavailable\"H\n" +
+	"\x15CreateProductResponse\x12/\n" +
+	"\aproduct\x18\x01 \x01(\v2\x15.inventory.v1.ProductR\aproduct\"N\n" +
+	"\x0fSetStockRequest\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x01 \x01(\tR\tproductId\x12\x1c\n" +
+	"\tavailable\x18\x02 \x01(\x03R\tavailable\"C\n" +
+	"\x10SetStockResponse\x12/\n" +
+	"\aproduct\x18\x01 \x01(\v2\x15.inventory.v1.ProductR\aproduct*\x96\x01\n" +
 	"\x10ReservationState\x12!\n" +
 	"\x1dRESERVATION_STATE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aRESERVATION_STATE_RESERVED\x10\x01\x12\x1f\n" +
 	"\x1bRESERVATION_STATE_COMMITTED\x10\x02\x12\x1e\n" +
-	"\x1aRESERVATION_STATE_RELEASED\x10\x032\x8f\x03\n" +
+	"\x1aRESERVATION_STATE_RELEASED\x10\x032\xb4\x04\n" +
 	"\x10InventoryService\x12U\n" +
 	"\fListProducts\x12!.inventory.v1.ListProductsRequest\x1a\".inventory.v1.ListProductsResponse\x12O\n" +
 	"\n" +
 	"GetProduct\x12\x1f.inventory.v1.GetProductRequest\x1a .inventory.v1.GetProductResponse\x12F\n" +
 	"\aReserve\x12\x1c.inventory.v1.ReserveRequest\x1a\x1d.inventory.v1.ReserveResponse\x12C\n" +
 	"\x06Commit\x12\x1b.inventory.v1.CommitRequest\x1a\x1c.inventory.v1.CommitResponse\x12F\n" +
-	"\aRelease\x12\x1c.inventory.v1.ReleaseRequest\x1a\x1d.inventory.v1.ReleaseResponseB?Z=github.com/shopmesh/shopmesh/pkg/api/inventory/v1;inventoryv1b\x06proto3"
+	"\aRelease\x12\x1c.inventory.v1.ReleaseRequest\x1a\x1d.inventory.v1.ReleaseResponse\x12X\n" +
+	"\rCreateProduct\x12\".inventory.v1.CreateProductRequest\x1a#.inventory.v1.CreateProductResponse\x12I\n" +
+	"\bSetStock\x12\x1d.inventory.v1.SetStockRequest\x1a\x1e.inventory.v1.SetStockResponseB?Z=github.com/shopmesh/shopmesh/pkg/api/inventory/v1;inventoryv1b\x06proto3"
 
 var (
 	file_inventory_v1_inventory_proto_rawDescOnce sync.Once
@@ -814,50 +1042,61 @@ func file_inventory_v1_inventory_proto_rawDescGZIP() []byte {
 }
 
 var file_inventory_v1_inventory_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_inventory_v1_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_inventory_v1_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_inventory_v1_inventory_proto_goTypes = []any{
-	(ReservationState)(0),        // 0: inventory.v1.ReservationState
-	(*Product)(nil),              // 1: inventory.v1.Product
-	(*Item)(nil),                 // 2: inventory.v1.Item
-	(*ReservedLine)(nil),         // 3: inventory.v1.ReservedLine
-	(*ListProductsRequest)(nil),  // 4: inventory.v1.ListProductsRequest
-	(*ListProductsResponse)(nil), // 5: inventory.v1.ListProductsResponse
-	(*GetProductRequest)(nil),    // 6: inventory.v1.GetProductRequest
-	(*GetProductResponse)(nil),   // 7: inventory.v1.GetProductResponse
-	(*ReserveRequest)(nil),       // 8: inventory.v1.ReserveRequest
-	(*ReserveResponse)(nil),      // 9: inventory.v1.ReserveResponse
-	(*CommitRequest)(nil),        // 10: inventory.v1.CommitRequest
-	(*CommitResponse)(nil),       // 11: inventory.v1.CommitResponse
-	(*ReleaseRequest)(nil),       // 12: inventory.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),      // 13: inventory.v1.ReleaseResponse
-	(*v1.Money)(nil),             // 14: money.v1.Money
+	(ReservationState)(0),         // 0: inventory.v1.ReservationState
+	(*Product)(nil),               // 1: inventory.v1.Product
+	(*Item)(nil),                  // 2: inventory.v1.Item
+	(*ReservedLine)(nil),          // 3: inventory.v1.ReservedLine
+	(*ListProductsRequest)(nil),   // 4: inventory.v1.ListProductsRequest
+	(*ListProductsResponse)(nil),  // 5: inventory.v1.ListProductsResponse
+	(*GetProductRequest)(nil),     // 6: inventory.v1.GetProductRequest
+	(*GetProductResponse)(nil),    // 7: inventory.v1.GetProductResponse
+	(*ReserveRequest)(nil),        // 8: inventory.v1.ReserveRequest
+	(*ReserveResponse)(nil),       // 9: inventory.v1.ReserveResponse
+	(*CommitRequest)(nil),         // 10: inventory.v1.CommitRequest
+	(*CommitResponse)(nil),        // 11: inventory.v1.CommitResponse
+	(*ReleaseRequest)(nil),        // 12: inventory.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),       // 13: inventory.v1.ReleaseResponse
+	(*CreateProductRequest)(nil),  // 14: inventory.v1.CreateProductRequest
+	(*CreateProductResponse)(nil), // 15: inventory.v1.CreateProductResponse
+	(*SetStockRequest)(nil),       // 16: inventory.v1.SetStockRequest
+	(*SetStockResponse)(nil),      // 17: inventory.v1.SetStockResponse
+	(*v1.Money)(nil),              // 18: money.v1.Money
 }
 var file_inventory_v1_inventory_proto_depIdxs = []int32{
-	14, // 0: inventory.v1.Product.price:type_name -> money.v1.Money
-	14, // 1: inventory.v1.ReservedLine.unit_price:type_name -> money.v1.Money
+	18, // 0: inventory.v1.Product.price:type_name -> money.v1.Money
+	18, // 1: inventory.v1.ReservedLine.unit_price:type_name -> money.v1.Money
 	1,  // 2: inventory.v1.ListProductsResponse.products:type_name -> inventory.v1.Product
 	1,  // 3: inventory.v1.GetProductResponse.product:type_name -> inventory.v1.Product
 	2,  // 4: inventory.v1.ReserveRequest.items:type_name -> inventory.v1.Item
 	3,  // 5: inventory.v1.ReserveResponse.lines:type_name -> inventory.v1.ReservedLine
-	14, // 6: inventory.v1.ReserveResponse.total:type_name -> money.v1.Money
+	18, // 6: inventory.v1.ReserveResponse.total:type_name -> money.v1.Money
 	0,  // 7: inventory.v1.ReserveResponse.state:type_name -> inventory.v1.ReservationState
 	0,  // 8: inventory.v1.CommitResponse.state:type_name -> inventory.v1.ReservationState
 	0,  // 9: inventory.v1.ReleaseResponse.state:type_name -> inventory.v1.ReservationState
-	4,  // 10: inventory.v1.InventoryService.ListProducts:input_type -> inventory.v1.ListProductsRequest
-	6,  // 11: inventory.v1.InventoryService.GetProduct:input_type -> inventory.v1.GetProductRequest
-	8,  // 12: inventory.v1.InventoryService.Reserve:input_type -> inventory.v1.ReserveRequest
-	10, // 13: inventory.v1.InventoryService.Commit:input_type -> inventory.v1.CommitRequest
-	12, // 14: inventory.v1.InventoryService.Release:input_type -> inventory.v1.ReleaseRequest
-	5,  // 15: inventory.v1.InventoryService.ListProducts:output_type -> inventory.v1.ListProductsResponse
-	7,  // 16: inventory.v1.InventoryService.GetProduct:output_type -> inventory.v1.GetProductResponse
-	9,  // 17: inventory.v1.InventoryService.Reserve:output_type -> inventory.v1.ReserveResponse
-	11, // 18: inventory.v1.InventoryService.Commit:output_type -> inventory.v1.CommitResponse
-	13, // 19: inventory.v1.InventoryService.Release:output_type -> inventory.v1.ReleaseResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	18, // 10: inventory.v1.CreateProductRequest.price:type_name -> money.v1.Money
+	1,  // 11: inventory.v1.CreateProductResponse.product:type_name -> inventory.v1.Product
+	1,  // 12: inventory.v1.SetStockResponse.product:type_name -> inventory.v1.Product
+	4,  // 13: inventory.v1.InventoryService.ListProducts:input_type -> inventory.v1.ListProductsRequest
+	6,  // 14: inventory.v1.InventoryService.GetProduct:input_type -> inventory.v1.GetProductRequest
+	8,  // 15: inventory.v1.InventoryService.Reserve:input_type -> inventory.v1.ReserveRequest
+	10, // 16: inventory.v1.InventoryService.Commit:input_type -> inventory.v1.CommitRequest
+	12, // 17: inventory.v1.InventoryService.Release:input_type -> inventory.v1.ReleaseRequest
+	14, // 18: inventory.v1.InventoryService.CreateProduct:input_type -> inventory.v1.CreateProductRequest
+	16, // 19: inventory.v1.InventoryService.SetStock:input_type -> inventory.v1.SetStockRequest
+	5,  // 20: inventory.v1.InventoryService.ListProducts:output_type -> inventory.v1.ListProductsResponse
+	7,  // 21: inventory.v1.InventoryService.GetProduct:output_type -> inventory.v1.GetProductResponse
+	9,  // 22: inventory.v1.InventoryService.Reserve:output_type -> inventory.v1.ReserveResponse
+	11, // 23: inventory.v1.InventoryService.Commit:output_type -> inventory.v1.CommitResponse
+	13, // 24: inventory.v1.InventoryService.Release:output_type -> inventory.v1.ReleaseResponse
+	15, // 25: inventory.v1.InventoryService.CreateProduct:output_type -> inventory.v1.CreateProductResponse
+	17, // 26: inventory.v1.InventoryService.SetStock:output_type -> inventory.v1.SetStockResponse
+	20, // [20:27] is the sub-list for method output_type
+	13, // [13:20] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_inventory_v1_inventory_proto_init() }
@@ -871,7 +1110,7 @@ func file_inventory_v1_inventory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_inventory_v1_inventory_proto_rawDesc), len(file_inventory_v1_inventory_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

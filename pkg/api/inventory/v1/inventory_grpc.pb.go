@@ -19,11 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	InventoryService_ListProducts_FullMethodName = "/inventory.v1.InventoryService/ListProducts"
-	InventoryService_GetProduct_FullMethodName   = "/inventory.v1.InventoryService/GetProduct"
-	InventoryService_Reserve_FullMethodName      = "/inventory.v1.InventoryService/Reserve"
-	InventoryService_Commit_FullMethodName       = "/inventory.v1.InventoryService/Commit"
-	InventoryService_Release_FullMethodName      = "/inventory.v1.InventoryService/Release"
+	InventoryService_ListProducts_FullMethodName  = "/inventory.v1.InventoryService/ListProducts"
+	InventoryService_GetProduct_FullMethodName    = "/inventory.v1.InventoryService/GetProduct"
+	InventoryService_Reserve_FullMethodName       = "/inventory.v1.InventoryService/Reserve"
+	InventoryService_Commit_FullMethodName        = "/inventory.v1.InventoryService/Commit"
+	InventoryService_Release_FullMethodName       = "/inventory.v1.InventoryService/Release"
+	InventoryService_CreateProduct_FullMethodName = "/inventory.v1.InventoryService/CreateProduct"
+	InventoryService_SetStock_FullMethodName      = "/inventory.v1.InventoryService/SetStock"
 )
 
 // InventoryServiceClient is the client API for InventoryService service.
@@ -33,7 +35,8 @@ const (
 // InventoryService owns the catalog and the stock. Reserve, Commit and Release
 // are keyed by order id and idempotent, so the order saga may repeat them
 // safely; only the order service is allowed to call them (checked from the
-// caller's certificate).
+// caller's certificate). CreateProduct and SetStock are the catalog's admin
+// operations; only the gateway may call them, and it checks the admin role.
 type InventoryServiceClient interface {
 	// ListProducts pages through the catalog.
 	ListProducts(ctx context.Context, in *ListProductsRequest, opts ...grpc.CallOption) (*ListProductsResponse, error)
@@ -48,6 +51,17 @@ type InventoryServiceClient interface {
 	// Release returns the reserved stock. Idempotent; releasing an unknown
 	// order is not an error.
 	Release(ctx context.Context, in *ReleaseRequest, opts ...grpc.CallOption) (*ReleaseResponse, error)
+	// CreateProduct adds a product to the catalog. Idempotent by id: a repeat
+	// with the same id and the same fields (available compared with the
+	// stock the product was created with) returns the existing product with
+	// its current stock; ALREADY_EXISTS if the id is taken by a product with
+	// other fields. INVALID_ARGUMENT if a field is out of range.
+	CreateProduct(ctx context.Context, in *CreateProductRequest, opts ...grpc.CallOption) (*CreateProductResponse, error)
+	// SetStock sets the units that can still be reserved (an absolute value,
+	// not a delta, so a repeat is harmless); units already reserved are not
+	// affected. NOT_FOUND if the id is unknown, INVALID_ARGUMENT if available
+	// is negative or too large.
+	SetStock(ctx context.Context, in *SetStockRequest, opts ...grpc.CallOption) (*SetStockResponse, error)
 }
 
 type inventoryServiceClient struct {
@@ -108,6 +122,26 @@ func (c *inventoryServiceClient) Release(ctx context.Context, in *ReleaseRequest
 	return out, nil
 }
 
+func (c *inventoryServiceClient) CreateProduct(ctx context.Context, in *CreateProductRequest, opts ...grpc.CallOption) (*CreateProductResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateProductResponse)
+	err := c.cc.Invoke(ctx, InventoryService_CreateProduct_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *inventoryServiceClient) SetStock(ctx context.Context, in *SetStockRequest, opts ...grpc.CallOption) (*SetStockResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetStockResponse)
+	err := c.cc.Invoke(ctx, InventoryService_SetStock_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InventoryServiceServer is the server API for InventoryService service.
 // All implementations must embed UnimplementedInventoryServiceServer
 // for forward compatibility.
@@ -115,7 +149,8 @@ func (c *inventoryServiceClient) Release(ctx context.Context, in *ReleaseRequest
 // InventoryService owns the catalog and the stock. Reserve, Commit and Release
 // are keyed by order id and idempotent, so the order saga may repeat them
 // safely; only the order service is allowed to call them (checked from the
-// caller's certificate).
+// caller's certificate). CreateProduct and SetStock are the catalog's admin
+// operations; only the gateway may call them, and it checks the admin role.
 type InventoryServiceServer interface {
 	// ListProducts pages through the catalog.
 	ListProducts(context.Context, *ListProductsRequest) (*ListProductsResponse, error)
@@ -130,6 +165,17 @@ type InventoryServiceServer interface {
 	// Release returns the reserved stock. Idempotent; releasing an unknown
 	// order is not an error.
 	Release(context.Context, *ReleaseRequest) (*ReleaseResponse, error)
+	// CreateProduct adds a product to the catalog. Idempotent by id: a repeat
+	// with the same id and the same fields (available compared with the
+	// stock the product was created with) returns the existing product with
+	// its current stock; ALREADY_EXISTS if the id is taken by a product with
+	// other fields. INVALID_ARGUMENT if a field is out of range.
+	CreateProduct(context.Context, *CreateProductRequest) (*CreateProductResponse, error)
+	// SetStock sets the units that can still be reserved (an absolute value,
+	// not a delta, so a repeat is harmless); units already reserved are not
+	// affected. NOT_FOUND if the id is unknown, INVALID_ARGUMENT if available
+	// is negative or too large.
+	SetStock(context.Context, *SetStockRequest) (*SetStockResponse, error)
 	mustEmbedUnimplementedInventoryServiceServer()
 }
 
@@ -154,6 +200,12 @@ func (UnimplementedInventoryServiceServer) Commit(context.Context, *CommitReques
 }
 func (UnimplementedInventoryServiceServer) Release(context.Context, *ReleaseRequest) (*ReleaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Release not implemented")
+}
+func (UnimplementedInventoryServiceServer) CreateProduct(context.Context, *CreateProductRequest) (*CreateProductResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateProduct not implemented")
+}
+func (UnimplementedInventoryServiceServer) SetStock(context.Context, *SetStockRequest) (*SetStockResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetStock not implemented")
 }
 func (UnimplementedInventoryServiceServer) mustEmbedUnimplementedInventoryServiceServer() {}
 func (UnimplementedInventoryServiceServer) testEmbeddedByValue()                          {}
@@ -266,6 +318,42 @@ func _InventoryService_Release_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _InventoryService_CreateProduct_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateProductRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InventoryServiceServer).CreateProduct(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InventoryService_CreateProduct_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InventoryServiceServer).CreateProduct(ctx, req.(*CreateProductRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _InventoryService_SetStock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetStockRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InventoryServiceServer).SetStock(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InventoryService_SetStock_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InventoryServiceServer).SetStock(ctx, req.(*SetStockRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // InventoryService_ServiceDesc is the grpc.ServiceDesc for InventoryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -292,6 +380,14 @@ var InventoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Release",
 			Handler:    _InventoryService_Release_Handler,
+		},
+		{
+			MethodName: "CreateProduct",
+			Handler:    _InventoryService_CreateProduct_Handler,
+		},
+		{
+			MethodName: "SetStock",
+			Handler:    _InventoryService_SetStock_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
