@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -17,7 +14,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/shopmesh/shopmesh/payment/internal/paysim"
-	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
+	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
+	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle/runtest"
 	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
 )
 
@@ -113,51 +111,17 @@ func TestRun(t *testing.T) {
 	psp := httptest.NewServer(sim.Handler())
 	defer psp.Close()
 
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	out, logs := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"payment"}, env(map[string]string{
+	ctx := t.Context()
+	proc := runtest.Start(t, func(ctx context.Context, stdout io.Writer) error {
+		return run(ctx, []string{"payment"}, env(map[string]string{
 			"DATABASE_URL": dsn, "PSP_URL": psp.URL, "PSP_API_KEY": "key",
 			"DEV_PLAINTEXT": "true", "PEER_TARGETS": "none=dns:///none:1",
 			"LISTEN_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0",
 			"PROPAGATION_DELAY": "0s",
-		}), logs)
-		_ = logs.Close()
-	}()
-	lines := bufio.NewScanner(out)
-	var admin string
-	for admin == "" && lines.Scan() {
-		var entry struct {
-			Msg       string `json:"msg"`
-			AdminAddr string `json:"admin_addr"`
-		}
-		if json.Unmarshal(lines.Bytes(), &entry) == nil && entry.Msg == "started" {
-			admin = entry.AdminAddr
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }() // keep the logger unblocked
-	if admin == "" {
-		t.Fatalf("no \"started\" log line; run: %v", <-done)
-	}
-
-	hc, err := httpclient.New(httpclient.Options{Name: "admin"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hc.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/readyz", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("GET /readyz: %v", err)
-	}
-	httpclient.DrainAndClose(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("GET /readyz: got %d, want 200", resp.StatusCode)
+		}), stdout)
+	})
+	if err := lifecycle.Probe(ctx, proc.AdminAddr); err != nil {
+		t.Errorf("readiness: %v", err)
 	}
 
 	conn, err := pgx.Connect(ctx, dsn)
@@ -170,13 +134,5 @@ func TestRun(t *testing.T) {
 		t.Errorf("payments table: %v (migrations not applied?)", err)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return within 30s of cancel")
-	}
+	proc.Stop(t)
 }
