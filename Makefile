@@ -12,6 +12,9 @@ export GATEWAY_PORT
 # Ryuk, testcontainers' reaper, would need an image pull; every test removes
 # its own containers instead.
 export TESTCONTAINERS_RYUK_DISABLED ?= true
+# DEV ONLY: the gateway's JWT key in deploy/compose.yaml, so `make token`
+# mints tokens that stack accepts. Never use it anywhere real.
+JWT_SIGNING_KEY ?= dev-only-insecure-jwt-key-do-not-use-in-prod
 
 # Tool versions, pinned (installed by `make tools` through the Go module proxy).
 BUF_VERSION                ?= v1.75.0
@@ -36,6 +39,10 @@ up: certs images ## build what is missing and run shopmesh (gateway on 127.0.0.1
 .PHONY: down
 down: ## stop shopmesh and remove its containers, networks and volumes
 	@$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) down --volumes --remove-orphans
+
+.PHONY: token
+token: ## print a dev JWT for `make up` (SUB=alice, ROLES=admin, TTL=1h to change it)
+	@JWT_SIGNING_KEY='$(JWT_SIGNING_KEY)' $(GO) run ./gateway/cmd/devtoken -sub '$(or $(SUB),alice)' -roles '$(ROLES)' -ttl '$(or $(TTL),1h)'
 
 .PHONY: logs
 logs: ## follow the logs of every service

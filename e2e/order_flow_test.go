@@ -106,7 +106,7 @@ func TestOrderFlow_PlaceOrder(t *testing.T) {
 	const qty = 3
 	var placed order
 	status, hdr := c.do(ctx, http.MethodPost, "/v1/orders",
-		map[string]string{"X-Customer-Id": "alice", "Idempotency-Key": "e2e-order-1"},
+		map[string]string{"Authorization": stack.Bearer("alice"), "Idempotency-Key": "e2e-order-1"},
 		map[string]any{"items": []map[string]any{{"product_id": "p-1002", "quantity": qty}}, "payment_token": "tok_visa"},
 		&placed)
 	if status != http.StatusCreated {
@@ -123,8 +123,14 @@ func TestOrderFlow_PlaceOrder(t *testing.T) {
 	}
 
 	var fetched order
-	if status, _ := c.do(ctx, http.MethodGet, "/v1/orders/"+placed.ID, map[string]string{"X-Customer-Id": "alice"}, nil, &fetched); status != http.StatusOK || fetched.Status != "CONFIRMED" {
+	if status, _ := c.do(ctx, http.MethodGet, "/v1/orders/"+placed.ID, map[string]string{"Authorization": stack.Bearer("alice")}, nil, &fetched); status != http.StatusOK || fetched.Status != "CONFIRMED" {
 		t.Errorf("GET order: status %d, order status %q; want 200 CONFIRMED", status, fetched.Status)
+	}
+	if status, _ := c.do(ctx, http.MethodGet, "/v1/orders/"+placed.ID, map[string]string{"Authorization": stack.Bearer("bob")}, nil, nil); status != http.StatusNotFound {
+		t.Errorf("GET alice's order as bob: status %d, want 404", status)
+	}
+	if status, hdr := c.do(ctx, http.MethodGet, "/v1/orders", nil, nil, nil); status != http.StatusUnauthorized || hdr.Get("WWW-Authenticate") == "" {
+		t.Errorf("GET /v1/orders without a token: status %d, WWW-Authenticate %q; want 401 with a challenge", status, hdr.Get("WWW-Authenticate"))
 	}
 
 	traceID := traceIDOf(t, hdr.Get("Traceparent"))

@@ -184,7 +184,7 @@ func (c *client) place(ctx context.Context, customer, key, product string, qty i
 		c.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Customer-Id", customer)
+	req.Header.Set("Authorization", stack.Bearer(customer))
 	req.Header.Set("Idempotency-Key", key)
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -205,7 +205,7 @@ func idOf(body []byte) string {
 func (c *client) order(t *testing.T, customer, id string) order {
 	t.Helper()
 	var o order
-	if status, _ := c.do(t.Context(), http.MethodGet, "/v1/orders/"+id, map[string]string{"X-Customer-Id": customer}, nil, &o); status != http.StatusOK {
+	if status, _ := c.do(t.Context(), http.MethodGet, "/v1/orders/"+id, map[string]string{"Authorization": stack.Bearer(customer)}, nil, &o); status != http.StatusOK {
 		t.Fatalf("GET order %q of %s: status %d", id, customer, status)
 	}
 	return o
@@ -220,7 +220,7 @@ func (c *client) waitOrder(t *testing.T, customer, want string, timeout time.Dur
 		var page struct {
 			Orders []order `json:"orders"`
 		}
-		if status, _ := c.do(t.Context(), http.MethodGet, "/v1/orders", map[string]string{"X-Customer-Id": customer}, nil, &page); status == http.StatusOK {
+		if status, _ := c.do(t.Context(), http.MethodGet, "/v1/orders", map[string]string{"Authorization": stack.Bearer(customer)}, nil, &page); status == http.StatusOK {
 			last = page.Orders
 			if len(page.Orders) == 1 && page.Orders[0].Status == want {
 				return page.Orders[0]

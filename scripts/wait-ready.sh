@@ -25,7 +25,7 @@ shopmesh is up: $url
   Place an order (a fresh Idempotency-Key per order; repeat it to retry safely):
     curl -s -X POST $url/v1/orders \\
       -H 'Content-Type: application/json' \\
-      -H 'X-Customer-Id: alice' \\
+      -H "Authorization: Bearer \$(make -s token)" \\
       -H "Idempotency-Key: \$(date +%s%N)" \\
       -d '{"items":[{"product_id":"p-1001","quantity":2}],"payment_token":"tok_visa"}'
 

@@ -37,6 +37,8 @@ const (
 	OtelcolImage = "shopmesh/otelcol:v0.165.0"
 	// PSPAPIKey is the simulator's API key in tests.
 	PSPAPIKey = "sk_test_e2e"
+	// JWTSigningKey is the gateway's HS256 key in tests; Bearer signs with it.
+	JWTSigningKey = "e2e-only-jwt-signing-key-0123456789"
 )
 
 // Stack is a running shopmesh.
@@ -153,6 +155,13 @@ func StartWith(t testing.TB, opts Options) *Stack {
 	}), ready)
 	s.run(t, "order", "shopmesh/order:dev", certs, testcontainers.WithEnv(svcEnv), database("order"), ready)
 	gw := s.run(t, "gateway", "shopmesh/gateway:dev", certs, testcontainers.WithEnv(svcEnv),
+		testcontainers.WithEnv(map[string]string{
+			"JWT_SIGNING_KEY": JWTSigningKey,
+			// The saga tests fire dozens of requests at once from one
+			// address and one customer; the per-client limit is the
+			// gateway's unit tests' business, not theirs.
+			"RATE_LIMIT_RPS": "1000", "RATE_LIMIT_BURST": "2000",
+		}),
 		testcontainers.WithExposedPorts("8080/tcp"), ready)
 
 	s.GatewayURL = "http://" + containertest.Reachable(t, gw, "8080/tcp")

@@ -6,8 +6,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
@@ -15,6 +17,7 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/platform/bootstrap"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
 
+	"github.com/shopmesh/shopmesh/gateway/internal/auth"
 	"github.com/shopmesh/shopmesh/gateway/internal/httpapi"
 )
 
@@ -43,11 +46,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil || reqTimeout <= 0 {
 		return fmt.Errorf("config of gateway: REQUEST_TIMEOUT %q: want a positive duration", getenv("REQUEST_TIMEOUT"))
 	}
+	rps, burst, err := rateLimit(getenv)
+	if err != nil {
+		return err
+	}
+	authCfg, err := auth.ConfigFromEnv(getenv)
+	if err != nil {
+		return fmt.Errorf("config of gateway: %w", err)
+	}
 	p, err := bootstrap.Start(ctx, cfg, stdout, getenv)
 	if err != nil {
 		return err
 	}
-	handler, err := newHandler(p, httpapi.Config{RequestTimeout: reqTimeout})
+	handler, err := newHandler(p, httpapi.Config{
+		RequestTimeout: reqTimeout, Auth: authCfg, RateLimitRPS: rps, RateLimitBurst: burst,
+	})
 	if err != nil {
 		p.Abort(ctx)
 		return err
@@ -63,6 +76,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}}
 	ready := func(ctx context.Context) error { return p.PeersReady(ctx, peers...) }
 	return lifecycle.Run(ctx, p.App(srv, nil, ready))
+}
+
+// rateLimit reads RATE_LIMIT_RPS (default 20) and RATE_LIMIT_BURST
+// (default 40), each client's budget.
+func rateLimit(getenv func(string) string) (float64, int, error) {
+	rps, burst := 20.0, 40
+	if s := getenv("RATE_LIMIT_RPS"); s != "" {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || !(v > 0) || math.IsInf(v, 0) {
+			return 0, 0, fmt.Errorf("config of gateway: RATE_LIMIT_RPS %q: want a positive number", s)
+		}
+		rps = v
+	}
+	if s := getenv("RATE_LIMIT_BURST"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 {
+			return 0, 0, fmt.Errorf("config of gateway: RATE_LIMIT_BURST %q: want a positive integer", s)
+		}
+		burst = v
+	}
+	return rps, burst, nil
 }
 
 func newHandler(p *bootstrap.Process, cfg httpapi.Config) (http.Handler, error) {

@@ -9,13 +9,15 @@ import (
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 )
 
-// fakeInventory is an inventoryv1.InventoryServiceClient whose read methods
+// fakeInventory is an inventoryv1.InventoryServiceClient whose catalog methods
 // are set per test. Any other method, or one left nil, panics, which the
 // API's recovery turns into a 500 the test notices.
 type fakeInventory struct {
 	inventoryv1.InventoryServiceClient
-	listProducts func(ctx context.Context, in *inventoryv1.ListProductsRequest) (*inventoryv1.ListProductsResponse, error)
-	getProduct   func(ctx context.Context, in *inventoryv1.GetProductRequest) (*inventoryv1.GetProductResponse, error)
+	listProducts  func(ctx context.Context, in *inventoryv1.ListProductsRequest) (*inventoryv1.ListProductsResponse, error)
+	getProduct    func(ctx context.Context, in *inventoryv1.GetProductRequest) (*inventoryv1.GetProductResponse, error)
+	createProduct func(ctx context.Context, in *inventoryv1.CreateProductRequest) (*inventoryv1.CreateProductResponse, error)
+	setStock      func(ctx context.Context, in *inventoryv1.SetStockRequest) (*inventoryv1.SetStockResponse, error)
 }
 
 func (f *fakeInventory) ListProducts(ctx context.Context, in *inventoryv1.ListProductsRequest, _ ...grpc.CallOption) (*inventoryv1.ListProductsResponse, error) {
@@ -24,6 +26,14 @@ func (f *fakeInventory) ListProducts(ctx context.Context, in *inventoryv1.ListPr
 
 func (f *fakeInventory) GetProduct(ctx context.Context, in *inventoryv1.GetProductRequest, _ ...grpc.CallOption) (*inventoryv1.GetProductResponse, error) {
 	return f.getProduct(ctx, in)
+}
+
+func (f *fakeInventory) CreateProduct(ctx context.Context, in *inventoryv1.CreateProductRequest, _ ...grpc.CallOption) (*inventoryv1.CreateProductResponse, error) {
+	return f.createProduct(ctx, in)
+}
+
+func (f *fakeInventory) SetStock(ctx context.Context, in *inventoryv1.SetStockRequest, _ ...grpc.CallOption) (*inventoryv1.SetStockResponse, error) {
+	return f.setStock(ctx, in)
 }
 
 // fakeOrders is an orderv1.OrderServiceClient whose methods are set per

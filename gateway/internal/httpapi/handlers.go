@@ -97,10 +97,7 @@ func (a *API) getProduct(c *gin.Context) {
 }
 
 func (a *API) placeOrder(c *gin.Context) {
-	customer, ok := customerID(c)
-	if !ok {
-		return
-	}
+	customer := customerID(c)
 	key := c.GetHeader("Idempotency-Key")
 	if !idPattern.MatchString(key) {
 		abortProblem(c, http.StatusBadRequest, "invalid_argument", "Idempotency-Key header is required: 1-64 letters, digits, '-' or '_'")
@@ -109,6 +106,10 @@ func (a *API) placeOrder(c *gin.Context) {
 	var req PlaceOrderRequest
 	if err := decodeStrict(c.Request.Body, &req); err != nil {
 		abortProblem(c, http.StatusBadRequest, "invalid_argument", err.Error())
+		return
+	}
+	if errs := req.validate(); len(errs) > 0 {
+		abortValidation(c, errs)
 		return
 	}
 	pb := &orderv1.PlaceOrderRequest{CustomerId: customer, IdempotencyKey: key, PaymentToken: req.PaymentToken}
@@ -124,10 +125,7 @@ func (a *API) placeOrder(c *gin.Context) {
 }
 
 func (a *API) listOrders(c *gin.Context) {
-	customer, ok := customerID(c)
-	if !ok {
-		return
-	}
+	customer := customerID(c)
 	size, err := pageSize(c)
 	if err != nil {
 		abortProblem(c, http.StatusBadRequest, "invalid_argument", err.Error())
@@ -169,10 +167,7 @@ func (a *API) cancelOrder(c *gin.Context) {
 // ownOrder loads the order in the path and answers 404 when it belongs to
 // someone else, so other customers' order ids cannot even be probed.
 func (a *API) ownOrder(c *gin.Context) (*orderv1.Order, bool) {
-	customer, ok := customerID(c)
-	if !ok {
-		return nil, false
-	}
+	customer := customerID(c)
 	id, ok := pathID(c)
 	if !ok {
 		return nil, false
@@ -187,17 +182,6 @@ func (a *API) ownOrder(c *gin.Context) (*orderv1.Order, bool) {
 		return nil, false
 	}
 	return resp.GetOrder(), true
-}
-
-// customerID identifies the caller. Until JWT auth lands it is the
-// X-Customer-Id header, validated like any other id.
-func customerID(c *gin.Context) (string, bool) {
-	id := c.GetHeader("X-Customer-Id")
-	if !idPattern.MatchString(id) {
-		abortProblem(c, http.StatusUnauthorized, "unauthenticated", "X-Customer-Id header is required")
-		return "", false
-	}
-	return id, true
 }
 
 func pathID(c *gin.Context) (string, bool) {

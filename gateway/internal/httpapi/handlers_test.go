@@ -131,7 +131,7 @@ func TestAPI_GetProduct(t *testing.T) {
 }
 
 // orderHeaders are the headers of a valid POST /v1/orders.
-var orderHeaders = map[string]string{"X-Customer-Id": "c-1", "Idempotency-Key": "k-1"}
+var orderHeaders = map[string]string{"Authorization": mustBearer("c-1"), "Idempotency-Key": "k-1"}
 
 const orderBody = `{"items":[{"product_id":"p-1001","quantity":2}],"payment_token":"tok_visa"}`
 
@@ -177,10 +177,9 @@ func TestAPI_PlaceOrder(t *testing.T) {
 		code   int
 		typ    string
 	}{
-		{"no X-Customer-Id", map[string]string{"Idempotency-Key": "k-1"}, orderBody, http.StatusUnauthorized, "unauthenticated"},
-		{"malformed X-Customer-Id", map[string]string{"X-Customer-Id": "c.1", "Idempotency-Key": "k-1"}, orderBody, http.StatusUnauthorized, "unauthenticated"},
-		{"no Idempotency-Key", map[string]string{"X-Customer-Id": "c-1"}, orderBody, http.StatusBadRequest, "invalid_argument"},
-		{"Idempotency-Key of 65 characters", map[string]string{"X-Customer-Id": "c-1", "Idempotency-Key": strings.Repeat("k", 65)}, orderBody, http.StatusBadRequest, "invalid_argument"},
+		{"no token", map[string]string{"Idempotency-Key": "k-1"}, orderBody, http.StatusUnauthorized, "unauthenticated"},
+		{"no Idempotency-Key", map[string]string{"Authorization": mustBearer("c-1")}, orderBody, http.StatusBadRequest, "invalid_argument"},
+		{"Idempotency-Key of 65 characters", map[string]string{"Authorization": mustBearer("c-1"), "Idempotency-Key": strings.Repeat("k", 65)}, orderBody, http.StatusBadRequest, "invalid_argument"},
 		{"unknown JSON field", orderHeaders, `{"items":[],"payment_token":"t","coupon":"FREE"}`, http.StatusBadRequest, "invalid_argument"},
 		{"unknown nested field", orderHeaders, `{"items":[{"product_id":"p","quantity":1,"price":1}]}`, http.StatusBadRequest, "invalid_argument"},
 		{"trailing object", orderHeaders, orderBody + `{}`, http.StatusBadRequest, "invalid_argument"},
@@ -232,7 +231,7 @@ func TestAPI_ListOrders(t *testing.T) {
 		got = in
 		return &orderv1.ListOrdersResponse{Orders: []*orderv1.Order{confirmed("ord_2", "c-1"), confirmed("ord_1", "c-1")}, NextPageToken: "ord_1"}, nil
 	}})
-	rec := serve(t, h, http.MethodGet, "/v1/orders?page_size=2", map[string]string{"X-Customer-Id": "c-1"}, "")
+	rec := serve(t, h, http.MethodGet, "/v1/orders?page_size=2", as("c-1"), "")
 	if rec.Code != http.StatusOK {
 		t.Fatalf("got status %d, want 200 (body %s)", rec.Code, rec.Body)
 	}
@@ -262,7 +261,7 @@ func TestAPI_GetOrder(t *testing.T) {
 
 	t.Run("own order", func(t *testing.T) {
 		t.Parallel()
-		rec := serve(t, h, http.MethodGet, "/v1/orders/ord_1", map[string]string{"X-Customer-Id": "c-1"}, "")
+		rec := serve(t, h, http.MethodGet, "/v1/orders/ord_1", as("c-1"), "")
 		if rec.Code != http.StatusOK {
 			t.Fatalf("got status %d, want 200 (body %s)", rec.Code, rec.Body)
 		}
@@ -273,7 +272,7 @@ func TestAPI_GetOrder(t *testing.T) {
 
 	t.Run("another customer's order is not found", func(t *testing.T) {
 		t.Parallel()
-		rec := serve(t, h, http.MethodGet, "/v1/orders/ord_1", map[string]string{"X-Customer-Id": "c-2"}, "")
+		rec := serve(t, h, http.MethodGet, "/v1/orders/ord_1", as("c-2"), "")
 		wantProblem(t, rec, http.StatusNotFound, "not_found")
 		if strings.Contains(rec.Body.String(), "c-1") {
 			t.Errorf("body %s names the owner, want nothing about them", rec.Body)
@@ -282,7 +281,7 @@ func TestAPI_GetOrder(t *testing.T) {
 
 	t.Run("unknown order", func(t *testing.T) {
 		t.Parallel()
-		wantProblem(t, serve(t, h, http.MethodGet, "/v1/orders/ord_9", map[string]string{"X-Customer-Id": "c-1"}, ""), http.StatusNotFound, "not_found")
+		wantProblem(t, serve(t, h, http.MethodGet, "/v1/orders/ord_9", as("c-1"), ""), http.StatusNotFound, "not_found")
 	})
 
 	t.Run("no customer", func(t *testing.T) {
@@ -292,7 +291,7 @@ func TestAPI_GetOrder(t *testing.T) {
 
 	t.Run("malformed id", func(t *testing.T) {
 		t.Parallel()
-		wantProblem(t, serve(t, h, http.MethodGet, "/v1/orders/ord.1", map[string]string{"X-Customer-Id": "c-1"}, ""), http.StatusBadRequest, "invalid_argument")
+		wantProblem(t, serve(t, h, http.MethodGet, "/v1/orders/ord.1", as("c-1"), ""), http.StatusBadRequest, "invalid_argument")
 	})
 }
 
@@ -316,7 +315,7 @@ func TestAPI_CancelOrder(t *testing.T) {
 		t.Parallel()
 		var cancels atomic.Int64
 		h := newHandler(t, nil, newOrders(&cancels))
-		rec := serve(t, h, http.MethodPost, "/v1/orders/ord_1/cancel", map[string]string{"X-Customer-Id": "c-1"}, "")
+		rec := serve(t, h, http.MethodPost, "/v1/orders/ord_1/cancel", as("c-1"), "")
 		if rec.Code != http.StatusOK {
 			t.Fatalf("got status %d, want 200 (body %s)", rec.Code, rec.Body)
 		}
@@ -332,7 +331,7 @@ func TestAPI_CancelOrder(t *testing.T) {
 		t.Parallel()
 		var cancels atomic.Int64
 		h := newHandler(t, nil, newOrders(&cancels))
-		wantProblem(t, serve(t, h, http.MethodPost, "/v1/orders/ord_1/cancel", map[string]string{"X-Customer-Id": "c-2"}, ""), http.StatusNotFound, "not_found")
+		wantProblem(t, serve(t, h, http.MethodPost, "/v1/orders/ord_1/cancel", as("c-2"), ""), http.StatusNotFound, "not_found")
 		if got := cancels.Load(); got != 0 {
 			t.Errorf("got %d cancels, want 0", got)
 		}
@@ -345,6 +344,6 @@ func TestAPI_CancelOrder(t *testing.T) {
 			return nil, status.Error(codes.FailedPrecondition, "order ord_1 is PENDING and cannot be cancelled")
 		}
 		h := newHandler(t, nil, orders)
-		wantProblem(t, serve(t, h, http.MethodPost, "/v1/orders/ord_1/cancel", map[string]string{"X-Customer-Id": "c-1"}, ""), http.StatusConflict, "failed_precondition")
+		wantProblem(t, serve(t, h, http.MethodPost, "/v1/orders/ord_1/cancel", as("c-1"), ""), http.StatusConflict, "failed_precondition")
 	})
 }

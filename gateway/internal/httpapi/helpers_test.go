@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/shopmesh/shopmesh/gateway/internal/auth"
 	"github.com/shopmesh/shopmesh/gateway/internal/httpapi"
 	moneyv1 "github.com/shopmesh/shopmesh/pkg/api/money/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
@@ -20,9 +21,27 @@ import (
 // requestTimeout is the per-request budget of the API under test.
 const requestTimeout = 2 * time.Second
 
+// testAuth is the JWT configuration of the API under test.
+var testAuth = auth.Config{Key: []byte("test-only-signing-key-0123456789abcdef"), Issuer: "shopmesh-test", Audience: "shopmesh-api"}
+
+// mustBearer returns an Authorization value with a token for subject,
+// valid for a minute, signed with testAuth.
+func mustBearer(subject string, roles ...string) string {
+	tok, err := auth.Mint(testAuth, subject, roles, time.Minute, time.Now())
+	if err != nil {
+		panic(err)
+	}
+	return "Bearer " + tok
+}
+
+// as returns headers naming subject as the caller.
+func as(subject string) map[string]string {
+	return map[string]string{"Authorization": mustBearer(subject)}
+}
+
 // newHandler returns the API's handler over the fakes; nil fakes become
-// empty ones, whose every method panics.
-func newHandler(t *testing.T, inv *fakeInventory, orders *fakeOrders) http.Handler {
+// empty ones, whose every method panics. Options change the Config.
+func newHandler(t testing.TB, inv *fakeInventory, orders *fakeOrders, opts ...func(*httpapi.Config)) http.Handler {
 	t.Helper()
 	if inv == nil {
 		inv = &fakeInventory{}
@@ -30,16 +49,25 @@ func newHandler(t *testing.T, inv *fakeInventory, orders *fakeOrders) http.Handl
 	if orders == nil {
 		orders = &fakeOrders{}
 	}
-	api, err := httpapi.New(inv, orders, slog.New(slog.DiscardHandler), httpapi.Config{RequestTimeout: requestTimeout})
+	cfg := httpapi.Config{RequestTimeout: requestTimeout, Auth: testAuth}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	api, err := httpapi.New(inv, orders, slog.New(slog.DiscardHandler), cfg)
 	if err != nil {
 		t.Fatalf("httpapi.New: %v", err)
 	}
 	return api.Handler()
 }
 
+// withRateLimit sets each client's rate and burst.
+func withRateLimit(rps float64, burst int) func(*httpapi.Config) {
+	return func(c *httpapi.Config) { c.RateLimitRPS, c.RateLimitBurst = rps, burst }
+}
+
 // serve sends one request to h and returns the recorded answer. Every
 // answer must carry an X-Request-Id, so serve checks that for all tests.
-func serve(t *testing.T, h http.Handler, method, target string, header map[string]string, body string) *httptest.ResponseRecorder {
+func serve(t testing.TB, h http.Handler, method, target string, header map[string]string, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -54,6 +82,7 @@ func serve(t *testing.T, h http.Handler, method, target string, header map[strin
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
+	observe(req.Method, req.URL.Path, rec.Code)
 	if rec.Result().Header.Get("X-Request-Id") == "" {
 		t.Errorf("%s %s: got no X-Request-Id on a %d answer", method, target, rec.Code)
 	}

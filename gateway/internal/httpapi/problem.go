@@ -22,6 +22,15 @@ type Problem struct {
 	// OrderID names the order a failed placement created (REJECTED or
 	// PAYMENT_DECLINED), so the client can show or fetch it.
 	OrderID string `json:"order_id,omitempty"`
+	// Errors lists what is wrong with each field of a 422 answer.
+	Errors []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError names one invalid field by its JSON path, e.g.
+// "items[0].quantity", and says what it must be.
+type FieldError struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
 }
 
 const problemBase = "https://shopmesh.dev/problems/"
@@ -61,26 +70,42 @@ func writeProblem(c *gin.Context, err error) {
 		typ, detail = snake(st.Code()), st.Message()
 	}
 	orderID := ""
+	var fields []FieldError
 	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			if s, ok := reasonStatuses[info.GetReason()]; ok {
-				code, typ = s, lower(info.GetReason())
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			if s, ok := reasonStatuses[d.GetReason()]; ok {
+				code, typ = s, lower(d.GetReason())
 			}
-			orderID = info.GetMetadata()["order_id"]
+			orderID = d.GetMetadata()["order_id"]
+		case *errdetails.BadRequest:
+			// A callee that names the fields gets the same 422 as the
+			// gateway's own validation.
+			for _, v := range d.GetFieldViolations() {
+				fields = append(fields, FieldError{Field: v.GetField(), Detail: v.GetDescription()})
+			}
 		}
 	}
-	writeProblemBody(c, code, typ, detail, orderID)
+	if len(fields) > 0 && st.Code() == codes.InvalidArgument {
+		code, typ = http.StatusUnprocessableEntity, "validation_failed"
+	}
+	writeProblemBody(c, code, typ, detail, orderID, fields)
+}
+
+// abortValidation answers 422 with the fields that are wrong.
+func abortValidation(c *gin.Context, fields []FieldError) {
+	writeProblemBody(c, http.StatusUnprocessableEntity, "validation_failed", "the request is invalid: see errors", "", fields)
 }
 
 // abortProblem writes a problem and stops the handler chain.
 func abortProblem(c *gin.Context, code int, typ, detail string) {
-	writeProblemBody(c, code, typ, detail, "")
+	writeProblemBody(c, code, typ, detail, "", nil)
 }
 
-func writeProblemBody(c *gin.Context, code int, typ, detail, orderID string) {
+func writeProblemBody(c *gin.Context, code int, typ, detail, orderID string, fields []FieldError) {
 	p := Problem{
 		Type: problemBase + typ, Title: http.StatusText(code), Status: code,
-		Detail: detail, Instance: c.Request.URL.Path, OrderID: orderID,
+		Detail: detail, Instance: c.Request.URL.Path, OrderID: orderID, Errors: fields,
 	}
 	if sc := trace.SpanContextFromContext(c.Request.Context()); sc.HasTraceID() {
 		p.TraceID = sc.TraceID().String()

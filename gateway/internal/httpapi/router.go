@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/shopmesh/shopmesh/gateway/internal/auth"
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 )
@@ -25,6 +27,15 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds a request body (default 64 KiB).
 	MaxBodyBytes int64
+	// RateLimitRPS and RateLimitBurst are each client's sustained request
+	// rate and burst (default 20 and 40).
+	RateLimitRPS   float64
+	RateLimitBurst int
+	// RateLimitClients bounds how many clients are tracked (default 100000).
+	RateLimitClients int
+	// Auth is the JWT key, issuer and audience (required; see
+	// auth.Config.Validate).
+	Auth auth.Config
 }
 
 // API holds the gateway's peers: the generated gRPC clients, built on the
@@ -33,6 +44,8 @@ type API struct {
 	inventory inventoryv1.InventoryServiceClient
 	orders    orderv1.OrderServiceClient
 	logger    *slog.Logger
+	verifier  *auth.Verifier
+	limiters  *limiters
 	cfg       Config
 }
 
@@ -47,7 +60,21 @@ func New(inv inventoryv1.InventoryServiceClient, orders orderv1.OrderServiceClie
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
-	return &API{inventory: inv, orders: orders, logger: logger, cfg: cfg}, nil
+	if cfg.RateLimitRPS <= 0 {
+		cfg.RateLimitRPS = 20
+	}
+	if cfg.RateLimitBurst <= 0 {
+		cfg.RateLimitBurst = 40
+	}
+	if cfg.RateLimitClients <= 0 {
+		cfg.RateLimitClients = 100_000
+	}
+	verifier, err := auth.NewVerifier(cfg.Auth)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	return &API{inventory: inv, orders: orders, logger: logger, verifier: verifier,
+		limiters: newLimiters(cfg.RateLimitRPS, cfg.RateLimitBurst, cfg.RateLimitClients), cfg: cfg}, nil
 }
 
 // Handler returns the gin engine with every route.
@@ -61,20 +88,31 @@ func (a *API) Handler() http.Handler {
 		a.correlate(),
 		a.accessLog(),
 		a.budget(),
+		a.authenticate(),
+		a.rateLimit(),
 	)
+	// ClientIP is the peer's address: no proxy's X-Forwarded-For is
+	// trusted, or any client could pick its own rate-limit bucket.
+	_ = r.SetTrustedProxies(nil)
 	r.NoRoute(func(c *gin.Context) { abortProblem(c, http.StatusNotFound, "not_found", "no such route") })
 	r.NoMethod(func(c *gin.Context) {
 		abortProblem(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
 	})
 	r.HandleMethodNotAllowed = true
 
+	r.GET("/openapi.json", serveOpenAPI)
 	v1 := r.Group("/v1")
 	v1.GET("/products", a.listProducts)
 	v1.GET("/products/:id", a.getProduct)
-	v1.POST("/orders", a.placeOrder)
-	v1.GET("/orders", a.listOrders)
-	v1.GET("/orders/:id", a.getOrder)
-	v1.POST("/orders/:id/cancel", a.cancelOrder)
+	// A customer sees only their own orders (DESIGN.md, "Gateway").
+	orders := v1.Group("/orders", requireCaller())
+	orders.POST("", a.placeOrder)
+	orders.GET("", a.listOrders)
+	orders.GET("/:id", a.getOrder)
+	orders.POST("/:id/cancel", a.cancelOrder)
+	admin := v1.Group("/admin", requireCaller(), requireRole("admin"))
+	admin.POST("/products", a.createProduct)
+	admin.PUT("/products/:id/stock", a.setStock)
 	return r
 }
 

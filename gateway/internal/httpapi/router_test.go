@@ -34,7 +34,7 @@ func TestNew_MissingDependencies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := httpapi.New(tt.inv, tt.orders, tt.logger, httpapi.Config{}); err == nil {
+			if _, err := httpapi.New(tt.inv, tt.orders, tt.logger, httpapi.Config{Auth: testAuth}); err == nil {
 				t.Errorf("New without %s returned no error", tt.name)
 			}
 		})

@@ -1,0 +1,59 @@
+package httpapi
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestLimiters_BoundedMemory(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	t.Run("at most maxClients, the least recently seen goes", func(t *testing.T) {
+		t.Parallel()
+		l := newLimiters(1, 1, 3)
+		for i := range 10 {
+			l.allow(fmt.Sprintf("ip:%d", i), start.Add(time.Duration(i)*time.Millisecond))
+		}
+		if got := l.len(); got != 3 {
+			t.Fatalf("got %d clients tracked, want 3", got)
+		}
+		// ip:9 is still tracked with an empty bucket; ip:0 was evicted and
+		// starts afresh.
+		if ok, _ := l.allow("ip:9", start.Add(20*time.Millisecond)); ok {
+			t.Error("ip:9 was forgotten, want it kept as one of the 3 most recent")
+		}
+		if ok, _ := l.allow("ip:0", start.Add(20*time.Millisecond)); !ok {
+			t.Error("ip:0 still limited, want it evicted and given a fresh bucket")
+		}
+	})
+
+	t.Run("idle clients are swept", func(t *testing.T) {
+		t.Parallel()
+		l := newLimiters(1, 1, 1000)
+		for i := range 100 {
+			l.allow(fmt.Sprintf("ip:%d", i), start)
+		}
+		l.allow("ip:fresh", start.Add(l.idleAfter+l.sweepEvery+time.Second))
+		if got := l.len(); got != 1 {
+			t.Errorf("got %d clients after everyone else idled, want 1", got)
+		}
+	})
+
+	t.Run("Retry-After is the wait for the next token", func(t *testing.T) {
+		t.Parallel()
+		l := newLimiters(0.5, 1, 10)
+		if ok, _ := l.allow("k", start); !ok {
+			t.Fatal("first request refused")
+		}
+		ok, wait := l.allow("k", start)
+		if ok || wait < 1900*time.Millisecond || wait > 2*time.Second {
+			t.Errorf("got ok=%v wait=%v, want refused with a wait of 2s", ok, wait)
+		}
+		// A refused request does not spend the token it waited for.
+		if ok, _ := l.allow("k", start.Add(2*time.Second)); !ok {
+			t.Error("refused after the wait, want the token back")
+		}
+	})
+}
