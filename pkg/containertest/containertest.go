@@ -18,8 +18,16 @@ import (
 // RequireDocker fails the test when Docker is unreachable in CI (CI=true),
 // and skips it elsewhere with the reason, so a missing daemon never passes
 // silently in CI.
+//
+// It also turns Ryuk, testcontainers' reaper, off unless the environment
+// says otherwise: its image would need a registry, and every shopmesh test
+// removes its own containers. testcontainers reads the setting when it
+// creates its first container, which is after this call.
 func RequireDocker(t testing.TB) {
 	t.Helper()
+	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
+		_ = os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	}
 	out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput()
 	if err == nil {
 		return

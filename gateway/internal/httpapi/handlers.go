@@ -121,7 +121,13 @@ func (a *API) placeOrder(c *gin.Context) {
 		writeProblem(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, orderJSON(resp.GetOrder()))
+	// A repeat of the same key and body returns the order it created: 200,
+	// not 201, so the client can tell a replay from a new order.
+	status := http.StatusCreated
+	if resp.GetReplayed() {
+		status = http.StatusOK
+	}
+	c.JSON(status, orderJSON(resp.GetOrder()))
 }
 
 func (a *API) listOrders(c *gin.Context) {

@@ -138,6 +138,17 @@ const orderBody = `{"items":[{"product_id":"p-1001","quantity":2}],"payment_toke
 func TestAPI_PlaceOrder(t *testing.T) {
 	t.Parallel()
 
+	t.Run("200 for a replay of the same key", func(t *testing.T) {
+		t.Parallel()
+		h := newHandler(t, nil, &fakeOrders{placeOrder: func(_ context.Context, in *orderv1.PlaceOrderRequest) (*orderv1.PlaceOrderResponse, error) {
+			return &orderv1.PlaceOrderResponse{Order: confirmed("ord_1", in.GetCustomerId()), Replayed: true}, nil
+		}})
+		rec := serve(t, h, http.MethodPost, "/v1/orders", orderHeaders, orderBody)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"id":"ord_1"`) {
+			t.Fatalf("got status %d (body %s), want 200 with order ord_1", rec.Code, rec.Body)
+		}
+	})
+
 	t.Run("201 with the confirmed order", func(t *testing.T) {
 		t.Parallel()
 		var got *orderv1.PlaceOrderRequest

@@ -34,14 +34,14 @@ func (s *Server) PlaceOrder(ctx context.Context, req *orderv1.PlaceOrderRequest)
 	for _, it := range req.GetItems() {
 		items = append(items, order.Item{ProductID: it.GetProductId(), Quantity: it.GetQuantity()})
 	}
-	o, err := s.svc.PlaceOrder(ctx, order.PlaceRequest{
+	o, replayed, err := s.svc.Place(ctx, order.PlaceRequest{
 		CustomerID: req.GetCustomerId(), IdempotencyKey: req.GetIdempotencyKey(),
 		Items: items, PaymentToken: req.GetPaymentToken(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &orderv1.PlaceOrderResponse{Order: toProto(o)}, nil
+	return &orderv1.PlaceOrderResponse{Order: toProto(o), Replayed: replayed}, nil
 }
 
 // GetOrder implements orderv1.OrderServiceServer.

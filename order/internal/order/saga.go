@@ -122,8 +122,21 @@ func (r PlaceRequest) validate() error {
 // repeat that finds the order being driven by another run gets an apperr
 // Unavailable: retrying with the same key is safe.
 func (s *Service) PlaceOrder(ctx context.Context, req PlaceRequest) (Order, error) {
+	o, _, err := s.Place(ctx, req)
+	return o, err
+}
+
+// Place is PlaceOrder that also reports whether the order already existed
+// before this call (a replay of the same idempotency key), so the API can
+// answer 200 rather than 201.
+func (s *Service) Place(ctx context.Context, req PlaceRequest) (_ Order, replayed bool, _ error) {
+	o, created, err := s.place(ctx, req)
+	return o, !created, err
+}
+
+func (s *Service) place(ctx context.Context, req PlaceRequest) (Order, bool, error) {
 	if err := req.validate(); err != nil {
-		return Order{}, err
+		return Order{}, false, err
 	}
 	hash := RequestHash(req.CustomerID, req.PaymentToken, req.Items)
 	now := s.clock()
@@ -135,27 +148,29 @@ func (s *Service) PlaceOrder(ctx context.Context, req PlaceRequest) (Order, erro
 		CreatedAt: now, UpdatedAt: now, ClaimedUntil: now.Add(s.after),
 	})
 	if err != nil {
-		return Order{}, fmt.Errorf("create order: %w", err)
+		return Order{}, false, fmt.Errorf("create order: %w", err)
 	}
 	if !created && o.RequestHash != hash {
-		return Order{}, apperr.New(apperr.Conflict, "idempotency key %q was used for a different order", req.IdempotencyKey)
+		return Order{}, false, apperr.New(apperr.Conflict, "idempotency key %q was used for a different order", req.IdempotencyKey)
 	}
 	if o.Status != Pending {
-		return o, outcomeError(o)
+		return o, created, outcomeError(o)
 	}
 	if !created {
 		// A retry of an order whose saga has not finished. Every step is
 		// idempotent by order id, so continuing it is safe, but only while
 		// no other run holds it.
 		if o, err = s.claim(ctx, o); err != nil {
-			return s.reportBusy(ctx, o, err)
+			o, err = s.reportBusy(ctx, o, err)
+			return o, created, err
 		}
 	}
 	o, err = s.drive(ctx, o)
 	if err != nil {
-		return s.reportBusy(ctx, o, err)
+		o, err = s.reportBusy(ctx, o, err)
+		return o, created, err
 	}
-	return o, outcomeError(o)
+	return o, created, outcomeError(o)
 }
 
 // claim takes a PENDING order no run holds for this run; an order held by

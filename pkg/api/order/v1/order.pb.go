@@ -365,8 +365,11 @@ func (x *PlaceOrderRequest) GetPaymentToken() string {
 }
 
 type PlaceOrderResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Order         *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Order *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	// True when an earlier call with the same (customer_id, idempotency_key)
+	// created the order and this call only returns it.
+	Replayed      bool `protobuf:"varint,2,opt,name=replayed,proto3" json:"replayed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -406,6 +409,13 @@ func (x *PlaceOrderResponse) GetOrder() *Order {
 		return x.Order
 	}
 	return nil
+}
+
+func (x *PlaceOrderResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
 }
 
 type GetOrderRequest struct {
@@ -727,9 +737,10 @@ const file_order_v1_order_proto_rawDesc = "" +
 	"customerId\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12(\n" +
 	"\x05items\x18\x03 \x03(\v2\x12.order.v1.LineItemR\x05items\x12#\n" +
-	"\rpayment_token\x18\x04 \x01(\tR\fpaymentToken\";\n" +
+	"\rpayment_token\x18\x04 \x01(\tR\fpaymentToken\"W\n" +
 	"\x12PlaceOrderResponse\x12%\n" +
-	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"!\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\x12\x1a\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"!\n" +
 	"\x0fGetOrderRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"9\n" +
 	"\x10GetOrderResponse\x12%\n" +
