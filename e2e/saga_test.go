@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/shopmesh/shopmesh/e2e/stack"
 	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
 )
@@ -36,7 +34,7 @@ func TestSaga(t *testing.T) {
 
 	t.Run("oversell: 50 buyers, 10 units", func(t *testing.T) {
 		ctx := t.Context()
-		setStock(t, s, "p-1004", 10)
+		c.setStock(t, "p-1004", 10)
 		charges := sim.stats(t).Charges
 		const buyers = 50
 		statuses := make([]int, buyers)
@@ -235,17 +233,15 @@ func (c *client) waitOrder(t *testing.T, customer, want string, timeout time.Dur
 	return order{}
 }
 
-// setStock sets a product's stock directly in inventory's database: test
-// set-up only, the API has no such call yet.
-func setStock(t *testing.T, s *stack.Stack, product string, n int) {
+// setStock sets a product's stock through the admin API, as an operator
+// would.
+func (c *client) setStock(t *testing.T, id string, n int) {
 	t.Helper()
-	conn, err := pgx.Connect(t.Context(), fmt.Sprintf("postgres://postgres:postgres-e2e@%s/inventory?sslmode=disable", s.PostgresAddr))
-	if err != nil {
-		t.Fatalf("connect to inventory's database: %v", err)
-	}
-	defer conn.Close(context.WithoutCancel(t.Context()))
-	if _, err := conn.Exec(t.Context(), "UPDATE products SET available = $1 WHERE id = $2", n, product); err != nil {
-		t.Fatalf("set stock: %v", err)
+	var p product
+	status, _ := c.do(t.Context(), http.MethodPut, "/v1/admin/products/"+id+"/stock",
+		map[string]string{"Authorization": stack.Bearer("ops", "admin")}, map[string]any{"available": n}, &p)
+	if status != http.StatusOK || p.Available != int64(n) {
+		t.Fatalf("set stock of %s to %d: status %d, available %d", id, n, status, p.Available)
 	}
 }
 
