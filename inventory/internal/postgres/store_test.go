@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.uber.org/goleak"
 
 	"github.com/shopmesh/shopmesh/inventory/internal/inventory"
 	"github.com/shopmesh/shopmesh/inventory/internal/inventory/storetest"
@@ -21,20 +20,9 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
 )
 
-func TestMain(m *testing.M) {
-	code := pgtest.Main(m)
-	if code == 0 {
-		// Checked after the container is gone; the Docker client keeps
-		// idle HTTP connections of its own.
-		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")); err != nil {
-			slog.Error("goroutine leak", "err", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// pgtest.Main also removes the Postgres container and checks for leaked
+// goroutines.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // open opens a pool on dsn the way the service does (migrations included)
 // and closes it when the test ends. The pool is large enough for every

@@ -6,31 +6,17 @@ import (
 	"os"
 	"testing"
 
-	"go.uber.org/goleak"
-
-	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
-
 	platformpg "github.com/shopmesh/shopmesh/pkg/platform/postgres"
+	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
 
 	"github.com/shopmesh/shopmesh/order/internal/order"
 	"github.com/shopmesh/shopmesh/order/internal/order/storetest"
 	"github.com/shopmesh/shopmesh/order/internal/postgres"
 )
 
-func TestMain(m *testing.M) {
-	code := pgtest.Main(m)
-	if code == 0 {
-		// Checked after the container is gone; the Docker client keeps
-		// idle HTTP connections of its own.
-		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")); err != nil {
-			slog.Error("goroutine leak", "err", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// pgtest.Main also removes the Postgres container and checks for leaked
+// goroutines.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // newStore returns a Store over a new, migrated database that is closed
 // when the test ends.

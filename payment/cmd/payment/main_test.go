@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"go.uber.org/goleak"
 
 	"github.com/shopmesh/shopmesh/payment/internal/paysim"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
@@ -19,20 +18,9 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
 )
 
-func TestMain(m *testing.M) {
-	code := pgtest.Main(m)
-	if code == 0 {
-		// Checked after the container is gone; the Docker client keeps
-		// idle HTTP connections of its own.
-		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")); err != nil {
-			slog.Error("goroutine leak", "err", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// pgtest.Main also removes the Postgres container and checks for leaked
+// goroutines.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 func env(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
 

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
 	"github.com/shopmesh/shopmesh/pkg/platform/postgres"
@@ -28,18 +26,9 @@ import (
 // TestMain removes the Postgres container after the tests, then fails the
 // package if a test left a goroutine behind (a pooled connection, a hung
 // handler), the Docker client's own idle connections aside.
-func TestMain(m *testing.M) {
-	code := pgtest.Main(m)
-	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")); err != nil {
-			slog.Error("goroutine leak", "err", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// pgtest.Main also removes the Postgres container and checks for leaked
+// goroutines.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // pspTimeout is the provider client's total timeout in these tests: short,
 // so a hang costs little, but long enough for loopback TLS.

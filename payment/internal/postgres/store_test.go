@@ -5,8 +5,6 @@ import (
 	"os"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/shopmesh/shopmesh/pkg/platform/postgres"
 	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
 
@@ -18,18 +16,9 @@ import (
 // TestMain removes the Postgres container after the tests, then fails the
 // package if a test left a goroutine behind (the Docker client's own idle
 // connections aside).
-func TestMain(m *testing.M) {
-	code := pgtest.Main(m)
-	if code == 0 {
-		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")); err != nil {
-			slog.Error("goroutine leak", "err", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// pgtest.Main also removes the Postgres container and checks for leaked
+// goroutines.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // newStore returns a Store on a fresh database with payment's migrations.
 func newStore(t *testing.T) payment.Store {

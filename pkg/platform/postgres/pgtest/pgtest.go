@@ -20,6 +20,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
 	"github.com/testcontainers/testcontainers-go/wait"
+	"go.uber.org/goleak"
 
 	"github.com/shopmesh/shopmesh/pkg/containertest"
 )
@@ -68,8 +69,10 @@ func Image(t testing.TB) string {
 	return image
 }
 
-// Main runs the package's tests and then removes the server container, if
-// one was started. Call it from TestMain: os.Exit(pgtest.Main(m)).
+// Main runs the package's tests, removes the server container if one was
+// started, and then fails the run if goroutines leaked (goleak; the Docker
+// client's idle HTTP connections are not counted). Call it from TestMain:
+// os.Exit(pgtest.Main(m)).
 func Main(m *testing.M) int {
 	code := m.Run()
 	mu.Lock()
@@ -80,6 +83,14 @@ func Main(m *testing.M) int {
 			if code == 0 {
 				code = 1
 			}
+		}
+	}
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")); err != nil {
+			fmt.Fprintln(os.Stderr, "pgtest: goroutine leak:", err)
+			code = 1
 		}
 	}
 	return code
