@@ -60,7 +60,7 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer, getenv func(string
 		}
 	}
 
-	connOpts := []grpcx.ConnsOption{grpcx.WithHopTimeout(cfg.HopTimeout), grpcx.WithConnsLogger(p.Logger)}
+	connOpts := []grpcx.ConnsOption{grpcx.WithBudgets(api.Budgets), grpcx.WithConnsLogger(p.Logger)}
 	for peer, methods := range api.Idempotent {
 		connOpts = append(connOpts, grpcx.WithPolicy(peer, grpcx.Policy{Balancer: cfg.Balancers[peer], Retryable: methods}))
 	}
@@ -120,6 +120,7 @@ func (p *Process) NewGRPCServer(allowed map[string][]string) *grpcx.Server {
 	return grpcx.NewServer(p.Identity,
 		grpcx.WithServerLogger(p.Logger),
 		grpcx.WithDefaultDeadline(p.Config.DefaultTimeout),
+		grpcx.WithServerBudgets(api.Budgets),
 		grpcx.WithAllowedCallers(allowed),
 	)
 }

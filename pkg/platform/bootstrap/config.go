@@ -34,11 +34,13 @@ type Config struct {
 	// balancer per peer; unnamed peers use round_robin.
 	Balancers map[string]string
 
-	TLSDir         string // TLS_DIR: ca.pem, <service>.pem, <service>-key.pem; default "/certs"
-	DevPlaintext   bool   // DEV_PLAINTEXT=true: no TLS anywhere (development only; logs a warning)
-	LogLevel       slog.Level
-	HopTimeout     time.Duration // GRPC_HOP_TIMEOUT: per-call budget towards peers, default 2s
-	DefaultTimeout time.Duration // GRPC_DEFAULT_TIMEOUT: deadline given to incoming calls without one, default 5s
+	TLSDir       string // TLS_DIR: ca.pem, <service>.pem, <service>-key.pem; default "/certs"
+	DevPlaintext bool   // DEV_PLAINTEXT=true: no TLS anywhere (development only; logs a warning)
+	LogLevel     slog.Level
+	// DefaultTimeout (GRPC_DEFAULT_TIMEOUT, default 5s) is the deadline
+	// given to incoming calls that carry none, for methods without a budget
+	// in pkg/api.Budgets (which sets every other hop's budget).
+	DefaultTimeout time.Duration
 
 	PropagationDelay time.Duration // PROPAGATION_DELAY: wait after deregistering, default 1s
 	ShutdownTimeout  time.Duration // SHUTDOWN_TIMEOUT: bound on the whole stop, default 15s
@@ -57,6 +59,11 @@ func LoadConfig(service string, getenv func(string) string) (Config, error) {
 	}
 	var errs []error
 	var err error
+	if getenv("GRPC_HOP_TIMEOUT") != "" {
+		// One timeout for every hop cannot nest (seed rule 4); say so
+		// rather than silently ignore a setting someone relies on.
+		errs = append(errs, errors.New("GRPC_HOP_TIMEOUT is no longer read: each method has its own budget (pkg/api/budgets.go, docs/deadlines.md); unset it"))
+	}
 	if c.PeerTargets, err = parsePairs(getenv("PEER_TARGETS")); err != nil {
 		errs = append(errs, fmt.Errorf("PEER_TARGETS: %w", err))
 	}
@@ -80,7 +87,6 @@ func LoadConfig(service string, getenv func(string) string) (Config, error) {
 		def time.Duration
 	}{
 		{"REGISTRY_TTL", &c.LeaseTTL, 10 * time.Second},
-		{"GRPC_HOP_TIMEOUT", &c.HopTimeout, 2 * time.Second},
 		{"GRPC_DEFAULT_TIMEOUT", &c.DefaultTimeout, 5 * time.Second},
 		{"PROPAGATION_DELAY", &c.PropagationDelay, time.Second},
 		{"SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 15 * time.Second},
@@ -121,7 +127,6 @@ func (c Config) Validate() error {
 		env string
 		v   time.Duration
 	}{
-		{"GRPC_HOP_TIMEOUT", c.HopTimeout},
 		{"GRPC_DEFAULT_TIMEOUT", c.DefaultTimeout},
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
 	} {

@@ -40,7 +40,6 @@ func TestLoadConfig_Defaults(t *testing.T) {
 		{"DevPlaintext", c.DevPlaintext, false},
 		{"LogLevel", c.LogLevel, slog.LevelInfo},
 		{"LeaseTTL", c.LeaseTTL, 10 * time.Second},
-		{"HopTimeout", c.HopTimeout, 2 * time.Second},
 		{"DefaultTimeout", c.DefaultTimeout, 5 * time.Second},
 		{"PropagationDelay", c.PropagationDelay, time.Second},
 		{"ShutdownTimeout", c.ShutdownTimeout, 15 * time.Second},
@@ -66,7 +65,6 @@ func TestLoadConfig_Set(t *testing.T) {
 		"DEV_PLAINTEXT":        "true",
 		"LOG_LEVEL":            "debug",
 		"REGISTRY_TTL":         "3s",
-		"GRPC_HOP_TIMEOUT":     "750ms",
 		"GRPC_DEFAULT_TIMEOUT": "4s",
 		"PROPAGATION_DELAY":    "0s",
 		"SHUTDOWN_TIMEOUT":     "30s",
@@ -79,7 +77,7 @@ func TestLoadConfig_Set(t *testing.T) {
 		ListenAddr: "0.0.0.0:7000", AdvertiseAddr: "order-1:7000", AdminAddr: "127.0.0.1:7001",
 		EtcdEndpoints: c.EtcdEndpoints, LeaseTTL: 3 * time.Second,
 		TLSDir: "/run/certs", DevPlaintext: true, LogLevel: slog.LevelDebug,
-		HopTimeout: 750 * time.Millisecond, DefaultTimeout: 4 * time.Second,
+		DefaultTimeout:   4 * time.Second,
 		PropagationDelay: 0, ShutdownTimeout: 30 * time.Second,
 	}
 	if !equalConfig(c, want) {
@@ -93,7 +91,7 @@ func equalConfig(a, b bootstrap.Config) bool {
 	return eps && a.Service == b.Service && a.Version == b.Version &&
 		a.ListenAddr == b.ListenAddr && a.AdvertiseAddr == b.AdvertiseAddr && a.AdminAddr == b.AdminAddr &&
 		a.LeaseTTL == b.LeaseTTL && a.TLSDir == b.TLSDir && a.DevPlaintext == b.DevPlaintext &&
-		a.LogLevel == b.LogLevel && a.HopTimeout == b.HopTimeout && a.DefaultTimeout == b.DefaultTimeout &&
+		a.LogLevel == b.LogLevel && a.DefaultTimeout == b.DefaultTimeout &&
 		a.PropagationDelay == b.PropagationDelay && a.ShutdownTimeout == b.ShutdownTimeout
 }
 
@@ -113,8 +111,8 @@ func TestLoadConfig_Errors(t *testing.T) {
 		{"listen address", map[string]string{"LISTEN_ADDR": "nonsense"}, "LISTEN_ADDR"},
 		{"admin address", map[string]string{"ADMIN_ADDR": "nonsense"}, "ADMIN_ADDR"},
 		{"advertise address", map[string]string{"ADVERTISE_ADDR": "nonsense"}, "ADVERTISE_ADDR"},
-		{"hop timeout not a duration", map[string]string{"GRPC_HOP_TIMEOUT": "fast"}, "GRPC_HOP_TIMEOUT"},
-		{"hop timeout zero", map[string]string{"GRPC_HOP_TIMEOUT": "0s"}, "GRPC_HOP_TIMEOUT"},
+		// Replaced by per-method budgets: refused, not silently ignored.
+		{"hop timeout set", map[string]string{"GRPC_HOP_TIMEOUT": "2s"}, "GRPC_HOP_TIMEOUT"},
 		{"default timeout negative", map[string]string{"GRPC_DEFAULT_TIMEOUT": "-1s"}, "GRPC_DEFAULT_TIMEOUT"},
 		{"shutdown timeout zero", map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, "SHUTDOWN_TIMEOUT"},
 		{"propagation delay negative", map[string]string{"PROPAGATION_DELAY": "-1s"}, "PROPAGATION_DELAY"},

@@ -10,11 +10,11 @@ import (
 // was given (os.Getenv in main, a map in tests); every bad variable is named.
 func ExampleLoadConfig() {
 	env := map[string]string{
-		"ETCD_ENDPOINTS":   "https://etcd:2379",
-		"GRPC_HOP_TIMEOUT": "750ms",
+		"ETCD_ENDPOINTS":       "https://etcd:2379",
+		"GRPC_DEFAULT_TIMEOUT": "750ms",
 	}
 	cfg, err := bootstrap.LoadConfig("inventory", func(k string) string { return env[k] })
-	fmt.Println(cfg.ListenAddr, cfg.HopTimeout, cfg.EtcdEndpoints, err)
+	fmt.Println(cfg.ListenAddr, cfg.DefaultTimeout, cfg.EtcdEndpoints, err)
 
 	env["LOG_LEVEL"] = "loud"
 	_, err = bootstrap.LoadConfig("inventory", func(k string) string { return env[k] })

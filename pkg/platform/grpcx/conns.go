@@ -38,9 +38,14 @@ func WithPolicy(service string, p Policy) ConnsOption {
 // "etcd:///<service>").
 func WithTarget(f func(service string) string) ConnsOption { return func(c *Conns) { c.target = f } }
 
-// WithHopTimeout sets the per-hop budget of every call on these connections
-// (default 2s). The caller's deadline still wins when it is sooner.
-func WithHopTimeout(d time.Duration) ConnsOption { return func(c *Conns) { c.hopTimeout = d } }
+// WithBudgets sets each method's cap, keyed by full method name
+// ("/pkg.Service/Method"; pkg/api.Budgets for shopmesh's API). Every call
+// gets the smaller of its method's cap and what the caller has left minus
+// what it keeps (platform/deadline); a method without a row gets
+// DefaultBudget.
+func WithBudgets(budgets map[string]time.Duration) ConnsOption {
+	return func(c *Conns) { c.budgets = budgets }
+}
 
 // WithConnsLogger sets the logger (default slog.Default()).
 func WithConnsLogger(l *slog.Logger) ConnsOption { return func(c *Conns) { c.logger = l } }
@@ -53,13 +58,13 @@ func WithDialOptions(opts ...grpc.DialOption) ConnsOption {
 // Conns owns one *grpc.ClientConn per peer service for the life of the
 // process. Get is safe for concurrent use; Close closes them all.
 type Conns struct {
-	id         *tlsconf.Identity
-	resolvers  []resolver.Builder
-	target     func(string) string
-	hopTimeout time.Duration
-	logger     *slog.Logger
-	extra      []grpc.DialOption
-	policies   map[string]Policy
+	id        *tlsconf.Identity
+	resolvers []resolver.Builder
+	target    func(string) string
+	budgets   map[string]time.Duration
+	logger    *slog.Logger
+	extra     []grpc.DialOption
+	policies  map[string]Policy
 
 	mu     sync.Mutex
 	conns  map[string]*grpc.ClientConn
@@ -71,8 +76,8 @@ type Conns struct {
 func NewConns(id *tlsconf.Identity, opts ...ConnsOption) *Conns {
 	c := &Conns{
 		id: id, target: func(s string) string { return "etcd:///" + s },
-		hopTimeout: 2 * time.Second, logger: slog.Default(),
-		conns: make(map[string]*grpc.ClientConn), policies: make(map[string]Policy),
+		logger: slog.Default(),
+		conns:  make(map[string]*grpc.ClientConn), policies: make(map[string]Policy),
 	}
 	for _, o := range opts {
 		o(c)
@@ -151,7 +156,7 @@ func (c *Conns) dialOptions(service string) ([]grpc.DialOption, error) {
 			Timeout:             pingTimeout,
 			PermitWithoutStream: true, // find a dead idle connection before a request does
 		}),
-		grpc.WithChainUnaryInterceptor(hopTimeoutUnary(c.hopTimeout)),
+		grpc.WithChainUnaryInterceptor(budgetUnary(c.budgets)),
 	}
 	return append(opts, c.extra...), nil
 }

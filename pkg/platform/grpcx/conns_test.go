@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/resolver/manual"
 
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
+	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
 	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
 )
 
@@ -36,41 +37,88 @@ func TestConns_ServerIdentity(t *testing.T) {
 	}
 }
 
-func TestConns_HopTimeout(t *testing.T) {
+func TestConns_Budgets(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)
-	const hop = 100 * time.Millisecond
-	seen := make(chan time.Duration, 1)
+	const reserveCap = 100 * time.Millisecond
+	seen, seenGet := make(chan time.Duration, 1), make(chan time.Duration, 2)
 	fake := &fakeInventory{}
 	fake.reserve = func(ctx context.Context, _ *inventoryv1.ReserveRequest) (*inventoryv1.ReserveResponse, error) {
 		dl, _ := ctx.Deadline()
 		seen <- time.Until(dl)
 		return nil, blockUntilDone(ctx)
 	}
+	fake.getProduct = func(ctx context.Context, _ *inventoryv1.GetProductRequest) (*inventoryv1.GetProductResponse, error) {
+		dl, _ := ctx.Deadline()
+		seenGet <- time.Until(dl)
+		return &inventoryv1.GetProductResponse{}, nil
+	}
 	_, addr := startServer(t, p.id(t, "inventory"), fake)
-	client := inventoryClient(t, newConns(t, p.id(t, "order"), addr, grpcx.WithHopTimeout(hop)))
+	budgets := map[string]time.Duration{inventoryv1.InventoryService_Reserve_FullMethodName: reserveCap}
+	client := inventoryClient(t, newConns(t, p.id(t, "order"), addr, grpcx.WithBudgets(budgets)))
 	// Connect first, so the measured call is the handler's time alone.
 	if _, err := client.GetProduct(callCtx(t, 5*time.Second), &inventoryv1.GetProductRequest{}); err != nil {
 		t.Fatalf("warm-up call: %v", err)
 	}
+	<-seenGet
 
-	start := time.Now()
-	_, err := client.Reserve(callCtx(t, 5*time.Second), reserveReq())
-	elapsed := time.Since(start)
-	wantCode(t, "slow Reserve with a 5s caller deadline and a 100ms hop", err, codes.DeadlineExceeded)
-	if elapsed < hop || elapsed > 2*time.Second {
-		t.Errorf("call failed after %v, want about the %v hop timeout", elapsed, hop)
-	}
-	if remaining := <-seen; remaining > hop {
-		t.Errorf("handler saw %v left, want at most the %v hop timeout", remaining, hop)
-	}
+	t.Run("the method's cap bounds a caller with more time", func(t *testing.T) {
+		start := time.Now()
+		_, err := client.Reserve(callCtx(t, 5*time.Second), reserveReq())
+		elapsed := time.Since(start)
+		wantCode(t, "slow Reserve with a 5s caller deadline and a 100ms cap", err, codes.DeadlineExceeded)
+		if elapsed < reserveCap || elapsed > 2*time.Second {
+			t.Errorf("call failed after %v, want about the %v cap", elapsed, reserveCap)
+		}
+		if remaining := <-seen; remaining > reserveCap {
+			t.Errorf("handler saw %v left, want at most the %v cap", remaining, reserveCap)
+		}
+	})
 
-	t.Run("caller's sooner deadline wins", func(t *testing.T) {
-		c := inventoryClient(t, newConns(t, p.id(t, "order"), addr, grpcx.WithHopTimeout(5*time.Second)))
+	t.Run("the caller's sooner deadline wins", func(t *testing.T) {
+		c := inventoryClient(t, newConns(t, p.id(t, "order"), addr,
+			grpcx.WithBudgets(map[string]time.Duration{inventoryv1.InventoryService_Reserve_FullMethodName: 5 * time.Second})))
 		_, err := c.Reserve(callCtx(t, 300*time.Millisecond), reserveReq())
 		wantCode(t, "slow Reserve with a 300ms caller deadline", err, codes.DeadlineExceeded)
 		if remaining := <-seen; remaining > 300*time.Millisecond {
 			t.Errorf("handler saw %v left, want at most the caller's 300ms", remaining)
+		}
+	})
+
+	t.Run("what the caller keeps for itself is not given to the callee", func(t *testing.T) {
+		c := inventoryClient(t, newConns(t, p.id(t, "order"), addr,
+			grpcx.WithBudgets(map[string]time.Duration{inventoryv1.InventoryService_Reserve_FullMethodName: 5 * time.Second})))
+		ctx := deadline.Keep(callCtx(t, time.Second), 700*time.Millisecond)
+		start := time.Now()
+		_, err := c.Reserve(ctx, reserveReq())
+		wantCode(t, "slow Reserve keeping 700ms of 1s", err, codes.DeadlineExceeded)
+		if remaining := <-seen; remaining > 300*time.Millisecond {
+			t.Errorf("handler saw %v left, want at most the 300ms the caller does not keep", remaining)
+		}
+		if ctx.Err() != nil {
+			t.Errorf("the caller's own deadline passed (after %v): it kept nothing for itself", time.Since(start))
+		}
+	})
+
+	t.Run("a call with too little left is not sent", func(t *testing.T) {
+		before := fake.reserveCalls.Load()
+		ctx := deadline.Keep(callCtx(t, time.Second), time.Second)
+		_, err := client.Reserve(ctx, reserveReq())
+		st := wantCode(t, "Reserve with all of its budget kept", err, codes.DeadlineExceeded)
+		if !strings.Contains(st.Message(), "not sent") {
+			t.Errorf("got message %q, want the client's refusal to send", st.Message())
+		}
+		if got := fake.reserveCalls.Load() - before; got != 0 {
+			t.Errorf("handler ran %d times for a call that had no budget, want 0", got)
+		}
+	})
+
+	t.Run("a method without a row gets DefaultBudget", func(t *testing.T) {
+		if _, err := client.GetProduct(callCtx(t, time.Minute), &inventoryv1.GetProductRequest{}); err != nil {
+			t.Fatalf("GetProduct: %v", err)
+		}
+		if remaining := <-seenGet; remaining > grpcx.DefaultBudget || remaining < grpcx.DefaultBudget/2 {
+			t.Errorf("handler saw %v left, want just under DefaultBudget (%v)", remaining, grpcx.DefaultBudget)
 		}
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf"
 )
 
@@ -102,20 +103,28 @@ func errorsUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
 	}
 }
 
-// deadlineUnary gives deadline-less calls the server's default (and counts
-// them: every shopmesh caller should send one), and refuses calls whose
-// budget is nearly spent instead of starting work nobody will wait for.
-func deadlineUnary(def, minBudget time.Duration, m serverMetrics) grpc.UnaryServerInterceptor {
+// deadlineUnary bounds every call by its method's cap: a call that arrives
+// without a deadline gets its cap (or def for a method without one) and is
+// counted, since every shopmesh caller should send one; a call that asks for
+// more than its cap gets the cap. A call whose budget is nearly spent is
+// refused at once instead of starting work nobody will wait for.
+func deadlineUnary(budgets map[string]time.Duration, def, minBudget time.Duration, m serverMetrics) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		limit, known := budgets[info.FullMethod]
 		dl, ok := ctx.Deadline()
-		if !ok {
+		switch {
+		case !ok:
 			m.noDeadline.Add(ctx, 1)
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, def)
-			defer cancel()
-		} else if time.Until(dl) < minBudget {
+			if !known {
+				limit = def
+			}
+		case time.Until(dl) < minBudget:
 			return nil, status.Errorf(codes.DeadlineExceeded, "%s: %v of budget left, below the %v minimum", info.FullMethod, time.Until(dl).Round(time.Millisecond), minBudget)
+		case !known || time.Until(dl) <= limit:
+			return handler(ctx, req)
 		}
+		ctx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
 		return handler(ctx, req)
 	}
 }
@@ -199,12 +208,29 @@ func authzStream(rules map[string][]string, tlsOn bool) grpc.StreamServerInterce
 	}
 }
 
-// hopTimeoutUnary bounds each outgoing call by its per-hop budget; the
-// caller's own deadline still wins when it is sooner.
-func hopTimeoutUnary(budget time.Duration) grpc.UnaryClientInterceptor {
+// DefaultBudget caps calls of a method that has no row in the budgets
+// given to Conns or NewServer.
+const DefaultBudget = time.Second
+
+// budgetOf returns method's cap.
+func budgetOf(budgets map[string]time.Duration, method string) time.Duration {
+	if d, ok := budgets[method]; ok {
+		return d
+	}
+	return DefaultBudget
+}
+
+// budgetUnary gives each outgoing call its share of the caller's budget
+// (seed rule 4): at most its method's cap, and no more than the caller has
+// left once it keeps what it needs for its own later steps. A call that
+// would get too little is not sent.
+func budgetUnary(budgets map[string]time.Duration) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		ctx, cancel := context.WithTimeout(ctx, budget)
+		hop, cancel, err := deadline.Hop(ctx, budgetOf(budgets, method))
+		if err != nil {
+			return status.Errorf(codes.DeadlineExceeded, "%s not sent: %v", method, err)
+		}
 		defer cancel()
-		return invoker(ctx, method, req, reply, cc, opts...)
+		return invoker(hop, method, req, reply, cc, opts...)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf"
 )
 
@@ -34,6 +35,7 @@ type serverConfig struct {
 	logger          *slog.Logger
 	defaultDeadline time.Duration
 	minBudget       time.Duration
+	budgets         map[string]time.Duration
 	allowed         map[string][]string
 	grpcOpts        []grpc.ServerOption
 }
@@ -41,14 +43,22 @@ type serverConfig struct {
 // WithServerLogger sets the logger for call logs (default slog.Default()).
 func WithServerLogger(l *slog.Logger) ServerOption { return func(c *serverConfig) { c.logger = l } }
 
-// WithDefaultDeadline sets the deadline given to calls that arrive without
-// one (default 5s).
+// WithDefaultDeadline sets the deadline given to calls of a method without a
+// budget (see WithServerBudgets) that arrive without one (default 5s).
 func WithDefaultDeadline(d time.Duration) ServerOption {
 	return func(c *serverConfig) { c.defaultDeadline = d }
 }
 
+// WithServerBudgets sets each method's cap, keyed by full method name
+// (pkg/api.Budgets for shopmesh's API): a call that arrives without a
+// deadline gets its method's cap, and one that asks for more gets no more.
+func WithServerBudgets(budgets map[string]time.Duration) ServerOption {
+	return func(c *serverConfig) { c.budgets = budgets }
+}
+
 // WithMinBudget sets the least time a call must have left to be worked on
-// (default 5ms); below it the server answers DEADLINE_EXCEEDED at once.
+// (default deadline.MinBudget); below it the server answers
+// DEADLINE_EXCEEDED at once.
 func WithMinBudget(d time.Duration) ServerOption { return func(c *serverConfig) { c.minBudget = d } }
 
 // AnyCaller in a rule admits every caller with a valid shopmesh certificate.
@@ -80,7 +90,7 @@ type Server struct {
 // NewServer returns a server that requires mutual TLS with id. A nil id
 // means plaintext, allowed only in development; it logs a warning.
 func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
-	cfg := serverConfig{logger: slog.Default(), defaultDeadline: 5 * time.Second, minBudget: 5 * time.Millisecond}
+	cfg := serverConfig{logger: slog.Default(), defaultDeadline: 5 * time.Second, minBudget: deadline.MinBudget}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -110,7 +120,7 @@ func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
 			recoveryUnary(cfg.logger),
 			loggingUnary(cfg.logger),
 			errorsUnary(cfg.logger),
-			deadlineUnary(cfg.defaultDeadline, cfg.minBudget, m),
+			deadlineUnary(cfg.budgets, cfg.defaultDeadline, cfg.minBudget, m),
 			authzUnary(cfg.allowed, id != nil),
 		),
 		grpc.ChainStreamInterceptor(recoveryStream(cfg.logger), authzStream(cfg.allowed, id != nil)),

@@ -283,8 +283,15 @@ func TestServer_Deadline(t *testing.T) {
 		seenc <- seen{time.Until(dl), ok}
 		return &inventoryv1.GetProductResponse{}, nil
 	}
+	fake.reserve = func(ctx context.Context, _ *inventoryv1.ReserveRequest) (*inventoryv1.ReserveResponse, error) {
+		dl, ok := ctx.Deadline()
+		seenc <- seen{time.Until(dl), ok}
+		return &inventoryv1.ReserveResponse{}, nil
+	}
+	const reserveCap = 700 * time.Millisecond
 	_, addr := startServer(t, p.id(t, "inventory"), fake,
-		grpcx.WithDefaultDeadline(defaultDeadline), grpcx.WithMinBudget(minBudget))
+		grpcx.WithDefaultDeadline(defaultDeadline), grpcx.WithMinBudget(minBudget),
+		grpcx.WithServerBudgets(map[string]time.Duration{inventoryv1.InventoryService_Reserve_FullMethodName: reserveCap}))
 	// A raw connection: the Conns hop timeout would give every call a deadline.
 	client := inventoryv1.NewInventoryServiceClient(rawConn(t, p.id(t, "order"), addr))
 
@@ -298,6 +305,18 @@ func TestServer_Deadline(t *testing.T) {
 		}
 		if s.remaining > defaultDeadline || s.remaining < defaultDeadline-time.Second {
 			t.Errorf("handler saw %v left, want about %v", s.remaining, defaultDeadline)
+		}
+	})
+
+	t.Run("call of a method with a budget gets the budget, asked or not", func(t *testing.T) {
+		for _, ctx := range []context.Context{context.Background(), callCtx(t, time.Minute)} {
+			if _, err := client.Reserve(ctx, reserveReq()); err != nil {
+				t.Fatalf("Reserve: %v", err)
+			}
+			s := <-seenc
+			if !s.ok || s.remaining > reserveCap || s.remaining < reserveCap/2 {
+				t.Errorf("handler saw %v left (deadline set: %v), want just under the method's %v", s.remaining, s.ok, reserveCap)
+			}
 		}
 	})
 
