@@ -35,6 +35,11 @@ type FieldError struct {
 
 const problemBase = "https://shopmesh.dev/problems/"
 
+// retryAfterSeconds is the Retry-After of a 503 and of a 202: long enough
+// for a restarting peer or a burst to pass, short enough that a client
+// polling an accepted order sees it end soon after it does.
+const retryAfterSeconds = "1"
+
 // httpStatuses is the one table from gRPC codes to HTTP statuses.
 var httpStatuses = map[codes.Code]int{
 	codes.InvalidArgument:    http.StatusBadRequest,
@@ -113,6 +118,11 @@ func writeProblemBody(c *gin.Context, code int, typ, detail, orderID string, fie
 	// Set before writing: gin's JSON render keeps a Content-Type that is
 	// already there.
 	c.Header("Content-Type", "application/problem+json")
+	if code == http.StatusServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
+		// A 503 is transient (a peer or its database is down or overloaded,
+		// and nothing was done): say when trying again is worth it.
+		c.Header("Retry-After", retryAfterSeconds)
+	}
 	c.AbortWithStatusJSON(code, p)
 }
 

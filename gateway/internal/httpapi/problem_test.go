@@ -83,6 +83,9 @@ func TestAPI_Problems(t *testing.T) {
 			} else if !wantOrder && p.OrderID != "" {
 				t.Errorf("got order_id %q on a problem about no order", p.OrderID)
 			}
+			if got := rec.Result().Header.Get("Retry-After"); (tt.code == http.StatusServiceUnavailable) != (got != "") {
+				t.Errorf("status %d with Retry-After %q: want one on a 503 and only there", tt.code, got)
+			}
 			if p.Instance != "/v1/orders" {
 				t.Errorf("got instance %q, want /v1/orders", p.Instance)
 			}

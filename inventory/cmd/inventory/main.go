@@ -11,6 +11,7 @@ import (
 
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/bootstrap"
+	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
 	platformpg "github.com/shopmesh/shopmesh/pkg/platform/postgres"
 
@@ -126,7 +127,8 @@ func wire(ctx context.Context, p *bootstrap.Process, own config) (_ lifecycle.Ap
 	if err != nil {
 		return lifecycle.App{}, err
 	}
-	srv := p.NewGRPCServer(grpcapi.AllowedCallers)
+	// A lost database connection is UNAVAILABLE to callers, not INTERNAL.
+	srv := p.NewGRPCServer(grpcapi.AllowedCallers, grpcx.WithErrorClassifier(platformpg.Classify))
 	inventoryv1.RegisterInventoryServiceServer(srv.Server, grpcapi.New(svc))
 	reg, err := p.Registrar()
 	if err != nil {

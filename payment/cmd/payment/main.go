@@ -16,6 +16,7 @@ import (
 
 	paymentv1 "github.com/shopmesh/shopmesh/pkg/api/payment/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/bootstrap"
+	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
 	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
 	platformpg "github.com/shopmesh/shopmesh/pkg/platform/postgres"
@@ -188,7 +189,8 @@ func wire(ctx context.Context, p *bootstrap.Process, own config, pspTLS *tls.Con
 	if err != nil {
 		return lifecycle.App{}, err
 	}
-	srv := p.NewGRPCServer(grpcapi.AllowedCallers)
+	// A lost database connection is UNAVAILABLE to callers, not INTERNAL.
+	srv := p.NewGRPCServer(grpcapi.AllowedCallers, grpcx.WithErrorClassifier(platformpg.Classify))
 	paymentv1.RegisterPaymentServiceServer(srv.Server, grpcapi.New(svc))
 	reg, err := p.Registrar()
 	if err != nil {

@@ -115,14 +115,16 @@ func listen(ctx context.Context, addr string) (net.Listener, error) {
 }
 
 // NewGRPCServer returns the service's gRPC server with the shared
-// interceptors and the given caller rules (see grpcx.WithAllowedCallers).
-func (p *Process) NewGRPCServer(allowed map[string][]string) *grpcx.Server {
-	return grpcx.NewServer(p.Identity,
+// interceptors, the API's budgets and the given caller rules (see
+// grpcx.WithAllowedCallers); opts add to them, e.g. the database's error
+// classifier.
+func (p *Process) NewGRPCServer(allowed map[string][]string, opts ...grpcx.ServerOption) *grpcx.Server {
+	return grpcx.NewServer(p.Identity, append([]grpcx.ServerOption{
 		grpcx.WithServerLogger(p.Logger),
 		grpcx.WithDefaultDeadline(p.Config.DefaultTimeout),
 		grpcx.WithServerBudgets(api.Budgets),
 		grpcx.WithAllowedCallers(allowed),
-	)
+	}, opts...)...)
 }
 
 // Registrar returns the etcd registration of this process's main listener,

@@ -218,3 +218,6 @@ func blockUntilDone(ctx context.Context) error {
 }
 
 var errSecret = errors.New("secret db password")
+
+// errRestarting stands for a database failure a retry overcomes.
+var errRestarting = errors.New("terminating connection due to administrator command (SQLSTATE 57P01)")

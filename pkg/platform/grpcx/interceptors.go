@@ -82,13 +82,17 @@ func loggingUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
 }
 
 // errorsUnary turns domain errors into gRPC statuses through apperr's one
-// table. The cause of an internal error is logged here, with the trace id,
-// and never sent to the caller.
-func errorsUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+// table, after classify (if set) has named transient failures. The cause of
+// an internal error is logged here, with the trace id, and never sent to
+// the caller.
+func errorsUnary(logger *slog.Logger, classify func(error) error) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		resp, err := handler(ctx, req)
 		if err == nil {
 			return resp, nil
+		}
+		if classify != nil {
+			err = classify(err)
 		}
 		st := apperr.ToStatus(err)
 		switch st.Code() {

@@ -36,6 +36,7 @@ type serverConfig struct {
 	defaultDeadline time.Duration
 	minBudget       time.Duration
 	budgets         map[string]time.Duration
+	classify        func(error) error
 	allowed         map[string][]string
 	grpcOpts        []grpc.ServerOption
 }
@@ -54,6 +55,13 @@ func WithDefaultDeadline(d time.Duration) ServerOption {
 // deadline gets its method's cap, and one that asks for more gets no more.
 func WithServerBudgets(budgets map[string]time.Duration) ServerOption {
 	return func(c *serverConfig) { c.budgets = budgets }
+}
+
+// WithErrorClassifier sets a function every handler error passes through
+// before it becomes a status, e.g. platform/postgres.Classify, which turns
+// a lost database connection into apperr Unavailable instead of Internal.
+func WithErrorClassifier(classify func(error) error) ServerOption {
+	return func(c *serverConfig) { c.classify = classify }
 }
 
 // WithMinBudget sets the least time a call must have left to be worked on
@@ -119,7 +127,7 @@ func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
 		grpc.ChainUnaryInterceptor(
 			recoveryUnary(cfg.logger),
 			loggingUnary(cfg.logger),
-			errorsUnary(cfg.logger),
+			errorsUnary(cfg.logger, cfg.classify),
 			deadlineUnary(cfg.budgets, cfg.defaultDeadline, cfg.minBudget, m),
 			authzUnary(cfg.allowed, id != nil),
 		),

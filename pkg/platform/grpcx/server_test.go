@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -194,11 +195,21 @@ func TestServer_Errors(t *testing.T) {
 			return nil, errors.Join(errors.New("reserve"), errSecret)
 		case "panic":
 			panic("handler bug: " + errSecret.Error())
+		case "db-restarting":
+			return nil, fmt.Errorf("reserve: %w", errRestarting)
 		}
 		return &inventoryv1.ReserveResponse{}, nil
 	}
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	_, addr := startServer(t, p.id(t, "inventory"), fake, grpcx.WithServerLogger(logger))
+	// The classifier a service with a database sets: a lost connection is
+	// transient, not a bug.
+	classify := func(err error) error {
+		if errors.Is(err, errRestarting) {
+			return apperr.New(apperr.Unavailable, "database unavailable").WithCause(err)
+		}
+		return err
+	}
+	_, addr := startServer(t, p.id(t, "inventory"), fake, grpcx.WithServerLogger(logger), grpcx.WithErrorClassifier(classify))
 	client := inventoryClient(t, newConns(t, p.id(t, "order"), addr))
 
 	reserveOrder := func(t *testing.T, orderID string) error {
@@ -251,6 +262,17 @@ func TestServer_Errors(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a transient failure the classifier names is Unavailable, its cause only logged", func(t *testing.T) {
+		err := reserveOrder(t, "db-restarting")
+		st := wantCode(t, "Reserve while the database restarts", err, codes.Unavailable)
+		if strings.Contains(st.Message(), "57P01") {
+			t.Errorf("client saw the database's own error in %q", st.Message())
+		}
+		if !strings.Contains(logs.String(), "57P01") {
+			t.Errorf("server log does not record the cause; log:\n%s", logs.String())
+		}
+	})
 
 	t.Run("panic becomes Internal and the server keeps serving", func(t *testing.T) {
 		err := reserveOrder(t, "panic")
