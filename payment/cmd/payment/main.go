@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	paymentv1 "github.com/shopmesh/shopmesh/pkg/api/payment/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/bootstrap"
 	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
@@ -45,9 +46,10 @@ type config struct {
 	// one provider request; only lookups and requests with an
 	// Idempotency-Key are retried. 1 turns retries off.
 	PSPRetryAttempts int
-	// PSPBreakerFailures (PSP_BREAKER_FAILURES, default 5) consecutive failed
-	// attempts open the provider's circuit breaker…
-	PSPBreakerFailures int
+	// PSPBreakerFailureRatio (PSP_BREAKER_FAILURE_RATIO, default 0.8) is the
+	// share of failed attempts (of at least 20 in 10s) that opens the
+	// provider's circuit breaker…
+	PSPBreakerFailureRatio float64
 	// PSPBreakerOpenFor (PSP_BREAKER_OPEN_FOR, default 10s) …which then
 	// refuses calls for this long before letting a trial through.
 	PSPBreakerOpenFor time.Duration
@@ -66,20 +68,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.PSPBreakerOpenFor, err = bootstrap.ParseDuration(getenv("PSP_BREAKER_OPEN_FOR"), httpclient.DefaultBreakerOpenTimeout); err != nil {
 		errs = append(errs, fmt.Errorf("PSP_BREAKER_OPEN_FOR: %w", err))
 	}
-	for _, n := range []struct {
-		env string
-		dst *int
-		def int
-	}{
-		{"PSP_RETRY_ATTEMPTS", &c.PSPRetryAttempts, httpclient.DefaultRetryAttempts},
-		{"PSP_BREAKER_FAILURES", &c.PSPBreakerFailures, httpclient.DefaultBreakerFailures},
-	} {
-		*n.dst = n.def
-		if s := getenv(n.env); s != "" {
-			if *n.dst, err = strconv.Atoi(s); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: want an integer", n.env, s))
-			}
+	c.PSPRetryAttempts = httpclient.DefaultRetryAttempts
+	if s := getenv("PSP_RETRY_ATTEMPTS"); s != "" {
+		if c.PSPRetryAttempts, err = strconv.Atoi(s); err != nil {
+			errs = append(errs, fmt.Errorf("PSP_RETRY_ATTEMPTS=%q: want an integer", s))
 		}
+	}
+	c.PSPBreakerFailureRatio = httpclient.DefaultBreakerFailureRatio
+	if s := getenv("PSP_BREAKER_FAILURE_RATIO"); s != "" {
+		if c.PSPBreakerFailureRatio, err = strconv.ParseFloat(s, 64); err != nil {
+			errs = append(errs, fmt.Errorf("PSP_BREAKER_FAILURE_RATIO=%q: want a number", s))
+		}
+	}
+	if getenv("PSP_BREAKER_FAILURES") != "" {
+		// A streak of failures opened the breaker for a merely flaky
+		// provider; refuse the old setting rather than ignore it.
+		errs = append(errs, errors.New("PSP_BREAKER_FAILURES is no longer read: the breaker opens on a failure ratio (PSP_BREAKER_FAILURE_RATIO); unset it"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return config{}, err
@@ -96,16 +100,18 @@ func (c config) Validate() error {
 	if c.PSPURL == "" {
 		errs = append(errs, errors.New("PSP_URL is required"))
 	}
-	if c.PSPTimeout <= 0 || c.PSPTimeout > 3*time.Second {
-		// DESIGN.md: the provider's client times out within 3s in total, so
-		// a hung provider cannot hold an order's whole budget.
-		errs = append(errs, fmt.Errorf("PSP_TIMEOUT %v: must be in (0, 3s]", c.PSPTimeout))
+	if c.PSPTimeout <= 0 || c.PSPTimeout > api.ProviderTimeoutMax {
+		// Seed rule 4, budgets nest: the provider's timeout, the lookup
+		// after a lost answer and payment's two records fit in
+		// payment.Charge's budget, which fits in order.PlaceOrder's.
+		errs = append(errs, fmt.Errorf("PSP_TIMEOUT %v: must be in (0, %v], so that with the lookup (%v) and two records (%v each) it fits in payment.Charge's budget of %v (pkg/api/budgets.go)",
+			c.PSPTimeout, api.ProviderTimeoutMax, api.ProviderLookupBudget, api.RecordBudget, api.ChargeBudget))
 	}
 	if c.PSPRetryAttempts < 1 || c.PSPRetryAttempts > 10 {
 		errs = append(errs, fmt.Errorf("PSP_RETRY_ATTEMPTS %d: must be in [1, 10]", c.PSPRetryAttempts))
 	}
-	if c.PSPBreakerFailures < 1 {
-		errs = append(errs, fmt.Errorf("PSP_BREAKER_FAILURES %d: must be at least 1", c.PSPBreakerFailures))
+	if !(c.PSPBreakerFailureRatio > 0 && c.PSPBreakerFailureRatio <= 1) {
+		errs = append(errs, fmt.Errorf("PSP_BREAKER_FAILURE_RATIO %v: must be in (0, 1]", c.PSPBreakerFailureRatio))
 	}
 	if c.PSPBreakerOpenFor <= 0 {
 		errs = append(errs, fmt.Errorf("PSP_BREAKER_OPEN_FOR %v: must be positive", c.PSPBreakerOpenFor))
@@ -214,8 +220,8 @@ func pspClient(own config, pspTLS *tls.Config, logger *slog.Logger) (*http.Clien
 		Name: "psp", Timeout: own.PSPTimeout, TLSConfig: pspTLS,
 		Retry: &httpclient.RetryOptions{MaxAttempts: own.PSPRetryAttempts},
 		Breaker: &httpclient.BreakerOptions{
-			ConsecutiveFailures: uint32(own.PSPBreakerFailures),
-			OpenTimeout:         own.PSPBreakerOpenFor,
+			FailureRatio: own.PSPBreakerFailureRatio,
+			OpenTimeout:  own.PSPBreakerOpenFor,
 			OnStateChange: func(from, to string) {
 				if to == "open" {
 					logger.Warn("payment provider circuit breaker opened: calls fail fast", "from", from, "open_for", own.PSPBreakerOpenFor)

@@ -38,8 +38,8 @@ func TestLoadConfig(t *testing.T) {
 		if err != nil {
 			t.Fatalf("loadConfig: %v", err)
 		}
-		if c.PSPTimeout != 3*time.Second || c.PSPRetryAttempts != 3 || c.PSPBreakerFailures != 5 || c.PSPBreakerOpenFor != 10*time.Second {
-			t.Errorf("got %+v, want timeout 3s, 3 attempts, breaker 5 failures / 10s", c)
+		if c.PSPTimeout != 3*time.Second || c.PSPRetryAttempts != 3 || c.PSPBreakerFailureRatio != 0.8 || c.PSPBreakerOpenFor != 10*time.Second {
+			t.Errorf("got %+v, want timeout 3s, 3 attempts, breaker at 80%% failures / 10s", c)
 		}
 	})
 
@@ -55,6 +55,21 @@ func TestLoadConfig(t *testing.T) {
 		})
 	}
 
+	t.Run("a provider timeout that does not nest in payment.Charge's budget is refused, with the budgets named", func(t *testing.T) {
+		t.Parallel()
+		kv := required()
+		kv["PSP_TIMEOUT"] = "3500ms"
+		_, err := loadConfig(env(kv))
+		if err == nil {
+			t.Fatal("PSP_TIMEOUT 3.5s: got no error")
+		}
+		for _, want := range []string{"PSP_TIMEOUT 3.5s", "payment.Charge's budget of 5s", "lookup (1s)"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("got %q, want it to say %q", err, want)
+			}
+		}
+	})
+
 	t.Run("invalid values", func(t *testing.T) {
 		t.Parallel()
 		for _, kv := range []map[string]string{
@@ -63,7 +78,10 @@ func TestLoadConfig(t *testing.T) {
 			{"PSP_TIMEOUT": "0s"},
 			{"PSP_RETRY_ATTEMPTS": "0"},
 			{"PSP_RETRY_ATTEMPTS": "many"},
-			{"PSP_BREAKER_FAILURES": "0"},
+			{"PSP_BREAKER_FAILURES": "5"}, // replaced by the ratio: refused, not ignored
+			{"PSP_BREAKER_FAILURE_RATIO": "0"},
+			{"PSP_BREAKER_FAILURE_RATIO": "1.5"},
+			{"PSP_BREAKER_FAILURE_RATIO": "most"},
 			{"PSP_BREAKER_OPEN_FOR": "-1s"},
 		} {
 			for k, v := range required() {

@@ -34,7 +34,8 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // so a hang costs little, but long enough for loopback TLS.
 const pspTimeout = 500 * time.Millisecond
 
-// breakerFailures opens the breaker in these tests.
+// breakerFailures failed attempts, and no success, open the breaker in
+// these tests.
 const breakerFailures = 4
 
 // guarded configures the provider client as cmd/payment does, with
@@ -42,7 +43,7 @@ const breakerFailures = 4
 func guarded(o *httpclient.Options) {
 	o.Timeout = pspTimeout
 	o.Retry = &httpclient.RetryOptions{MaxAttempts: 3, Backoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}
-	o.Breaker = &httpclient.BreakerOptions{ConsecutiveFailures: breakerFailures, OpenTimeout: 300 * time.Millisecond}
+	o.Breaker = &httpclient.BreakerOptions{FailureRatio: 1, MinAttempts: breakerFailures, Window: time.Minute, OpenTimeout: 300 * time.Millisecond}
 }
 
 // pgDSN returns the DSN of a fresh database; the first pgStore on it

@@ -29,7 +29,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
 )
 
 // Money is an amount in integer minor units with its ISO 4217 currency.
@@ -216,7 +218,7 @@ func (s *Service) Charge(ctx context.Context, orderID string, amount Money, toke
 		case Pending:
 			// An earlier attempt (a crash, a timeout, another replica right
 			// now) may have charged: ask before charging.
-			ch, err := s.provider.FindCharge(ctx, p.ChargeKey)
+			ch, err := s.findCharge(ctx, p.ChargeKey)
 			switch {
 			case err == nil:
 				return s.settleCharge(ctx, p, ch)
@@ -231,9 +233,12 @@ func (s *Service) Charge(ctx context.Context, orderID string, amount Money, toke
 		}
 	}
 
-	ch, err := s.provider.Charge(ctx, p.ChargeKey, amount, token)
+	ch, err := s.chargeProvider(ctx, p.ChargeKey, amount, token)
 	if err == nil {
 		return s.settleCharge(ctx, p, ch)
+	}
+	if errors.Is(err, deadline.ErrExhausted) {
+		return Payment{}, notSent(orderID, "charge")
 	}
 	if rej := (*RejectedError)(nil); errors.As(err, &rej) {
 		q := p
@@ -246,17 +251,53 @@ func (s *Service) Charge(ctx context.Context, orderID string, amount Money, toke
 		}
 		return p, nil // another attempt settled it first
 	}
-	// Unknown outcome: the provider may have charged. Ask it by key; if
+	// Unknown outcome: the provider may have charged. Ask it by key, on a
+	// budget of its own: the failed call may have used up the caller's. If
 	// that fails too, the Pending record tells the next attempt to ask.
-	ch, ferr := s.provider.FindCharge(ctx, p.ChargeKey)
+	lookupCtx, cancel := deadline.Detach(ctx, api.ProviderLookupBudget)
+	defer cancel()
+	ch, ferr := s.provider.FindCharge(lookupCtx, p.ChargeKey)
 	if ferr == nil {
-		return s.settleCharge(ctx, p, ch)
+		return s.settleCharge(lookupCtx, p, ch)
 	}
 	return Payment{}, unknownOutcome(orderID, "charge", errors.Join(err, ferr))
 }
 
-// settleCharge records the provider's charge on a Pending payment.
+// chargeProvider asks the provider to charge, keeping enough of ctx's
+// budget for the lookup and the record that may follow (seed rule 4: the
+// provider's timeout nests inside payment.Charge's budget).
+func (s *Service) chargeProvider(ctx context.Context, key string, amount Money, token string) (Charge, error) {
+	ctx, cancel, err := providerHop(ctx)
+	if err != nil {
+		return Charge{}, err
+	}
+	defer cancel()
+	return s.provider.Charge(ctx, key, amount, token)
+}
+
+// findCharge looks a charge up by key within ProviderLookupBudget.
+func (s *Service) findCharge(ctx context.Context, key string) (Charge, error) {
+	ctx, cancel, err := deadline.Hop(ctx, api.ProviderLookupBudget)
+	if err != nil {
+		return Charge{}, err
+	}
+	defer cancel()
+	return s.provider.FindCharge(ctx, key)
+}
+
+// providerHop is the context of one charge or refund at the provider: at
+// most ProviderTimeoutMax, and never so long that the lookup after a lost
+// answer and the record of the outcome no longer fit.
+func providerHop(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	return deadline.Hop(deadline.Keep(ctx, api.ProviderLookupBudget+api.RecordBudget), api.ProviderTimeoutMax)
+}
+
+// settleCharge records the provider's charge on a Pending payment. The
+// record is made on a budget of its own: what the provider did is recorded
+// even when the caller has just given up.
 func (s *Service) settleCharge(ctx context.Context, p Payment, ch Charge) (Payment, error) {
+	ctx, cancel := deadline.Detach(ctx, api.RecordBudget)
+	defer cancel()
 	q := p
 	q.Status, q.ProviderChargeID, q.UpdatedAt = Succeeded, ch.ID, s.timestamp()
 	if ch.Declined {
@@ -339,7 +380,7 @@ func (s *Service) Refund(ctx context.Context, orderID string) (Payment, error) {
 // resolveForRefund settles a Pending charge before a refund: with the
 // provider's charge if there is one, else by voiding it.
 func (s *Service) resolveForRefund(ctx context.Context, p Payment) (Payment, error) {
-	ch, err := s.provider.FindCharge(ctx, p.ChargeKey)
+	ch, err := s.findCharge(ctx, p.ChargeKey)
 	switch {
 	case err == nil:
 		q := p
@@ -364,7 +405,7 @@ func (s *Service) resolveForRefund(ctx context.Context, p Payment) (Payment, err
 // first.
 func (s *Service) refund(ctx context.Context, p Payment, fresh bool) (Payment, error) {
 	if !fresh {
-		r, err := s.provider.FindRefund(ctx, p.RefundKey)
+		r, err := s.findRefund(ctx, p.RefundKey)
 		switch {
 		case err == nil:
 			return s.settleRefund(ctx, p, r)
@@ -372,9 +413,12 @@ func (s *Service) refund(ctx context.Context, p Payment, fresh bool) (Payment, e
 			return Payment{}, unknownOutcome(p.OrderID, "refund", err)
 		}
 	}
-	r, err := s.provider.Refund(ctx, p.RefundKey, p.ProviderChargeID)
+	r, err := s.refundProvider(ctx, p)
 	if err == nil {
 		return s.settleRefund(ctx, p, r)
+	}
+	if errors.Is(err, deadline.ErrExhausted) {
+		return Payment{}, notSent(p.OrderID, "refund")
 	}
 	if rej := (*RejectedError)(nil); errors.As(err, &rej) {
 		// Nothing was refunded: the money is still taken.
@@ -386,14 +430,42 @@ func (s *Service) refund(ctx context.Context, p Payment, fresh bool) (Payment, e
 		return Payment{}, apperr.New(apperr.FailedPrecondition, "payment provider refused the refund of order %s: %s", p.OrderID, rej.Reason).
 			WithReason(ReasonRefundFailed, "order_id", p.OrderID)
 	}
-	r, ferr := s.provider.FindRefund(ctx, p.RefundKey)
+	// As for a charge: the lookup after a lost answer has its own budget.
+	lookupCtx, cancel := deadline.Detach(ctx, api.ProviderLookupBudget)
+	defer cancel()
+	r, ferr := s.provider.FindRefund(lookupCtx, p.RefundKey)
 	if ferr == nil {
-		return s.settleRefund(ctx, p, r)
+		return s.settleRefund(lookupCtx, p, r)
 	}
 	return Payment{}, unknownOutcome(p.OrderID, "refund", errors.Join(err, ferr))
 }
 
+// refundProvider asks the provider to refund, keeping time for the lookup
+// and the record as chargeProvider does.
+func (s *Service) refundProvider(ctx context.Context, p Payment) (Refund, error) {
+	ctx, cancel, err := providerHop(ctx)
+	if err != nil {
+		return Refund{}, err
+	}
+	defer cancel()
+	return s.provider.Refund(ctx, p.RefundKey, p.ProviderChargeID)
+}
+
+// findRefund looks a refund up by key within ProviderLookupBudget.
+func (s *Service) findRefund(ctx context.Context, key string) (Refund, error) {
+	ctx, cancel, err := deadline.Hop(ctx, api.ProviderLookupBudget)
+	if err != nil {
+		return Refund{}, err
+	}
+	defer cancel()
+	return s.provider.FindRefund(ctx, key)
+}
+
+// settleRefund records the provider's refund on its own budget, like
+// settleCharge.
 func (s *Service) settleRefund(ctx context.Context, p Payment, r Refund) (Payment, error) {
+	ctx, cancel := deadline.Detach(ctx, api.RecordBudget)
+	defer cancel()
 	q := p
 	q.Status, q.ProviderRefundID, q.UpdatedAt = Refunded, r.ID, s.timestamp()
 	return s.update(ctx, q, RefundPending)
@@ -411,6 +483,13 @@ func (s *Service) Get(ctx context.Context, orderID string) (Payment, error) {
 func failedCharge(p Payment) error {
 	return apperr.New(apperr.FailedPrecondition, "payment provider refused the charge of order %s: %s", p.OrderID, p.FailureReason).
 		WithReason(ReasonPaymentFailed, "order_id", p.OrderID)
+}
+
+// notSent is the error for an attempt that was not sent to the provider
+// because too little of the call's budget was left: nothing happened, and
+// a repeat with more time will send it.
+func notSent(orderID, what string) error {
+	return apperr.New(apperr.Timeout, "too little of the deadline was left to ask the payment provider; the %s of order %s was not sent", what, orderID)
 }
 
 // unknownOutcome is the error for an attempt whose outcome the provider

@@ -256,7 +256,7 @@ func TestClient_Charge(t *testing.T) {
 		t.Parallel()
 		srv := fixed(t, http.StatusBadGateway, `{"error":"down"}`)
 		c := newClient(t, srv, "key", func(o *httpclient.Options) {
-			o.Breaker = &httpclient.BreakerOptions{ConsecutiveFailures: 1, OpenTimeout: time.Hour}
+			o.Breaker = &httpclient.BreakerOptions{FailureRatio: 1, MinAttempts: 1, OpenTimeout: time.Hour}
 		})
 		if _, err := c.Charge(context.Background(), "charge-ord-1", eur, "tok_visa"); err == nil || errors.Is(err, payment.ErrProviderDown) {
 			t.Fatalf("first call: got %v, want the provider's 502", err)

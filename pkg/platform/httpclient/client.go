@@ -78,9 +78,9 @@ type Options struct {
 	// or carrying an Idempotency-Key) after transient failures, within
 	// Timeout. Nil means every request is sent once.
 	Retry *RetryOptions
-	// Breaker, if set, puts a circuit breaker in front of the peer: after
-	// consecutive failures it refuses requests with ErrCircuitOpen for a
-	// while instead of sending them. Nil means no breaker.
+	// Breaker, if set, puts a circuit breaker in front of the peer: once
+	// most recent attempts failed it refuses requests with ErrCircuitOpen
+	// for a while instead of sending them. Nil means no breaker.
 	Breaker *BreakerOptions
 }
 
@@ -218,7 +218,7 @@ func New(opts Options) (*http.Client, error) {
 	// the wire has its own span.
 	var rt http.RoundTripper = traced
 	if o.Breaker != nil {
-		rt = newBreaker(o.Name, *o.Breaker, rt)
+		rt = newBreaker(*o.Breaker, rt)
 	}
 	if o.Retry != nil {
 		rt = &retryTransport{next: rt, opts: *o.Retry}

@@ -37,14 +37,15 @@
 //     backoff, a bounded number of attempts, and never past the deadline:
 //     all attempts together fit in Options.Timeout. Any other request is
 //     sent once; a caller that wants more must make the repeat safe first.
-//   - Options.Breaker is a circuit breaker (sony/gobreaker) around the
+//   - Options.Breaker is a circuit breaker (failsafe-go) around the
 //     transport. Each attempt that ends in a transport error or a 5xx is a
-//     failure, anything else (4xx included: the peer is up) a success. After
-//     ConsecutiveFailures in a row it opens: for OpenTimeout every request
-//     fails at once with [ErrCircuitOpen], without being sent, so a dead
-//     peer costs callers microseconds instead of a full timeout each and is
-//     not hammered while it recovers. Then trial requests decide whether it
-//     closes again. Retries sit outside the breaker, so an open breaker
+//     failure, anything else (4xx included: the peer is up) a success. When
+//     FailureRatio of the attempts in a rolling Window failed (80 % of at
+//     least 20 in 10 s by default; a flaky peer's streaks do not count) it
+//     opens: for OpenTimeout every request fails at once with
+//     [ErrCircuitOpen], without being sent, so a dead peer costs callers
+//     microseconds instead of a full timeout each and is not hammered while
+//     it recovers. Then trial requests decide whether it closes again. Retries sit outside the breaker, so an open breaker
 //     also ends a retry loop.
 //
 // The breaker lives here, not in each peer's adapter, because it is a

@@ -57,7 +57,7 @@ func ExampleNew() {
 }
 
 // A client for a peer that can fail: idempotent requests are retried within
-// the timeout, and after consecutive failures the breaker opens, so later
+// the timeout, and once nearly all recent attempts failed the breaker opens, so later
 // calls fail at once with ErrCircuitOpen instead of waiting on a dead peer.
 func ExampleNew_retryAndBreaker() {
 	var hits atomic.Int64
@@ -70,7 +70,8 @@ func ExampleNew_retryAndBreaker() {
 	client, err := httpclient.New(httpclient.Options{
 		Name:    "psp",
 		Retry:   &httpclient.RetryOptions{MaxAttempts: 3, Backoff: time.Millisecond},
-		Breaker: &httpclient.BreakerOptions{ConsecutiveFailures: 3, OpenTimeout: 10 * time.Second},
+		// Open once 3 attempts were made and all of them failed.
+		Breaker: &httpclient.BreakerOptions{FailureRatio: 1, MinAttempts: 3, OpenTimeout: 10 * time.Second},
 	})
 	if err != nil {
 		fmt.Println("create client:", err)
