@@ -25,6 +25,3 @@ func SetListBackoff(b *Builder, first, max time.Duration) {
 
 // SetResolveNowEvery sets the shortest time between ResolveNow lists.
 func SetResolveNowEvery(b *Builder, d time.Duration) { b.resolveNowEvery = d }
-
-// Backoff exposes the backoff schedule.
-func Backoff(first, max time.Duration, n int) time.Duration { return backoff(first, max, n) }

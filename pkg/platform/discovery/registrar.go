@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/platform/backoff"
+
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -118,7 +120,7 @@ func (r *Registrar) loop(ctx context.Context) {
 	defer close(r.done)
 	failures := 0
 	for {
-		if failures > 0 && !sleep(ctx, backoff(r.backoffFirst, r.backoffMax, failures)) {
+		if failures > 0 && !backoff.Sleep(ctx, backoff.Delay(r.backoffFirst, r.backoffMax, failures)) {
 			return
 		}
 		// The keep-alive of this registration ends with it: a lease whose
@@ -246,7 +248,7 @@ func (r *Registrar) hold(ctx context.Context, kaCh <-chan *clientv3.LeaseKeepAli
 			stopWatch()
 			wch = nil
 			failures++
-			check = time.After(backoff(r.backoffFirst, r.backoffMax, failures))
+			check = time.After(backoff.Delay(r.backoffFirst, r.backoffMax, failures))
 		case <-check:
 			check = nil
 			ours, rev, err := r.stillOurs(ctx, lease)
@@ -255,7 +257,7 @@ func (r *Registrar) hold(ctx context.Context, kaCh <-chan *clientv3.LeaseKeepAli
 				// etcd unreachable: the keep-alive says when the lease is
 				// gone; look again later.
 				failures++
-				check = time.After(backoff(r.backoffFirst, r.backoffMax, failures))
+				check = time.After(backoff.Delay(r.backoffFirst, r.backoffMax, failures))
 			case !ours:
 				return "key deleted or replaced while the watch was down"
 			default:
@@ -359,7 +361,7 @@ func (r *Registrar) revoke(ctx context.Context, id clientv3.LeaseID) error {
 		if err == nil || errors.Is(err, rpctypes.ErrLeaseNotFound) {
 			return nil
 		}
-		if ctx.Err() != nil || !sleep(ctx, backoff(50*time.Millisecond, 500*time.Millisecond, attempt)) {
+		if ctx.Err() != nil || !backoff.Sleep(ctx, backoff.Delay(50*time.Millisecond, 500*time.Millisecond, attempt)) {
 			return err
 		}
 	}

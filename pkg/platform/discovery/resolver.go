@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/platform/backoff"
+
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.opentelemetry.io/otel"
@@ -157,7 +159,7 @@ func (r *etcdResolver) run(ctx context.Context) {
 	defer close(r.done)
 	failures := 0
 	for {
-		if failures > 0 && !sleep(ctx, backoff(r.b.listBackoffFirst, r.b.listBackoffMax, failures)) {
+		if failures > 0 && !backoff.Sleep(ctx, backoff.Delay(r.b.listBackoffFirst, r.b.listBackoffMax, failures)) {
 			return
 		}
 		instances, rev, err := r.list(ctx)

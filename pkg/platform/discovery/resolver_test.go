@@ -184,21 +184,3 @@ func TestResolver_StartsWhileEtcdIsDown(t *testing.T) {
 	})
 	t.Logf("routed %v after etcd returned", time.Since(back).Round(time.Millisecond))
 }
-
-func TestBackoff(t *testing.T) {
-	const first, max = 100 * time.Millisecond, time.Second
-	for n, want := range []time.Duration{0, 100, 200, 400, 800, 1000, 1000, 1000} {
-		if n == 0 {
-			continue
-		}
-		want *= time.Millisecond
-		for range 50 {
-			if got := discovery.Backoff(first, max, n); got < want/2 || got > want {
-				t.Fatalf("after %d failures: waited %v, want within [%v, %v]", n, got, want/2, want)
-			}
-		}
-	}
-	if got := discovery.Backoff(first, max, 1000); got > max {
-		t.Fatalf("after 1000 failures: %v, want at most %v", got, max)
-	}
-}

@@ -3,9 +3,10 @@ package httpclient
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"time"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/backoff"
 )
 
 // Retry defaults, used for zero RetryOptions fields.
@@ -80,7 +81,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if attempt >= t.opts.MaxAttempts || !worthRetrying(resp, err) || ctx.Err() != nil {
 			return resp, err
 		}
-		wait := t.backoff(attempt)
+		wait := backoff.Delay(t.opts.Backoff, t.opts.MaxBackoff, attempt)
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
 			// No time left for another attempt: the last answer is the
 			// best the caller will get.
@@ -106,18 +107,6 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		attemptReq = next
 	}
-}
-
-// backoff returns the wait before retry number attempt (1 for the first):
-// Backoff·2^(attempt-1), capped, then jittered into [d/2, d] so that
-// clients failing together do not retry together.
-func (t *retryTransport) backoff(attempt int) time.Duration {
-	d := t.opts.Backoff << min(attempt-1, 30)
-	if d <= 0 || d > t.opts.MaxBackoff {
-		d = t.opts.MaxBackoff
-	}
-	half := d / 2
-	return half + rand.N(half+1)
 }
 
 // repeatable reports whether sending req twice cannot do harm twice, and
