@@ -68,8 +68,8 @@ func ExampleNew_retryAndBreaker() {
 	defer psp.Close()
 
 	client, err := httpclient.New(httpclient.Options{
-		Name:    "psp",
-		Retry:   &httpclient.RetryOptions{MaxAttempts: 3, Backoff: time.Millisecond},
+		Name:  "psp",
+		Retry: &httpclient.RetryOptions{MaxAttempts: 3, Backoff: time.Millisecond},
 		// Open once 3 attempts were made and all of them failed.
 		Breaker: &httpclient.BreakerOptions{FailureRatio: 1, MinAttempts: 3, OpenTimeout: 10 * time.Second},
 	})
