@@ -26,8 +26,9 @@ import (
 // stock back. The subtests share one stack and use different products.
 func TestSaga(t *testing.T) {
 	s := stack.StartWith(t, stack.Options{Env: map[string]map[string]string{
-		// Pick up orders left PENDING by a crash quickly.
-		"order": {"RECOVERY_AFTER": "3s", "RECOVERY_INTERVAL": "1s"},
+		// Pick up orders left PENDING by a crash quickly: the shortest
+		// claim that still holds PlaceOrder's whole budget (9s).
+		"order": {"RECOVERY_AFTER": "10s", "RECOVERY_INTERVAL": "1s"},
 	}})
 	c := newClient(t, s.GatewayURL)
 	sim := newPaysim(t, s)
@@ -83,19 +84,27 @@ func TestSaga(t *testing.T) {
 		}
 	})
 
-	t.Run("provider hangs, then the retry with the same key charges once", func(t *testing.T) {
+	t.Run("provider hangs: accepted, then confirmed once it answers, with one charge", func(t *testing.T) {
 		ctx := t.Context()
 		before, charges := c.product(ctx, "p-1001").Available, sim.stats(t).Charges
 		sim.setFaults(t, `{"hang_rate":1}`)
+		// The order is recorded but cannot finish inside the request: 202,
+		// never a 5xx (a 5xx means no order or no charge).
 		status, body := c.place(ctx, "patient", "hang-1", "p-1001", 1, "tok_visa")
-		if status < 500 {
-			t.Fatalf("with the provider hanging: status %d (%s), want a 5xx", status, body)
+		if status != http.StatusAccepted || !strings.Contains(string(body), `"status":"PENDING"`) {
+			t.Fatalf("with the provider hanging: status %d (%s), want 202 with the order PENDING", status, body)
+		}
+		id := idOf(body)
+		// A repeat while it is pending answers its current state, at once.
+		if status, body = c.place(ctx, "patient", "hang-1", "p-1001", 1, "tok_visa"); status != http.StatusAccepted || idOf(body) != id {
+			t.Errorf("repeat while pending: status %d (%s), want 202 with order %s", status, body, id)
 		}
 		sim.setFaults(t, `{}`)
-		// The first attempt created the order, so the retry is a replay: 200.
+		// Finished in the background, without a client retry.
+		c.waitOrder(t, "patient", "CONFIRMED", 60*time.Second)
 		status, body = c.place(ctx, "patient", "hang-1", "p-1001", 1, "tok_visa")
-		if status != http.StatusOK || !strings.Contains(string(body), `"status":"CONFIRMED"`) {
-			t.Fatalf("retry: status %d (%s), want 200 with the order CONFIRMED", status, body)
+		if status != http.StatusOK || idOf(body) != id || !strings.Contains(string(body), `"status":"CONFIRMED"`) {
+			t.Fatalf("repeat after the provider recovered: status %d (%s), want 200 with order %s CONFIRMED", status, body, id)
 		}
 		if got := sim.stats(t).Charges - charges; got != 1 {
 			t.Errorf("%d charges at the provider, want exactly 1", got)
@@ -117,20 +126,20 @@ func TestSaga(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range ids {
 			wg.Go(func() {
-				// A repeat that finds the saga running is told to retry (503);
-				// retry it the way a client would. One call gets 201, the
-				// others the same order as a replay (200).
-				for range 20 {
-					st, body := c.place(ctx, "repeater", "dup-2", "p-1001", 1, "tok_visa")
-					if st == http.StatusCreated || st == http.StatusOK {
-						ids[i] = idOf(body)
-						return
-					}
-					time.Sleep(100 * time.Millisecond)
+				// One call gets 201; the others the same order, as a replay
+				// (200) or, while its saga still runs, as it is (202).
+				st, body := c.place(ctx, "repeater", "dup-2", "p-1001", 1, "tok_visa")
+				if st == http.StatusCreated || st == http.StatusOK || st == http.StatusAccepted {
+					ids[i] = idOf(body)
 				}
 			})
 		}
 		wg.Wait()
+		if ids[0] != "" {
+			if o := c.waitOrderID(t, "repeater", ids[0], "CONFIRMED", 30*time.Second); o.ID != ids[0] {
+				t.Errorf("order %s did not confirm", ids[0])
+			}
+		}
 		for i, id := range ids {
 			if id == "" || id != ids[0] {
 				t.Errorf("concurrent repeat %d got order %q, want %q", i, id, ids[0])
@@ -209,6 +218,21 @@ func (c *client) order(t *testing.T, customer, id string) order {
 	if status, _ := c.do(t.Context(), http.MethodGet, "/v1/orders/"+id, map[string]string{"Authorization": stack.Bearer(customer)}, nil, &o); status != http.StatusOK {
 		t.Fatalf("GET order %q of %s: status %d", id, customer, status)
 	}
+	return o
+}
+
+// waitOrderID polls one of customer's orders until it has status want.
+func (c *client) waitOrderID(t *testing.T, customer, id, want string, timeout time.Duration) order {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var o order
+	for time.Now().Before(deadline) {
+		if o = c.order(t, customer, id); o.Status == want {
+			return o
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("order %s of %s after %v: %s, want %s", id, customer, timeout, o.Status, want)
 	return o
 }
 

@@ -16,6 +16,10 @@ const (
 	// the steps of a call: creating an order, recording a saga step,
 	// recording a payment attempt or its outcome.
 	RecordBudget = 500 * time.Millisecond
+	// AnswerBudget is what a caller keeps after its last call to send its
+	// own answer: the gateway around PlaceOrder, order while it waits for
+	// the saga.
+	AnswerBudget = 100 * time.Millisecond
 	// ReadBudget bounds a call that only reads one service's database.
 	ReadBudget = time.Second
 	// StockBudget bounds a stock movement in inventory: Reserve, Commit,

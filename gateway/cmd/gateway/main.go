@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/bootstrap"
@@ -42,9 +43,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	reqTimeout, err := bootstrap.ParseDuration(getenv("REQUEST_TIMEOUT"), 10*time.Second)
-	if err != nil || reqTimeout <= 0 {
-		return fmt.Errorf("config of gateway: REQUEST_TIMEOUT %q: want a positive duration", getenv("REQUEST_TIMEOUT"))
+	reqTimeout, err := requestTimeout(getenv)
+	if err != nil {
+		return err
 	}
 	rps, burst, err := rateLimit(getenv)
 	if err != nil {
@@ -76,6 +77,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}}
 	ready := func(ctx context.Context) error { return p.PeersReady(ctx, peers...) }
 	return lifecycle.Run(ctx, p.App(srv, nil, ready))
+}
+
+// requestTimeout reads REQUEST_TIMEOUT (default 10s), the budget of one
+// request, and refuses one that cannot hold the longest call it contains
+// plus the time the gateway keeps to answer (seed rule 4: budgets nest).
+func requestTimeout(getenv func(string) string) (time.Duration, error) {
+	d, err := bootstrap.ParseDuration(getenv("REQUEST_TIMEOUT"), 10*time.Second)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("config of gateway: REQUEST_TIMEOUT %q: want a positive duration", getenv("REQUEST_TIMEOUT"))
+	}
+	if need := max(api.PlaceOrderBudget, api.CancelOrderBudget) + api.AnswerBudget; d < need {
+		return 0, fmt.Errorf("config of gateway: REQUEST_TIMEOUT %v: must be at least %v, order.PlaceOrder's budget of %v (pkg/api/budgets.go) and %v to answer, or every order slower than the request would fail instead of being accepted",
+			d, need, api.PlaceOrderBudget, api.AnswerBudget)
+	}
+	return d, nil
 }
 
 // rateLimit reads RATE_LIMIT_RPS (default 20) and RATE_LIMIT_BURST

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRateLimit(t *testing.T) {
@@ -34,6 +35,38 @@ func TestRateLimit(t *testing.T) {
 			}
 			if err != nil || rps != tt.rps || burst != tt.burst {
 				t.Errorf("got %v, %d, %v; want %v, %d", rps, burst, err, tt.rps, tt.burst)
+			}
+		})
+	}
+}
+
+func TestRequestTimeout(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		value   string
+		want    time.Duration
+		wantErr string
+	}{
+		{"default", "", 10 * time.Second, ""},
+		{"longer", "30s", 30 * time.Second, ""},
+		{"not a duration", "soon", 0, "REQUEST_TIMEOUT"},
+		{"negative", "-1s", 0, "REQUEST_TIMEOUT"},
+		// Shorter than the saga's budget: refused at start, with the budgets named.
+		{"does not hold PlaceOrder", "5s", 0, "order.PlaceOrder's budget of 9s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := requestTimeout(func(string) string { return tt.value })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("got %v, %v; want an error saying %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("got %v, %v; want %v", got, err, tt.want)
 			}
 		})
 	}

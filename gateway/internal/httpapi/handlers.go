@@ -13,9 +13,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	moneyv1 "github.com/shopmesh/shopmesh/pkg/api/money/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
+	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
 )
 
 // idPattern bounds path ids and keys to what our services issue.
@@ -116,18 +118,28 @@ func (a *API) placeOrder(c *gin.Context) {
 	for _, it := range req.Items {
 		pb.Items = append(pb.Items, &orderv1.LineItem{ProductId: it.ProductID, Quantity: it.Quantity})
 	}
-	resp, err := a.orders.PlaceOrder(c.Request.Context(), pb)
+	// Keep time to answer: order answers PENDING before this budget ends
+	// rather than letting it run out (seed rule 4).
+	resp, err := a.orders.PlaceOrder(deadline.Keep(c.Request.Context(), api.AnswerBudget), pb)
 	if err != nil {
 		writeProblem(c, err)
 		return
 	}
-	// A repeat of the same key and body returns the order it created: 200,
-	// not 201, so the client can tell a replay from a new order.
-	status := http.StatusCreated
-	if resp.GetReplayed() {
-		status = http.StatusOK
+	o := resp.GetOrder()
+	switch {
+	case o.GetStatus() == orderv1.OrderStatus_ORDER_STATUS_PENDING:
+		// Recorded, and finished in the background: 202, and where to
+		// watch it end. A repeat of the key answers the same way.
+		c.Header("Location", "/v1/orders/"+o.GetId())
+		c.Header("Retry-After", retryAfterSeconds)
+		c.JSON(http.StatusAccepted, orderJSON(o))
+	case resp.GetReplayed():
+		// A repeat of the same key and body returns the order it created:
+		// 200, not 201, so the client can tell a replay from a new order.
+		c.JSON(http.StatusOK, orderJSON(o))
+	default:
+		c.JSON(http.StatusCreated, orderJSON(o))
 	}
-	c.JSON(status, orderJSON(resp.GetOrder()))
 }
 
 func (a *API) listOrders(c *gin.Context) {

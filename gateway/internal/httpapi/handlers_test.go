@@ -2,17 +2,22 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/shopmesh/shopmesh/gateway/internal/httpapi"
+	"github.com/shopmesh/shopmesh/pkg/api"
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
+	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
 )
 
 func TestAPI_ListProducts(t *testing.T) {
@@ -146,6 +151,40 @@ func TestAPI_PlaceOrder(t *testing.T) {
 		rec := serve(t, h, http.MethodPost, "/v1/orders", orderHeaders, orderBody)
 		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"id":"ord_1"`) {
 			t.Fatalf("got status %d (body %s), want 200 with order ord_1", rec.Code, rec.Body)
+		}
+	})
+
+	for _, replayed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("202 with Location and Retry-After for an order not finished in time (replayed %v)", replayed), func(t *testing.T) {
+			t.Parallel()
+			h := newHandler(t, nil, &fakeOrders{placeOrder: func(_ context.Context, in *orderv1.PlaceOrderRequest) (*orderv1.PlaceOrderResponse, error) {
+				o := confirmed("ord_1", in.GetCustomerId())
+				o.Status = orderv1.OrderStatus_ORDER_STATUS_PENDING
+				return &orderv1.PlaceOrderResponse{Order: o, Replayed: replayed}, nil
+			}})
+			rec := serve(t, h, http.MethodPost, "/v1/orders", orderHeaders, orderBody)
+			if rec.Code != http.StatusAccepted || !strings.Contains(rec.Body.String(), `"status":"PENDING"`) {
+				t.Fatalf("got status %d (body %s), want 202 with the PENDING order", rec.Code, rec.Body)
+			}
+			if got := rec.Result().Header.Get("Location"); got != "/v1/orders/ord_1" {
+				t.Errorf("got Location %q, want /v1/orders/ord_1", got)
+			}
+			if got := rec.Result().Header.Get("Retry-After"); got != "1" {
+				t.Errorf("got Retry-After %q, want 1", got)
+			}
+		})
+	}
+
+	t.Run("the order service gets the request's budget less what the gateway keeps to answer", func(t *testing.T) {
+		t.Parallel()
+		var left time.Duration
+		h := newHandler(t, nil, &fakeOrders{placeOrder: func(ctx context.Context, in *orderv1.PlaceOrderRequest) (*orderv1.PlaceOrderResponse, error) {
+			left, _ = deadline.Left(ctx)
+			return &orderv1.PlaceOrderResponse{Order: confirmed("ord_1", in.GetCustomerId())}, nil
+		}}, func(c *httpapi.Config) { c.RequestTimeout = 2 * time.Second })
+		serve(t, h, http.MethodPost, "/v1/orders", orderHeaders, orderBody)
+		if want := 2*time.Second - api.AnswerBudget; left > want || left < want-500*time.Millisecond {
+			t.Errorf("the call had %v to spend, want just under %v", left, want)
 		}
 	})
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 	paymentv1 "github.com/shopmesh/shopmesh/pkg/api/payment/v1"
@@ -65,10 +66,12 @@ func (c config) Validate() error {
 	if c.DatabaseURL == "" {
 		errs = append(errs, errors.New("DATABASE_URL is required (e.g. postgres://order:secret@postgres:5432/order)"))
 	}
-	if c.RecoveryAfter < time.Second {
-		// A run of the saga gives up when its claim ends: a claim shorter
-		// than a second would not fit even its peer calls.
-		errs = append(errs, fmt.Errorf("RECOVERY_AFTER %v: must be at least 1s", c.RecoveryAfter))
+	if c.RecoveryAfter < api.PlaceOrderBudget {
+		// Seed rule 4, budgets nest: a run of the saga holds its order for
+		// RECOVERY_AFTER and gives up when that ends, so it must outlast
+		// the request that started it, whose budget holds the whole saga.
+		errs = append(errs, fmt.Errorf("RECOVERY_AFTER %v: must be at least order.PlaceOrder's budget of %v (pkg/api/budgets.go), or a run would give up while its request still waits",
+			c.RecoveryAfter, api.PlaceOrderBudget))
 	}
 	if c.RecoveryInterval <= 0 {
 		errs = append(errs, fmt.Errorf("RECOVERY_INTERVAL %v: must be positive", c.RecoveryInterval))
@@ -154,6 +157,8 @@ func wire(ctx context.Context, p *bootstrap.Process, own config) (_ lifecycle.Ap
 		return lifecycle.App{}, err
 	}
 	return p.App(srv, reg, ready,
+		// After the server stopped: no request starts a saga any more.
+		lifecycle.Closer{Name: "sagas in flight", Close: svc.Close},
 		lifecycle.Closer{Name: "recovery loop", Close: recovery.Close},
 		lifecycle.Closer{Name: "database pool", Close: func(context.Context) error { pool.Close(); return nil }},
 	), nil

@@ -43,6 +43,14 @@ func TestLoadConfig(t *testing.T) {
 		}
 	})
 
+	t.Run("a claim shorter than the saga's budget is refused, with the budget named", func(t *testing.T) {
+		t.Parallel()
+		_, err := loadConfig(env(map[string]string{"DATABASE_URL": "postgres://x@db/order", "RECOVERY_AFTER": "8s"}))
+		if err == nil || !strings.Contains(err.Error(), "RECOVERY_AFTER 8s") || !strings.Contains(err.Error(), "order.PlaceOrder's budget of 9s") {
+			t.Errorf("got %v, want RECOVERY_AFTER refused for not holding PlaceOrder's 9s budget", err)
+		}
+	})
+
 	t.Run("invalid values", func(t *testing.T) {
 		t.Parallel()
 		for _, kv := range []map[string]string{

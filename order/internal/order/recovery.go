@@ -46,7 +46,10 @@ func (s *Service) RecoverStale(ctx context.Context, limit int) (int, error) {
 		n++
 		o := claimed[0]
 		s.logger.InfoContext(ctx, "recovering order", "order_id", o.ID, "last_step", lastStep(o), "updated_at", o.UpdatedAt)
-		if o, err = s.drive(ctx, o); err != nil {
+		runCtx, cancel := context.WithTimeout(ctx, o.ClaimedUntil.Sub(s.clock()))
+		o, err = s.drive(runCtx, o, false)
+		cancel()
+		if err != nil {
 			s.logger.WarnContext(ctx, "recovery of order failed; will retry", "order_id", o.ID, "err", err)
 		}
 	}

@@ -2,7 +2,6 @@ package order_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -41,27 +40,18 @@ func stuckOrder(t *testing.T, p *peers) (*order.Service, string) {
 	t.Helper()
 	store := memstore.New()
 	charge := p.pay.charge
-	failing := true
-	p.pay.charge = func(ctx context.Context, orderID string, amount order.Money, token string) (order.ChargeResult, error) {
-		if failing {
-			return order.ChargeResult{}, apperr.New(apperr.Unavailable, "payment down")
-		}
-		return charge(ctx, orderID, amount, token)
+	p.pay.charge = func(context.Context, string, order.Money, string) (order.ChargeResult, error) {
+		return order.ChargeResult{}, apperr.New(apperr.Unavailable, "payment down")
 	}
-	first, err := order.NewService(store, p.inv, p.pay, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("NewService: %v", err)
+	first := newServiceOn(t, store, p)
+	o, err := first.PlaceOrder(within(t, 100*time.Millisecond), request("k-1"))
+	if err != nil || o.Status != order.Pending {
+		t.Fatalf("PlaceOrder with payment down: got %s, %v; want PENDING", o.Status, err)
 	}
-	o, err := first.PlaceOrder(t.Context(), request("k-1"))
-	if apperr.CodeOf(err) != apperr.Unavailable {
-		t.Fatalf("PlaceOrder with payment down: got %v, want Unavailable", err)
-	}
-	failing = false
-	later, err := order.NewService(store, p.inv, p.pay, slog.New(slog.DiscardHandler),
-		order.WithClock(func() time.Time { return time.Now().Add(time.Hour) }))
-	if err != nil {
-		t.Fatalf("NewService: %v", err)
-	}
+	// The process stops: its run gives the order up, PENDING.
+	closeService(t, first)
+	p.pay.charge = charge
+	later := newServiceOn(t, store, p, order.WithClock(func() time.Time { return time.Now().Add(time.Hour) }))
 	return later, o.ID
 }
 

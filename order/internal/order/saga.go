@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
 )
 
 // Reasons on errors PlaceOrder returns for orders that ended unsuccessfully.
@@ -34,10 +36,6 @@ const (
 // takes it over (RECOVERY_AFTER).
 const DefaultRecoveryAfter = 30 * time.Second
 
-// unclaimTimeout bounds giving up a claim after a failed step; it runs even
-// when the request that drove the order has already been cancelled.
-const unclaimTimeout = 5 * time.Second
-
 // Service runs the order use cases.
 type Service struct {
 	store     Store
@@ -47,6 +45,9 @@ type Service struct {
 	now       func() time.Time
 	newID     func() string
 	after     time.Duration
+
+	retryFirst, retryMax time.Duration
+	runs                 runs
 }
 
 // Option configures a Service.
@@ -61,13 +62,21 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // longer than one run of the saga takes.
 func WithRecoveryAfter(d time.Duration) Option { return func(s *Service) { s.after = d } }
 
+// WithRetryBackoff sets the wait before a run retries a failed step: first
+// after the first failure, doubling up to max (defaults DefaultRetryFirst
+// and DefaultRetryMax).
+func WithRetryBackoff(first, max time.Duration) Option {
+	return func(s *Service) { s.retryFirst, s.retryMax = first, max }
+}
+
 // NewService returns a Service over its ports.
 func NewService(store Store, inv Inventory, pay Payment, logger *slog.Logger, opts ...Option) (*Service, error) {
 	if store == nil || inv == nil || pay == nil || logger == nil {
 		return nil, errors.New("order: store, inventory, payment and logger are required")
 	}
 	s := &Service{store: store, inventory: inv, payment: pay, logger: logger,
-		now: time.Now, newID: newOrderID, after: DefaultRecoveryAfter}
+		now: time.Now, newID: newOrderID, after: DefaultRecoveryAfter,
+		retryFirst: DefaultRetryFirst, retryMax: DefaultRetryMax, runs: newRuns()}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -76,6 +85,9 @@ func NewService(store Store, inv Inventory, pay Payment, logger *slog.Logger, op
 	}
 	if s.after <= 0 {
 		return nil, fmt.Errorf("order: recovery-after %v must be positive", s.after)
+	}
+	if s.retryFirst <= 0 || s.retryMax < s.retryFirst {
+		return nil, fmt.Errorf("order: retry backoff %v..%v: want 0 < first <= max", s.retryFirst, s.retryMax)
 	}
 	return s, nil
 }
@@ -116,11 +128,15 @@ func (r PlaceRequest) validate() error {
 }
 
 // PlaceOrder creates the order (or finds the one made with the same key)
-// and runs the saga reserve → charge → commit to a final state. An order
-// that ends REJECTED or PAYMENT_DECLINED is returned with an apperr
+// and runs the saga reserve → charge → commit to a final state. The saga
+// runs in the background, within the order's claim, retrying steps whose
+// peer failed; PlaceOrder waits for it until ctx's deadline (keeping time
+// to answer). An order that is not final by then is returned PENDING,
+// without an error: it is recorded and will be finished (HTTP 202). An
+// order that ends REJECTED or PAYMENT_DECLINED is returned with an apperr
 // FailedPrecondition whose reason says why and whose metadata names it. A
-// repeat that finds the order being driven by another run gets an apperr
-// Unavailable: retrying with the same key is safe.
+// repeat returns the order as it is now, PENDING included. Errors before
+// the order is recorded mean no order was created.
 func (s *Service) PlaceOrder(ctx context.Context, req PlaceRequest) (Order, error) {
 	o, _, err := s.Place(ctx, req)
 	return o, err
@@ -138,10 +154,13 @@ func (s *Service) place(ctx context.Context, req PlaceRequest) (Order, bool, err
 	if err := req.validate(); err != nil {
 		return Order{}, false, err
 	}
+	if s.closing() {
+		return Order{}, false, apperr.New(apperr.Unavailable, "this order service is stopping; retry, another replica will take the order")
+	}
 	hash := RequestHash(req.CustomerID, req.PaymentToken, req.Items)
 	now := s.clock()
 	// The new order is claimed by this run from the start.
-	o, created, err := s.store.Create(ctx, Order{
+	o, created, err := s.create(ctx, Order{
 		ID: s.newID(), CustomerID: req.CustomerID, IdempotencyKey: req.IdempotencyKey,
 		RequestHash: hash, PaymentToken: req.PaymentToken, Items: req.Items, Status: Pending,
 		History:   []Event{{At: now, Step: StepCreated}},
@@ -159,18 +178,28 @@ func (s *Service) place(ctx context.Context, req PlaceRequest) (Order, bool, err
 	if !created {
 		// A retry of an order whose saga has not finished. Every step is
 		// idempotent by order id, so continuing it is safe, but only while
-		// no other run holds it.
+		// no other run holds it; if one does, the order is answered as it is.
 		if o, err = s.claim(ctx, o); err != nil {
-			o, err = s.reportBusy(ctx, o, err)
+			if errors.Is(err, ErrStale) {
+				o, err = s.current(ctx, o)
+			}
 			return o, created, err
 		}
 	}
-	o, err = s.drive(ctx, o)
-	if err != nil {
-		o, err = s.reportBusy(ctx, o, err)
-		return o, created, err
+	done, ok := s.start(ctx, o)
+	if !ok {
+		// Stopping: the order is recorded; recovery on a replica ends it.
+		return o, created, nil
 	}
-	return o, created, outcomeError(o)
+	o, err = s.await(ctx, o, done)
+	return o, created, err
+}
+
+// closing reports whether Close was called.
+func (s *Service) closing() bool {
+	s.runs.mu.Lock()
+	defer s.runs.mu.Unlock()
+	return s.runs.draining
 }
 
 // claim takes a PENDING order no run holds for this run; an order held by
@@ -181,26 +210,18 @@ func (s *Service) claim(ctx context.Context, o Order) (Order, error) {
 		return o, ErrStale
 	}
 	o.ClaimedUntil = now.Add(s.after)
-	if err := s.store.Update(ctx, &o); err != nil {
+	if err := s.update(ctx, &o); err != nil {
 		return o, fmt.Errorf("claim order %s: %w", o.ID, err)
 	}
 	return o, nil
 }
 
-// reportBusy turns losing a race for an order (ErrStale) into what the
-// order is now: its outcome if another run finished it, or Unavailable
-// while one still drives it. Other errors pass through.
-func (s *Service) reportBusy(ctx context.Context, o Order, err error) (Order, error) {
-	if !errors.Is(err, ErrStale) {
-		return o, err
-	}
-	cur, gerr := s.store.Get(ctx, o.ID)
-	if gerr != nil {
-		return o, fmt.Errorf("reload order: %w", gerr)
-	}
-	if cur.Status == Pending {
-		return cur, apperr.New(apperr.Unavailable, "order %s is being processed; retry with the same key", cur.ID).
-			WithReason("ORDER_IN_PROGRESS", "order_id", cur.ID)
+// current answers for an order another run drives: its outcome if that run
+// finished it, or the order as it is, PENDING, while one still drives it.
+func (s *Service) current(ctx context.Context, o Order) (Order, error) {
+	cur, err := s.get(ctx, o.ID)
+	if err != nil {
+		return o, fmt.Errorf("reload order: %w", err)
 	}
 	return cur, outcomeError(cur)
 }
@@ -223,29 +244,16 @@ func outcomeError(o Order) error {
 	return nil
 }
 
-// drive runs the saga for an order this run has claimed, for no longer than
-// the claim lasts. When a step fails it gives the claim up, so a retry of
-// the request can continue at once; the recovery loop continues otherwise.
-func (s *Service) drive(ctx context.Context, o Order) (Order, error) {
-	runCtx, cancel := context.WithTimeout(ctx, o.ClaimedUntil.Sub(s.clock()))
-	o, err := s.runSaga(runCtx, o)
-	cancel()
-	if err != nil && !errors.Is(err, ErrStale) {
-		s.unclaim(ctx, &o)
-	}
-	return o, err
-}
-
 // unclaim gives up this run's claim on o after a failed step. It runs even
 // when ctx is already cancelled (the caller gave up): without it, the order
 // stays held until the claim runs out. UpdatedAt moves, so recovery waits
 // its grace period from the failure before trying again.
 func (s *Service) unclaim(ctx context.Context, o *Order) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unclaimTimeout)
+	ctx, cancel := deadline.Detach(ctx, api.RecordBudget)
 	defer cancel()
 	o.ClaimedUntil = time.Time{}
 	o.UpdatedAt = s.clock()
-	if err := s.store.Update(ctx, o); err != nil {
+	if err := s.update(ctx, o); err != nil {
 		s.logger.WarnContext(ctx, "could not give up the claim on an order; it runs out by itself",
 			"order_id", o.ID, "err", err)
 	}
@@ -261,7 +269,7 @@ func (s *Service) unclaim(ctx context.Context, o *Order) {
 // idempotent by order id, so repeating the step a crash interrupted is safe.
 func (s *Service) runSaga(ctx context.Context, o Order) (Order, error) {
 	if !o.Reached(StepReserved) {
-		res, err := s.inventory.Reserve(ctx, o.ID, o.Items)
+		res, err := s.inventory.Reserve(deadline.Keep(ctx, api.RecordBudget), o.ID, o.Items)
 		if err != nil {
 			if reason, final := reserveRefusal(err); final {
 				// Nothing is held and nothing was charged: the charge comes
@@ -283,7 +291,7 @@ func (s *Service) runSaga(ctx context.Context, o Order) (Order, error) {
 	if !o.Reached(StepCharged) {
 		// A repeat after a crash is answered from payment's record of this
 		// order id: the customer is charged once.
-		charge, err := s.payment.Charge(ctx, o.ID, o.Total, o.PaymentToken)
+		charge, err := s.payment.Charge(deadline.Keep(ctx, api.RecordBudget), o.ID, o.Total, o.PaymentToken)
 		switch {
 		case err == nil && charge.Declined:
 			return s.decline(ctx, o, charge.DeclineReason)
@@ -300,7 +308,7 @@ func (s *Service) runSaga(ctx context.Context, o Order) (Order, error) {
 		}
 	}
 
-	if err := s.inventory.Commit(ctx, o.ID); err != nil {
+	if err := s.inventory.Commit(deadline.Keep(ctx, api.RecordBudget), o.ID); err != nil {
 		if apperr.CodeOf(err) == apperr.FailedPrecondition {
 			// The reservation is gone (it expired while the order was
 			// stuck): the stock may be sold to someone else, so give the
@@ -330,7 +338,7 @@ func reserveRefusal(err error) (reason string, final bool) {
 // decline releases the stock of an order whose payment was refused and
 // ends it PAYMENT_DECLINED.
 func (s *Service) decline(ctx context.Context, o Order, detail string) (Order, error) {
-	if err := s.inventory.Release(ctx, o.ID); err != nil {
+	if err := s.inventory.Release(deadline.Keep(ctx, api.RecordBudget), o.ID); err != nil {
 		return o, fmt.Errorf("release stock of declined order %s: %w", o.ID, err)
 	}
 	o.Reason = ReasonPaymentDeclined
@@ -341,11 +349,11 @@ func (s *Service) decline(ctx context.Context, o Order, detail string) (Order, e
 // committed: refund, release what may still be held, end REJECTED.
 func (s *Service) refundAndReject(ctx context.Context, o Order, cause error) (Order, error) {
 	// NotFound: payment holds no charge for the order, so nothing to give back.
-	if err := s.payment.Refund(ctx, o.ID); err != nil && apperr.CodeOf(err) != apperr.NotFound {
+	if err := s.payment.Refund(deadline.Keep(ctx, api.RecordBudget), o.ID); err != nil && apperr.CodeOf(err) != apperr.NotFound {
 		return o, fmt.Errorf("refund order %s after losing its reservation: %w", o.ID, err)
 	}
 	s.record(&o, StepRefunded, cause.Error())
-	if err := s.inventory.Release(ctx, o.ID); err != nil {
+	if err := s.inventory.Release(deadline.Keep(ctx, api.RecordBudget), o.ID); err != nil {
 		return o, fmt.Errorf("release stock of order %s: %w", o.ID, err)
 	}
 	o.Reason = ReasonReservationExpired
@@ -355,10 +363,40 @@ func (s *Service) refundAndReject(ctx context.Context, o Order, cause error) (Or
 // save stores o after step, keeping this run's claim. ErrStale means
 // another run took the order over; this one must stop.
 func (s *Service) save(ctx context.Context, o *Order, step string) error {
-	if err := s.store.Update(ctx, o); err != nil {
+	if err := s.update(ctx, o); err != nil {
 		return fmt.Errorf("record %s of order %s: %w", step, o.ID, err)
 	}
 	return nil
+}
+
+// create, update and get are the store's calls, each within RecordBudget
+// (seed rule 4: a database write is a hop with a budget of its own, inside
+// what the caller has left).
+func (s *Service) create(ctx context.Context, o Order) (Order, bool, error) {
+	ctx, cancel, err := deadline.Hop(ctx, api.RecordBudget)
+	if err != nil {
+		return Order{}, false, err
+	}
+	defer cancel()
+	return s.store.Create(ctx, o)
+}
+
+func (s *Service) update(ctx context.Context, o *Order) error {
+	ctx, cancel, err := deadline.Hop(ctx, api.RecordBudget)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return s.store.Update(ctx, o)
+}
+
+func (s *Service) get(ctx context.Context, id string) (Order, error) {
+	ctx, cancel, err := deadline.Hop(ctx, api.RecordBudget)
+	if err != nil {
+		return Order{}, err
+	}
+	defer cancel()
+	return s.store.Get(ctx, id)
 }
 
 func (s *Service) finish(ctx context.Context, o Order, st Status, step, detail string) (Order, error) {
@@ -430,7 +468,7 @@ func (s *Service) CancelOrder(ctx context.Context, id string) (Order, error) {
 		return Order{}, apperr.New(apperr.FailedPrecondition, "order %s is %s and cannot be cancelled", id, o.Status)
 	}
 	if !o.Reached(StepRefunded) {
-		if err := s.payment.Refund(ctx, o.ID); err != nil {
+		if err := s.payment.Refund(deadline.Keep(ctx, api.RecordBudget), o.ID); err != nil {
 			return o, fmt.Errorf("refund order %s: %w", o.ID, err)
 		}
 		s.record(&o, StepRefunded, "")
@@ -438,7 +476,7 @@ func (s *Service) CancelOrder(ctx context.Context, id string) (Order, error) {
 			return o, err
 		}
 	}
-	if err := s.inventory.Release(ctx, o.ID); err != nil {
+	if err := s.inventory.Release(deadline.Keep(ctx, api.RecordBudget), o.ID); err != nil {
 		return o, fmt.Errorf("restock order %s: %w", o.ID, err)
 	}
 	return s.finish(ctx, o, Cancelled, StepRestocked, "")

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,14 +17,56 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 )
 
-// newService returns a Service over a fresh memstore and the peers' fakes.
-func newService(t *testing.T, p *peers) *order.Service {
+// newService returns a Service over a fresh memstore and the peers' fakes,
+// retrying failed steps after a millisecond or so; the test's cleanup
+// closes it.
+func newService(t *testing.T, p *peers, opts ...order.Option) *order.Service {
 	t.Helper()
-	svc, err := order.NewService(memstore.New(), p.inv, p.pay, slog.New(slog.DiscardHandler))
+	return newServiceOn(t, memstore.New(), p, opts...)
+}
+
+// newServiceOn is newService over store.
+func newServiceOn(t *testing.T, store order.Store, p *peers, opts ...order.Option) *order.Service {
+	t.Helper()
+	opts = append([]order.Option{order.WithRetryBackoff(time.Millisecond, 5*time.Millisecond)}, opts...)
+	svc, err := order.NewService(store, p.inv, p.pay, slog.New(slog.DiscardHandler), opts...)
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
 	}
+	t.Cleanup(func() { closeService(t, svc) })
 	return svc
+}
+
+// closeService stops svc's background runs, failing the test if they do
+// not stop within 5s.
+func closeService(t *testing.T, svc *order.Service) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 5*time.Second)
+	defer cancel()
+	if err := svc.Close(ctx); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// within returns a context whose deadline is d away, as a request's is.
+func within(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitStored polls until the stored order id is no longer PENDING, or 5s.
+func waitStored(t *testing.T, svc *order.Service, id string) order.Order {
+	t.Helper()
+	end := time.Now().Add(5 * time.Second)
+	for {
+		o := stored(t, svc, id)
+		if o.Status != order.Pending || time.Now().After(end) {
+			return o
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // request returns a valid PlaceOrder request for customer c-1 with key.
@@ -236,7 +279,7 @@ func TestService_PlaceOrder(t *testing.T) {
 		wantStatus(t, stored(t, svc, o.ID), order.PaymentDeclined)
 	})
 
-	t.Run("release failing after a decline leaves the order pending", func(t *testing.T) {
+	t.Run("release failing after a decline: answered PENDING, retried until Close", func(t *testing.T) {
 		t.Parallel()
 		p := newPeers(t)
 		p.pay.charge = func(context.Context, string, order.Money, string) (order.ChargeResult, error) {
@@ -248,21 +291,30 @@ func TestService_PlaceOrder(t *testing.T) {
 			return apperr.New(apperr.Unavailable, "inventory down")
 		}
 		svc := newService(t, p)
-		o, err := svc.PlaceOrder(context.Background(), request("k-1"))
-		if got := apperr.CodeOf(err); got != apperr.Unavailable {
-			t.Fatalf("got error %v (code %q), want Unavailable", err, got)
+		o, err := svc.PlaceOrder(within(t, 200*time.Millisecond), request("k-1"))
+		if err != nil {
+			t.Fatalf("PlaceOrder: %v, want the PENDING order without an error", err)
 		}
-		wantStatus(t, stored(t, svc, o.ID), order.Pending)
+		wantStatus(t, o, order.Pending)
+		closeService(t, svc)
+		got := stored(t, svc, o.ID)
+		wantStatus(t, got, order.Pending)
+		if !got.ClaimedUntil.IsZero() {
+			t.Errorf("after Close the order is claimed until %v, want the claim given up", got.ClaimedUntil)
+		}
+		if n := p.calls.count("release"); n < 2 {
+			t.Errorf("release was tried %d times, want the run to retry it", n)
+		}
 	})
 
-	t.Run("charge unavailable, then a retry finishes the same order", func(t *testing.T) {
+	t.Run("charge unavailable once: the run retries and confirms inside the request", func(t *testing.T) {
 		t.Parallel()
 		p := newPeers(t)
 		charge := p.pay.charge
-		failures := 1
+		var failures atomic.Int32
+		failures.Store(1)
 		p.pay.charge = func(ctx context.Context, orderID string, amount order.Money, token string) (order.ChargeResult, error) {
-			if failures > 0 {
-				failures--
+			if failures.Add(-1) >= 0 {
 				p.calls.add("charge")
 				return order.ChargeResult{}, apperr.New(apperr.Unavailable, "payment down")
 			}
@@ -270,26 +322,13 @@ func TestService_PlaceOrder(t *testing.T) {
 		}
 		svc := newService(t, p)
 
-		o, err := svc.PlaceOrder(context.Background(), request("k-1"))
-		if got := apperr.CodeOf(err); got != apperr.Unavailable {
-			t.Fatalf("got error %v (code %q), want Unavailable", err, got)
+		o, err := svc.PlaceOrder(within(t, 5*time.Second), request("k-1"))
+		if err != nil {
+			t.Fatalf("PlaceOrder: %v", err)
 		}
-		if o.ID == "" {
-			t.Fatal("got no order id with the error")
-		}
-		pending := stored(t, svc, o.ID)
-		wantStatus(t, pending, order.Pending)
-		if pending.Total != reservation.Total {
-			t.Errorf("pending order has total %v, want the reservation's %v recorded", pending.Total, reservation.Total)
-		}
-
-		retried := place(t, svc, request("k-1"))
-		if retried.ID != o.ID {
-			t.Errorf("retry got order %q, want %q", retried.ID, o.ID)
-		}
-		wantStatus(t, retried, order.Confirmed)
-		if !slices.Equal(retried.Lines, reservation.Lines) || retried.Total != reservation.Total {
-			t.Errorf("got lines %v total %v, want the reservation's", retried.Lines, retried.Total)
+		wantStatus(t, o, order.Confirmed)
+		if !slices.Equal(o.Lines, reservation.Lines) || o.Total != reservation.Total {
+			t.Errorf("got lines %v total %v, want the reservation's", o.Lines, o.Total)
 		}
 		// The retry resumes after the recorded reservation: it charges the
 		// recorded total without reserving again.
@@ -297,10 +336,12 @@ func TestService_PlaceOrder(t *testing.T) {
 			t.Errorf("got %d reservations, want 1", got)
 		}
 		wantCalls(t, p, "reserve", "charge", "charge", "commit")
-		wantStatus(t, stored(t, svc, o.ID), order.Confirmed)
+		if got := steps(o); !slices.Equal(got, []string{"created", "reserved", "charged", "committed"}) {
+			t.Errorf("got history %v, want each step once", got)
+		}
 	})
 
-	t.Run("reserve unavailable leaves the order pending, nothing charged", func(t *testing.T) {
+	t.Run("reserve unavailable: answered PENDING at the deadline, nothing charged", func(t *testing.T) {
 		t.Parallel()
 		p := newPeers(t)
 		p.inv.reserve = func(context.Context, string, []order.Item) (order.Reservation, error) {
@@ -308,40 +349,82 @@ func TestService_PlaceOrder(t *testing.T) {
 			return order.Reservation{}, apperr.New(apperr.Unavailable, "inventory down")
 		}
 		svc := newService(t, p)
-		o, err := svc.PlaceOrder(context.Background(), request("k-1"))
-		if got := apperr.CodeOf(err); got != apperr.Unavailable {
-			t.Fatalf("got error %v (code %q), want Unavailable", err, got)
+		ctx := within(t, 200*time.Millisecond)
+		o, err := svc.PlaceOrder(ctx, request("k-1"))
+		if err != nil {
+			t.Fatalf("PlaceOrder: %v, want the PENDING order without an error", err)
 		}
-		wantCalls(t, p, "reserve")
-		wantStatus(t, stored(t, svc, o.ID), order.Pending)
+		// The answer keeps time for itself: it comes before the deadline.
+		if ctx.Err() != nil {
+			t.Errorf("PlaceOrder answered after its deadline")
+		}
+		wantStatus(t, o, order.Pending)
+		closeService(t, svc)
+		if n := p.calls.count("charge"); n != 0 {
+			t.Errorf("got %d charges, want none before a reservation", n)
+		}
+		got := stored(t, svc, o.ID)
+		wantStatus(t, got, order.Pending)
+		if !slices.Equal(steps(got), []string{"created"}) {
+			t.Errorf("got history %v, want only created", steps(got))
+		}
 	})
 
-	t.Run("commit unavailable, then a retry confirms without a second charge at payment", func(t *testing.T) {
+	t.Run("commit unavailable once: confirmed inside the request without a second charge", func(t *testing.T) {
 		t.Parallel()
 		p := newPeers(t)
 		commit := p.inv.commit
-		failures := 1
+		var failures atomic.Int32
+		failures.Store(1)
 		p.inv.commit = func(ctx context.Context, orderID string) error {
-			if failures > 0 {
-				failures--
+			if failures.Add(-1) >= 0 {
 				p.calls.add("commit")
 				return apperr.New(apperr.Unavailable, "inventory down")
 			}
 			return commit(ctx, orderID)
 		}
 		svc := newService(t, p)
-		o, err := svc.PlaceOrder(context.Background(), request("k-1"))
-		if got := apperr.CodeOf(err); got != apperr.Unavailable {
-			t.Fatalf("got error %v (code %q), want Unavailable", err, got)
+		o, err := svc.PlaceOrder(within(t, 5*time.Second), request("k-1"))
+		if err != nil {
+			t.Fatalf("PlaceOrder: %v", err)
 		}
-		wantStatus(t, stored(t, svc, o.ID), order.Pending)
-		retried := place(t, svc, request("k-1"))
-		wantStatus(t, retried, order.Confirmed)
+		wantStatus(t, o, order.Confirmed)
 		// The charge is recorded, so the retry only commits: the customer
 		// is not even asked to pay again.
 		wantCalls(t, p, "reserve", "charge", "commit", "commit")
-		if got := steps(retried); !slices.Equal(got, []string{"created", "reserved", "charged", "committed"}) {
+		if got := steps(o); !slices.Equal(got, []string{"created", "reserved", "charged", "committed"}) {
 			t.Errorf("got history %v, want each step once", got)
+		}
+	})
+
+	t.Run("a saga slower than the request is answered PENDING and finished in the background", func(t *testing.T) {
+		t.Parallel()
+		p := newPeers(t)
+		charge := p.pay.charge
+		release := make(chan struct{})
+		p.pay.charge = func(ctx context.Context, orderID string, amount order.Money, token string) (order.ChargeResult, error) {
+			<-release // a slow provider
+			return charge(ctx, orderID, amount, token)
+		}
+		svc := newService(t, p)
+		o, replayed, err := svc.Place(within(t, 200*time.Millisecond), request("k-1"))
+		if err != nil || replayed {
+			t.Fatalf("Place: replayed=%v, %v; want a new order, no error", replayed, err)
+		}
+		wantStatus(t, o, order.Pending)
+
+		// A repeat meanwhile answers the order as it is, without a second run.
+		again, replayed, err := svc.Place(within(t, 200*time.Millisecond), request("k-1"))
+		if err != nil || !replayed || again.ID != o.ID || again.Status != order.Pending {
+			t.Errorf("repeat: %s %s replayed=%v, %v; want %s PENDING replayed", again.ID, again.Status, replayed, err, o.ID)
+		}
+
+		close(release)
+		got := waitStored(t, svc, o.ID)
+		wantStatus(t, got, order.Confirmed)
+		wantCalls(t, p, "reserve", "charge", "commit")
+		if !got.ClaimedUntil.IsZero() {
+			t.Errorf("the finished order is claimed until %v", got.ClaimedUntil)
 		}
 	})
 
@@ -413,10 +496,11 @@ func TestService_PlaceOrder(t *testing.T) {
 		}
 		close(start)
 		wg.Wait()
+		waitStored(t, svc, ids[0])
 		for i := range n {
-			// A repeat that finds another request driving the saga is told
-			// to retry (UNAVAILABLE); any other error is a bug.
-			if errs[i] != nil && apperr.CodeOf(errs[i]) != apperr.Unavailable {
+			// A repeat that finds another request driving the saga gets
+			// the order as it is; an error is a bug.
+			if errs[i] != nil {
 				t.Errorf("PlaceOrder #%d: %v", i, errs[i])
 			}
 			if ids[i] != ids[0] {
@@ -632,7 +716,7 @@ func TestService_CancelOrder(t *testing.T) {
 			tt.setup(p)
 			p.pay.refund = nil // any refund fails the test
 			svc := newService(t, p)
-			o, _ := svc.PlaceOrder(context.Background(), request("k-1"))
+			o, _ := svc.PlaceOrder(within(t, 200*time.Millisecond), request("k-1"))
 			wantStatus(t, stored(t, svc, o.ID), tt.want)
 			_, err := svc.CancelOrder(context.Background(), o.ID)
 			if got := apperr.CodeOf(err); got != apperr.FailedPrecondition {
@@ -743,4 +827,58 @@ func TestService_ListOrders(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestService_Close(t *testing.T) {
+	t.Parallel()
+
+	t.Run("a run waiting to retry stops and gives its claim up", func(t *testing.T) {
+		t.Parallel()
+		p := newPeers(t)
+		p.pay.charge = func(context.Context, string, order.Money, string) (order.ChargeResult, error) {
+			return order.ChargeResult{}, apperr.New(apperr.Unavailable, "payment down")
+		}
+		svc := newService(t, p, order.WithRetryBackoff(time.Hour, time.Hour))
+		o, err := svc.PlaceOrder(within(t, 100*time.Millisecond), request("k-1"))
+		if err != nil || o.Status != order.Pending {
+			t.Fatalf("PlaceOrder: %s, %v; want PENDING", o.Status, err)
+		}
+		closeService(t, svc) // at once, although the next retry is an hour away
+		if got := stored(t, svc, o.ID); !got.ClaimedUntil.IsZero() {
+			t.Errorf("after Close the order is claimed until %v, want the claim given up", got.ClaimedUntil)
+		}
+	})
+
+	t.Run("a step that does not end makes Close give up waiting and cancel it", func(t *testing.T) {
+		t.Parallel()
+		p := newPeers(t)
+		entered := make(chan struct{})
+		p.pay.charge = func(ctx context.Context, _ string, _ order.Money, _ string) (order.ChargeResult, error) {
+			close(entered)
+			<-ctx.Done() // only cancellation ends it
+			return order.ChargeResult{}, ctx.Err()
+		}
+		svc := newService(t, p)
+		go func() { _, _ = svc.PlaceOrder(within(t, 100*time.Millisecond), request("k-1")) }()
+		<-entered
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		if err := svc.Close(ctx); err == nil {
+			t.Error("Close returned nil while a step was still running")
+		}
+	})
+
+	t.Run("no order is created after Close", func(t *testing.T) {
+		t.Parallel()
+		p := newPeers(t)
+		svc := newService(t, p)
+		closeService(t, svc)
+		_, err := svc.PlaceOrder(t.Context(), request("k-1"))
+		if apperr.CodeOf(err) != apperr.Unavailable {
+			t.Errorf("PlaceOrder after Close: got %v, want Unavailable", err)
+		}
+		if orders, _, _ := svc.ListOrders(t.Context(), "c-1", 10, ""); len(orders) != 0 {
+			t.Errorf("got %d orders after Close, want none created", len(orders))
+		}
+	})
 }

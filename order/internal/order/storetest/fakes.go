@@ -285,6 +285,35 @@ type process struct {
 	inv   *fakeInventory
 	pay   *fakePayment
 	store *crashStore
+	t     *testing.T
+}
+
+// crash makes the process die now: its store fails every call and its
+// sagas in the background are cancelled, so it writes nothing more and its
+// claims run out. Safe to call from inside one of its peer calls.
+func (p *process) crash() {
+	p.store.crash()
+	dead, cancel := context.WithCancel(p.t.Context())
+	cancel()
+	_ = p.svc.Close(dead) // with a done context: cancels, does not wait
+}
+
+// stop stops the process cleanly: its sagas give their claims up.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 5*time.Second)
+	defer cancel()
+	if err := p.svc.Close(ctx); err != nil && !p.store.crashed.Load() {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// within returns a context whose deadline is d away, as a request's is.
+func within(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // later is a clock an hour ahead, for a process started after every claim
@@ -299,11 +328,14 @@ func (w *world) newProcess(t *testing.T, store order.Store, opts ...order.Option
 		inv:   &fakeInventory{reserve: w.reserve, commit: w.commit, release: w.release},
 		pay:   &fakePayment{charge: w.charge, refund: w.refund},
 		store: &crashStore{Store: store},
+		t:     t,
 	}
+	opts = append([]order.Option{order.WithRetryBackoff(time.Millisecond, 5*time.Millisecond)}, opts...)
 	svc, err := order.NewService(p.store, p.inv, p.pay, slog.New(slog.DiscardHandler), opts...)
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
 	}
 	p.svc = svc
+	t.Cleanup(func() { p.stop(t) })
 	return p
 }
