@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	handler, err := newHandler(p, httpapi.Config{
 		RequestTimeout: reqTimeout, Auth: authCfg, RateLimitRPS: rps, RateLimitBurst: burst,
+		Limiter: p.Limiter(),
 	})
 	if err != nil {
 		p.Abort(ctx)

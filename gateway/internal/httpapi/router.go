@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -18,6 +19,7 @@ import (
 	"github.com/shopmesh/shopmesh/gateway/internal/auth"
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
+	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 )
 
 // Config configures the API.
@@ -36,6 +38,9 @@ type Config struct {
 	// Auth is the JWT key, issuer and audience (required; see
 	// auth.Config.Validate).
 	Auth auth.Config
+	// Limiter is the adaptive concurrency limit in front of the routes
+	// (nil: none). A request holds its permit until it first calls a peer.
+	Limiter *overload.Limiter
 }
 
 // API holds the gateway's peers: the generated gRPC clients, built on the
@@ -90,6 +95,7 @@ func (a *API) Handler() http.Handler {
 		a.budget(),
 		a.authenticate(),
 		a.rateLimit(),
+		a.limit(),
 	)
 	// ClientIP is the peer's address: no proxy's X-Forwarded-For is
 	// trusted, or any client could pick its own rate-limit bucket.
@@ -151,6 +157,30 @@ func (a *API) accessLog() gin.HandlerFunc {
 		a.logger.InfoContext(c.Request.Context(), "http request",
 			"method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
 			"duration_ms", time.Since(start).Milliseconds(), "request_id", c.Writer.Header().Get("X-Request-Id"))
+	}
+}
+
+// limit refuses a request beyond the adaptive concurrency limit of its
+// route with 503 and Retry-After, before any work is done (DESIGN.md,
+// Overload). It comes after authentication and the per-client rate limit,
+// so neither strangers nor one greedy client take the capacity.
+func (a *API) limit() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if a.cfg.Limiter == nil {
+			c.Next()
+			return
+		}
+		ctx, permit, err := a.cfg.Limiter.Admit(c.Request.Context(), c.Request.Method+" "+c.FullPath())
+		if err != nil {
+			// Overloaded, or the client left or its budget ran out while
+			// queued: either way nothing was done.
+			c.Header("Retry-After", strconv.Itoa(int(overload.RetryAfter/time.Second)))
+			abortProblem(c, http.StatusServiceUnavailable, "overloaded", "the shop is at capacity; nothing was done: retry after Retry-After seconds")
+			return
+		}
+		defer permit.Done()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/backoff"
 	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
+	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 )
 
 // Default spacing of a run's retries after a step whose peer failed or did
@@ -80,6 +81,9 @@ func (s *Service) start(ctx context.Context, o Order) (<-chan result, bool) {
 // PENDING, without an error: it is recorded, and the run (or recovery)
 // finishes it.
 func (s *Service) await(ctx context.Context, o Order, done <-chan result) (Order, error) {
+	// Waiting for the saga is waiting for peers: this server's own work
+	// for the call is done (platform/overload).
+	overload.Yield(ctx)
 	var expired <-chan time.Time
 	if left, ok := deadline.Left(deadline.Keep(ctx, api.AnswerBudget)); ok {
 		t := time.NewTimer(left)

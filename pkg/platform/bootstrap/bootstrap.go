@@ -16,6 +16,7 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/platform/discovery"
 	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
+	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 	"github.com/shopmesh/shopmesh/pkg/platform/telemetry"
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf"
 )
@@ -124,7 +125,18 @@ func (p *Process) NewGRPCServer(allowed map[string][]string, opts ...grpcx.Serve
 		grpcx.WithDefaultDeadline(p.Config.DefaultTimeout),
 		grpcx.WithServerBudgets(api.Budgets),
 		grpcx.WithAllowedCallers(allowed),
+		grpcx.WithLimiter(p.Limiter()),
 	}, opts...)...)
+}
+
+// Limiter returns the adaptive concurrency limit for this process's server
+// (DESIGN.md, Overload), or nil under OVERLOAD_LIMIT=off.
+func (p *Process) Limiter() *overload.Limiter {
+	if !p.Config.OverloadLimit {
+		p.Logger.Warn("OVERLOAD_LIMIT=off: no adaptive concurrency limit; excess load will queue into timeouts")
+		return nil
+	}
+	return overload.New(overload.Options{Name: p.Config.Service})
 }
 
 // Registrar returns the etcd registration of this process's main listener,

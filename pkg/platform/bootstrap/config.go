@@ -42,6 +42,11 @@ type Config struct {
 	// in pkg/api.Budgets (which sets every other hop's budget).
 	DefaultTimeout time.Duration
 
+	// OverloadLimit (OVERLOAD_LIMIT, default true) puts the adaptive
+	// concurrency limit in front of the server; "off" (false) removes it,
+	// to measure what it does.
+	OverloadLimit bool
+
 	PropagationDelay time.Duration // PROPAGATION_DELAY: wait after deregistering, default 1s
 	ShutdownTimeout  time.Duration // SHUTDOWN_TIMEOUT: bound on the whole stop, default 15s
 }
@@ -77,6 +82,13 @@ func LoadConfig(service string, getenv func(string) string) (Config, error) {
 	}
 	if c.DevPlaintext, err = parseBool(getenv("DEV_PLAINTEXT")); err != nil {
 		errs = append(errs, fmt.Errorf("DEV_PLAINTEXT: %w", err))
+	}
+	switch v := getenv("OVERLOAD_LIMIT"); v {
+	case "", "adaptive":
+		c.OverloadLimit = true
+	case "off":
+	default:
+		errs = append(errs, fmt.Errorf("OVERLOAD_LIMIT %q: want adaptive or off", v))
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))

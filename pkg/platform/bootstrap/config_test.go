@@ -43,6 +43,7 @@ func TestLoadConfig_Defaults(t *testing.T) {
 		{"DefaultTimeout", c.DefaultTimeout, 5 * time.Second},
 		{"PropagationDelay", c.PropagationDelay, time.Second},
 		{"ShutdownTimeout", c.ShutdownTimeout, 15 * time.Second},
+		{"OverloadLimit", c.OverloadLimit, true},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -68,6 +69,7 @@ func TestLoadConfig_Set(t *testing.T) {
 		"GRPC_DEFAULT_TIMEOUT": "4s",
 		"PROPAGATION_DELAY":    "0s",
 		"SHUTDOWN_TIMEOUT":     "30s",
+		"OVERLOAD_LIMIT":       "off",
 	}))
 	if err != nil {
 		t.Fatalf("LoadConfig: %v", err)
@@ -78,7 +80,7 @@ func TestLoadConfig_Set(t *testing.T) {
 		EtcdEndpoints: c.EtcdEndpoints, LeaseTTL: 3 * time.Second,
 		TLSDir: "/run/certs", DevPlaintext: true, LogLevel: slog.LevelDebug,
 		DefaultTimeout:   4 * time.Second,
-		PropagationDelay: 0, ShutdownTimeout: 30 * time.Second,
+		PropagationDelay: 0, ShutdownTimeout: 30 * time.Second, OverloadLimit: false,
 	}
 	if !equalConfig(c, want) {
 		t.Errorf("LoadConfig =\n  %+v\nwant\n  %+v", c, want)
@@ -92,7 +94,8 @@ func equalConfig(a, b bootstrap.Config) bool {
 		a.ListenAddr == b.ListenAddr && a.AdvertiseAddr == b.AdvertiseAddr && a.AdminAddr == b.AdminAddr &&
 		a.LeaseTTL == b.LeaseTTL && a.TLSDir == b.TLSDir && a.DevPlaintext == b.DevPlaintext &&
 		a.LogLevel == b.LogLevel && a.DefaultTimeout == b.DefaultTimeout &&
-		a.PropagationDelay == b.PropagationDelay && a.ShutdownTimeout == b.ShutdownTimeout
+		a.PropagationDelay == b.PropagationDelay && a.ShutdownTimeout == b.ShutdownTimeout &&
+		a.OverloadLimit == b.OverloadLimit
 }
 
 func TestLoadConfig_Errors(t *testing.T) {
@@ -115,6 +118,7 @@ func TestLoadConfig_Errors(t *testing.T) {
 		{"hop timeout set", map[string]string{"GRPC_HOP_TIMEOUT": "2s"}, "GRPC_HOP_TIMEOUT"},
 		{"default timeout negative", map[string]string{"GRPC_DEFAULT_TIMEOUT": "-1s"}, "GRPC_DEFAULT_TIMEOUT"},
 		{"shutdown timeout zero", map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, "SHUTDOWN_TIMEOUT"},
+		{"overload limit", map[string]string{"OVERLOAD_LIMIT": "maybe"}, "OVERLOAD_LIMIT"},
 		{"propagation delay negative", map[string]string{"PROPAGATION_DELAY": "-1s"}, "PROPAGATION_DELAY"},
 		{"propagation delay not a duration", map[string]string{"PROPAGATION_DELAY": "1"}, "PROPAGATION_DELAY"},
 	}

@@ -2,6 +2,7 @@ package grpcx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
+	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf"
 )
 
@@ -133,6 +135,31 @@ func deadlineUnary(budgets map[string]time.Duration, def, minBudget time.Duratio
 	}
 }
 
+// ReasonOverloaded is the ErrorInfo reason of a call refused by a server's
+// concurrency limit: nothing was done; retry, here or on another instance.
+const ReasonOverloaded = "OVERLOADED"
+
+// limitUnary admits each call through l's limit for its method (nil: no
+// limit). The permit goes back when the call ends, or earlier when it first
+// waits for a peer (overload.Yield in budgetUnary).
+func limitUnary(l *overload.Limiter) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if l == nil || strings.HasPrefix(info.FullMethod, healthPrefix) {
+			return handler(ctx, req)
+		}
+		ctx, permit, err := l.Admit(ctx, info.FullMethod)
+		if errors.Is(err, overload.ErrOverloaded) {
+			return nil, apperr.New(apperr.Unavailable, "%s is at capacity; retry in %v", info.FullMethod, overload.RetryAfter).
+				WithReason(ReasonOverloaded).WithCause(err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer permit.Done()
+		return handler(ctx, req)
+	}
+}
+
 // callerService returns the service name proven by the peer's client
 // certificate.
 func callerService(ctx context.Context) (string, bool) {
@@ -235,6 +262,9 @@ func budgetUnary(budgets map[string]time.Duration) grpc.UnaryClientInterceptor {
 			return status.Errorf(codes.DeadlineExceeded, "%s not sent: %v", method, err)
 		}
 		defer cancel()
+		// From here the caller waits for a peer: the server it runs in
+		// counts only its own work against its concurrency limit.
+		overload.Yield(ctx)
 		return invoker(hop, method, req, reply, cc, opts...)
 	}
 }

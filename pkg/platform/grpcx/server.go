@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
+	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf"
 )
 
@@ -37,6 +38,7 @@ type serverConfig struct {
 	minBudget       time.Duration
 	budgets         map[string]time.Duration
 	classify        func(error) error
+	limiter         *overload.Limiter
 	allowed         map[string][]string
 	grpcOpts        []grpc.ServerOption
 }
@@ -63,6 +65,12 @@ func WithServerBudgets(budgets map[string]time.Duration) ServerOption {
 func WithErrorClassifier(classify func(error) error) ServerOption {
 	return func(c *serverConfig) { c.classify = classify }
 }
+
+// WithLimiter puts an adaptive concurrency limit (one per method) in front
+// of the handlers: a call beyond it is refused at once with UNAVAILABLE,
+// reason OVERLOADED, before any work is done. grpc.health.v1 is never
+// limited.
+func WithLimiter(l *overload.Limiter) ServerOption { return func(c *serverConfig) { c.limiter = l } }
 
 // WithMinBudget sets the least time a call must have left to be worked on
 // (default deadline.MinBudget); below it the server answers
@@ -123,6 +131,7 @@ func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
 		}),
 		// Order matters: recovery outermost so a panic anywhere becomes
 		// INTERNAL; deadline before authz so every call has a budget;
+		// the limit after authz, so refused callers take no capacity;
 		// logging sees the final status.
 		grpc.ChainUnaryInterceptor(
 			recoveryUnary(cfg.logger),
@@ -130,6 +139,7 @@ func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
 			errorsUnary(cfg.logger, cfg.classify),
 			deadlineUnary(cfg.budgets, cfg.defaultDeadline, cfg.minBudget, m),
 			authzUnary(cfg.allowed, id != nil),
+			limitUnary(cfg.limiter),
 		),
 		grpc.ChainStreamInterceptor(recoveryStream(cfg.logger), authzStream(cfg.allowed, id != nil)),
 	}

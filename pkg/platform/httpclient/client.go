@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 )
 
 // Defaults for zero Options fields. DESIGN.md's payment provider client
@@ -237,6 +239,14 @@ func New(opts Options) (*http.Client, error) {
 type transport struct {
 	http.RoundTripper
 	base *http.Transport
+}
+
+// RoundTrip implements http.RoundTripper. From here the caller waits for the
+// peer, so the server it runs in stops counting the call's time against its
+// concurrency limit (platform/overload).
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	overload.Yield(req.Context())
+	return t.RoundTripper.RoundTrip(req)
 }
 
 // CloseIdleConnections closes the pool's idle connections.
