@@ -14,6 +14,12 @@ import (
 // with the standard library on purpose, so the tests check the gateway
 // against the JWT format rather than against its own library.
 func Bearer(customer string, roles ...string) string {
+	return BearerSignedWith(JWTSigningKey, customer, roles...)
+}
+
+// BearerSignedWith is Bearer for a gateway whose JWT_SIGNING_KEY is key,
+// such as the `make up` stack's.
+func BearerSignedWith(key, customer string, roles ...string) string {
 	enc := base64.RawURLEncoding
 	header := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
 	now := time.Now()
@@ -22,7 +28,7 @@ func Bearer(customer string, roles ...string) string {
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	})
 	signing := header + "." + enc.EncodeToString(claims)
-	mac := hmac.New(sha256.New, []byte(JWTSigningKey))
+	mac := hmac.New(sha256.New, []byte(key))
 	mac.Write([]byte(signing))
 	return "Bearer " + signing + "." + enc.EncodeToString(mac.Sum(nil))
 }

@@ -73,3 +73,13 @@ var Budgets = map[string]time.Duration{
 	orderv1.OrderService_ListOrders_FullMethodName:  ReadBudget,
 	orderv1.OrderService_CancelOrder_FullMethodName: CancelOrderBudget,
 }
+
+// Outside names the methods whose time is mostly spent waiting on a system
+// outside shopmesh: payment's calls wait on the payment provider. A caller
+// that counts its peers' work against its own concurrency limit (order, for
+// its sagas) gives its permit back while it waits on these, so a slow
+// provider fills no limit and makes nobody shed (platform/overload).
+var Outside = map[string]bool{
+	paymentv1.PaymentService_Charge_FullMethodName: true,
+	paymentv1.PaymentService_Refund_FullMethodName: true,
+}

@@ -61,7 +61,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	handler, err := newHandler(p, httpapi.Config{
 		RequestTimeout: reqTimeout, Auth: authCfg, RateLimitRPS: rps, RateLimitBurst: burst,
-		Limiter: p.Limiter(),
+		// The gateway routes: its permit covers its own work, and order,
+		// which bounds the sagas, refuses orders beyond capacity; the
+		// throttle then refuses them here, before they cost order anything.
+		Limiter: p.Limiter(nil), Throttle: p.Throttle(),
 	})
 	if err != nil {
 		p.Abort(ctx)

@@ -17,6 +17,7 @@ import (
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	moneyv1 "github.com/shopmesh/shopmesh/pkg/api/money/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
+	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
 )
 
@@ -118,9 +119,14 @@ func (a *API) placeOrder(c *gin.Context) {
 	for _, it := range req.Items {
 		pb.Items = append(pb.Items, &orderv1.LineItem{ProductId: it.ProductID, Quantity: it.Quantity})
 	}
+	if !a.cfg.Throttle.Allow() {
+		abortOverloaded(c)
+		return
+	}
 	// Keep time to answer: order answers PENDING before this budget ends
 	// rather than letting it run out (seed rule 4).
 	resp, err := a.orders.PlaceOrder(deadline.Keep(c.Request.Context(), api.AnswerBudget), pb)
+	a.cfg.Throttle.Observe(apperr.FromStatus(err))
 	if err != nil {
 		writeProblem(c, err)
 		return

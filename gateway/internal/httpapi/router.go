@@ -39,8 +39,12 @@ type Config struct {
 	// auth.Config.Validate).
 	Auth auth.Config
 	// Limiter is the adaptive concurrency limit in front of the routes
-	// (nil: none). A request holds its permit until it first calls a peer.
+	// (nil: none). A request holds its permit for the gateway's own work.
 	Limiter *overload.Limiter
+	// Throttle refuses new orders here, before calling order, in
+	// proportion to how often order refuses them for overload: a refusal
+	// the gateway makes itself costs order nothing (nil: none).
+	Throttle *overload.Throttle
 }
 
 // API holds the gateway's peers: the generated gRPC clients, built on the
@@ -174,14 +178,20 @@ func (a *API) limit() gin.HandlerFunc {
 		if err != nil {
 			// Overloaded, or the client left or its budget ran out while
 			// queued: either way nothing was done.
-			c.Header("Retry-After", strconv.Itoa(int(overload.RetryAfter/time.Second)))
-			abortProblem(c, http.StatusServiceUnavailable, "overloaded", "the shop is at capacity; nothing was done: retry after Retry-After seconds")
+			abortOverloaded(c)
 			return
 		}
 		defer permit.Done()
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()
 	}
+}
+
+// abortOverloaded answers 503 with Retry-After for a request refused before
+// any work was done.
+func abortOverloaded(c *gin.Context) {
+	c.Header("Retry-After", strconv.Itoa(int(overload.RetryAfter/time.Second)))
+	abortProblem(c, http.StatusServiceUnavailable, "overloaded", "the shop is at capacity; nothing was done: retry after Retry-After seconds")
 }
 
 // budget bounds the whole request; every downstream call derives from

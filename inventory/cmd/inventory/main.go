@@ -128,7 +128,8 @@ func wire(ctx context.Context, p *bootstrap.Process, own config) (_ lifecycle.Ap
 		return lifecycle.App{}, err
 	}
 	// A lost database connection is UNAVAILABLE to callers, not INTERNAL.
-	srv := p.NewGRPCServer(grpcapi.AllowedCallers, grpcx.WithErrorClassifier(platformpg.Classify))
+	srv := p.NewGRPCServer(grpcapi.AllowedCallers, grpcx.WithErrorClassifier(platformpg.Classify),
+		grpcx.WithLimiter(p.Limiter(nil)))
 	inventoryv1.RegisterInventoryServiceServer(srv.Server, grpcapi.New(svc))
 	reg, err := p.Registrar()
 	if err != nil {

@@ -134,12 +134,16 @@ func wire(ctx context.Context, p *bootstrap.Process, own config) (_ lifecycle.Ap
 	svc, err := order.NewService(store,
 		inventoryclient.New(inventoryv1.NewInventoryServiceClient(invConn)),
 		paymentclient.New(paymentv1.NewPaymentServiceClient(payConn)),
-		p.Logger, order.WithRecoveryAfter(own.RecoveryAfter))
+		p.Logger, order.WithRecoveryAfter(own.RecoveryAfter), order.WithThrottle(p.Throttle()))
 	if err != nil {
 		return lifecycle.App{}, err
 	}
 	// A lost database connection is UNAVAILABLE to callers, not INTERNAL.
-	srv := p.NewGRPCServer(grpcapi.AllowedCallers, grpcx.WithErrorClassifier(platformpg.Classify))
+	// A saga's permit covers its work inside shopmesh, inventory's
+	// included; it is given back only while payment waits on the provider.
+	holds := func(method string) bool { return !api.Outside[method] }
+	srv := p.NewGRPCServer(grpcapi.AllowedCallers, grpcx.WithErrorClassifier(platformpg.Classify),
+		grpcx.WithLimiter(p.Limiter(holds)))
 	orderv1.RegisterOrderServiceServer(srv.Server, grpcapi.New(svc))
 	reg, err := p.Registrar()
 	if err != nil {

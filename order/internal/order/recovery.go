@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 )
 
 // DefaultRecoveryInterval is how often the recovery loop looks for stale
@@ -46,7 +48,9 @@ func (s *Service) RecoverStale(ctx context.Context, limit int) (int, error) {
 		n++
 		o := claimed[0]
 		s.logger.InfoContext(ctx, "recovering order", "order_id", o.ID, "last_step", lastStep(o), "updated_at", o.UpdatedAt)
-		runCtx, cancel := context.WithTimeout(ctx, o.ClaimedUntil.Sub(s.clock()))
+		// A recovered order was admitted long ago: its steps are
+		// continuing work for the peers' limits.
+		runCtx, cancel := context.WithTimeout(overload.Continuing(ctx), o.ClaimedUntil.Sub(s.clock()))
 		o, err = s.drive(runCtx, o, false)
 		cancel()
 		if err != nil {

@@ -59,9 +59,14 @@ func (s *Service) start(ctx context.Context, o Order) (<-chan result, bool) {
 		return nil, false
 	}
 	done := make(chan result, 1)
+	runCtx, cancel := deadline.Detach(ctx, o.ClaimedUntil.Sub(s.clock()))
+	// The saga takes over the permit of the call that admitted it, on this
+	// server's limit; its steps are continuing work at the peers, queued
+	// rather than refused (platform/overload).
+	runCtx, release := overload.Handoff(runCtx)
 	s.runs.wg.Go(func() {
-		runCtx, cancel := deadline.Detach(ctx, o.ClaimedUntil.Sub(s.clock()))
 		defer cancel()
+		defer release()
 		// The run owns this watcher; it ends with the run.
 		go func() {
 			select {
@@ -81,9 +86,6 @@ func (s *Service) start(ctx context.Context, o Order) (<-chan result, bool) {
 // PENDING, without an error: it is recorded, and the run (or recovery)
 // finishes it.
 func (s *Service) await(ctx context.Context, o Order, done <-chan result) (Order, error) {
-	// Waiting for the saga is waiting for peers: this server's own work
-	// for the call is done (platform/overload).
-	overload.Yield(ctx)
 	var expired <-chan time.Time
 	if left, ok := deadline.Left(deadline.Keep(ctx, api.AnswerBudget)); ok {
 		t := time.NewTimer(left)

@@ -11,6 +11,7 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
+	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 )
 
 // Reasons on errors PlaceOrder returns for orders that ended unsuccessfully.
@@ -48,6 +49,7 @@ type Service struct {
 
 	retryFirst, retryMax time.Duration
 	runs                 runs
+	throttle             *overload.Throttle
 }
 
 // Option configures a Service.
@@ -68,6 +70,11 @@ func WithRecoveryAfter(d time.Duration) Option { return func(s *Service) { s.aft
 func WithRetryBackoff(first, max time.Duration) Option {
 	return func(s *Service) { s.retryFirst, s.retryMax = first, max }
 }
+
+// WithThrottle makes PlaceOrder refuse new orders, before creating them,
+// in proportion to how often the peers refuse the sagas' steps for
+// overload (platform/overload.Throttle). Without it no order is refused.
+func WithThrottle(t *overload.Throttle) Option { return func(s *Service) { s.throttle = t } }
 
 // NewService returns a Service over its ports.
 func NewService(store Store, inv Inventory, pay Payment, logger *slog.Logger, opts ...Option) (*Service, error) {
@@ -156,6 +163,12 @@ func (s *Service) place(ctx context.Context, req PlaceRequest) (Order, bool, err
 	}
 	if s.closing() {
 		return Order{}, false, apperr.New(apperr.Unavailable, "this order service is stopping; retry, another replica will take the order")
+	}
+	if !s.throttle.Allow() {
+		// Inventory or payment turn sagas' steps away: starting another
+		// saga now would only wait on them. Nothing is created.
+		return Order{}, false, apperr.New(apperr.Unavailable, "orders are being refused while inventory or payment is at capacity; retry in %v", overload.RetryAfter).
+			WithReason(overload.Reason)
 	}
 	hash := RequestHash(req.CustomerID, req.PaymentToken, req.Items)
 	now := s.clock()
@@ -270,6 +283,7 @@ func (s *Service) unclaim(ctx context.Context, o *Order) {
 func (s *Service) runSaga(ctx context.Context, o Order) (Order, error) {
 	if !o.Reached(StepReserved) {
 		res, err := s.inventory.Reserve(deadline.Keep(ctx, api.RecordBudget), o.ID, o.Items)
+		s.throttle.Observe(err)
 		if err != nil {
 			if reason, final := reserveRefusal(err); final {
 				// Nothing is held and nothing was charged: the charge comes
@@ -292,6 +306,7 @@ func (s *Service) runSaga(ctx context.Context, o Order) (Order, error) {
 		// A repeat after a crash is answered from payment's record of this
 		// order id: the customer is charged once.
 		charge, err := s.payment.Charge(deadline.Keep(ctx, api.RecordBudget), o.ID, o.Total, o.PaymentToken)
+		s.throttle.Observe(err)
 		switch {
 		case err == nil && charge.Declined:
 			return s.decline(ctx, o, charge.DeclineReason)
@@ -308,7 +323,9 @@ func (s *Service) runSaga(ctx context.Context, o Order) (Order, error) {
 		}
 	}
 
-	if err := s.inventory.Commit(deadline.Keep(ctx, api.RecordBudget), o.ID); err != nil {
+	err := s.inventory.Commit(deadline.Keep(ctx, api.RecordBudget), o.ID)
+	s.throttle.Observe(err)
+	if err != nil {
 		if apperr.CodeOf(err) == apperr.FailedPrecondition {
 			// The reservation is gone (it expired while the order was
 			// stuck): the stock may be sold to someone else, so give the

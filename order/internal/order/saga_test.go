@@ -15,6 +15,7 @@ import (
 	"github.com/shopmesh/shopmesh/order/internal/memstore"
 	"github.com/shopmesh/shopmesh/order/internal/order"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 )
 
 // newService returns a Service over a fresh memstore and the peers' fakes,
@@ -881,4 +882,48 @@ func TestService_Close(t *testing.T) {
 			t.Errorf("got %d orders after Close, want none created", len(orders))
 		}
 	})
+}
+
+func TestService_PlaceOrder_Throttle(t *testing.T) {
+	t.Parallel()
+	p := newPeers(t)
+	// Inventory is at capacity: it turns every Reserve away.
+	var reserves atomic.Int64
+	p.inv.reserve = func(context.Context, string, []order.Item) (order.Reservation, error) {
+		reserves.Add(1)
+		return order.Reservation{}, apperr.New(apperr.Unavailable, "at capacity").WithReason(overload.Reason)
+	}
+	svc := newService(t, p, order.WithThrottle(overload.NewThrottle()))
+	place := func(i int) error {
+		_, err := svc.PlaceOrder(within(t, 20*time.Millisecond), request(fmt.Sprintf("k-%d", i)))
+		return err
+	}
+	// A few orders whose sagas keep meeting the refusal...
+	for i := range 3 {
+		if err := place(i); err != nil {
+			t.Fatalf("PlaceOrder #%d: %v", i, err)
+		}
+	}
+	end := time.Now().Add(5 * time.Second)
+	for reserves.Load() < 50 && time.Now().Before(end) {
+		time.Sleep(time.Millisecond)
+	}
+	// ...and from then on new orders are mostly refused, before creation.
+	refused := 0
+	for i := 3; i < 53; i++ {
+		switch err := place(i); {
+		case err == nil:
+		case apperr.ReasonOf(err) == overload.Reason && apperr.CodeOf(err) == apperr.Unavailable:
+			refused++
+		default:
+			t.Fatalf("PlaceOrder #%d: %v", i, err)
+		}
+	}
+	orders, _, err := svc.ListOrders(t.Context(), "c-1", 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refused < 25 || refused+len(orders) != 53 {
+		t.Errorf("%d refused and %d created of 53, want most of the last 50 refused and every other created: a refused order is never created", refused, len(orders))
+	}
 }

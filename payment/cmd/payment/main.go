@@ -196,7 +196,8 @@ func wire(ctx context.Context, p *bootstrap.Process, own config, pspTLS *tls.Con
 		return lifecycle.App{}, err
 	}
 	// A lost database connection is UNAVAILABLE to callers, not INTERNAL.
-	srv := p.NewGRPCServer(grpcapi.AllowedCallers, grpcx.WithErrorClassifier(platformpg.Classify))
+	srv := p.NewGRPCServer(grpcapi.AllowedCallers, grpcx.WithErrorClassifier(platformpg.Classify),
+		grpcx.WithLimiter(p.Limiter(nil)))
 	paymentv1.RegisterPaymentServiceServer(srv.Server, grpcapi.New(svc))
 	reg, err := p.Registrar()
 	if err != nil {
@@ -218,6 +219,9 @@ func wire(ctx context.Context, p *bootstrap.Process, own config, pspTLS *tls.Con
 func pspClient(own config, pspTLS *tls.Config, logger *slog.Logger) (*http.Client, error) {
 	hc, err := httpclient.New(httpclient.Options{
 		Name: "psp", Timeout: own.PSPTimeout, TLSConfig: pspTLS,
+		// A provider may take most of PSP_TIMEOUT to answer a charge (it
+		// talks to card networks): only the total bounds the wait.
+		ResponseHeaderTimeout: own.PSPTimeout,
 		Retry: &httpclient.RetryOptions{MaxAttempts: own.PSPRetryAttempts},
 		Breaker: &httpclient.BreakerOptions{
 			FailureRatio: own.PSPBreakerFailureRatio,

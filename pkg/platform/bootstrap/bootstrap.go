@@ -125,18 +125,28 @@ func (p *Process) NewGRPCServer(allowed map[string][]string, opts ...grpcx.Serve
 		grpcx.WithDefaultDeadline(p.Config.DefaultTimeout),
 		grpcx.WithServerBudgets(api.Budgets),
 		grpcx.WithAllowedCallers(allowed),
-		grpcx.WithLimiter(p.Limiter()),
 	}, opts...)...)
 }
 
+// Throttle returns a throttle on the peers' overload refusals
+// (overload.Throttle), or nil under OVERLOAD_LIMIT=off.
+func (p *Process) Throttle() *overload.Throttle {
+	if !p.Config.OverloadLimit {
+		return nil
+	}
+	return overload.NewThrottle()
+}
+
 // Limiter returns the adaptive concurrency limit for this process's server
-// (DESIGN.md, Overload), or nil under OVERLOAD_LIMIT=off.
-func (p *Process) Limiter() *overload.Limiter {
+// (DESIGN.md, Overload), or nil under OVERLOAD_LIMIT=off. holds says which
+// peer calls count as the server's own work (overload.Options.Holds; nil:
+// none).
+func (p *Process) Limiter(holds func(method string) bool) *overload.Limiter {
 	if !p.Config.OverloadLimit {
 		p.Logger.Warn("OVERLOAD_LIMIT=off: no adaptive concurrency limit; excess load will queue into timeouts")
 		return nil
 	}
-	return overload.New(overload.Options{Name: p.Config.Service})
+	return overload.New(overload.Options{Name: p.Config.Service, Holds: holds})
 }
 
 // Registrar returns the etcd registration of this process's main listener,

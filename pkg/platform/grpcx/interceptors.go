@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
@@ -135,22 +136,26 @@ func deadlineUnary(budgets map[string]time.Duration, def, minBudget time.Duratio
 	}
 }
 
-// ReasonOverloaded is the ErrorInfo reason of a call refused by a server's
-// concurrency limit: nothing was done; retry, here or on another instance.
-const ReasonOverloaded = "OVERLOADED"
+// continuingHeader carries overload.Continuing across a hop: the call is a
+// step of work admitted earlier (an order's saga), which the callee queues
+// rather than refuses.
+const continuingHeader = "shopmesh-continuing"
 
 // limitUnary admits each call through l's limit for its method (nil: no
-// limit). The permit goes back when the call ends, or earlier when it first
-// waits for a peer (overload.Yield in budgetUnary).
+// limit). The permit covers the call's own work: it goes back while the
+// call waits for a peer (budgetUnary yields it) and when the call ends.
 func limitUnary(l *overload.Limiter) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if l == nil || strings.HasPrefix(info.FullMethod, healthPrefix) {
 			return handler(ctx, req)
 		}
+		if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get(continuingHeader)) > 0 {
+			ctx = overload.Continuing(ctx)
+		}
 		ctx, permit, err := l.Admit(ctx, info.FullMethod)
 		if errors.Is(err, overload.ErrOverloaded) {
 			return nil, apperr.New(apperr.Unavailable, "%s is at capacity; retry in %v", info.FullMethod, overload.RetryAfter).
-				WithReason(ReasonOverloaded).WithCause(err)
+				WithReason(overload.Reason).WithCause(err)
 		}
 		if err != nil {
 			return nil, err
@@ -262,9 +267,12 @@ func budgetUnary(budgets map[string]time.Duration) grpc.UnaryClientInterceptor {
 			return status.Errorf(codes.DeadlineExceeded, "%s not sent: %v", method, err)
 		}
 		defer cancel()
-		// From here the caller waits for a peer: the server it runs in
-		// counts only its own work against its concurrency limit.
-		overload.Yield(ctx)
+		if overload.IsContinuing(ctx) {
+			hop = metadata.AppendToOutgoingContext(hop, continuingHeader, "1")
+		}
+		// Unless the caller's server counts this peer's work as its own,
+		// it does not hold its concurrency permit while it waits.
+		defer overload.Yield(ctx, method)()
 		return invoker(hop, method, req, reply, cc, opts...)
 	}
 }

@@ -66,7 +66,7 @@ func TestServer_Limiter(t *testing.T) {
 				continue
 			}
 			st := status.Convert(err)
-			if st.Code() != codes.Unavailable || reasonOf(st) != grpcx.ReasonOverloaded {
+			if st.Code() != codes.Unavailable || reasonOf(st) != overload.Reason {
 				t.Errorf("call %d: %v, want UNAVAILABLE with reason OVERLOADED", i, err)
 			}
 			refused++

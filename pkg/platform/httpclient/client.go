@@ -241,11 +241,11 @@ type transport struct {
 	base *http.Transport
 }
 
-// RoundTrip implements http.RoundTripper. From here the caller waits for the
-// peer, so the server it runs in stops counting the call's time against its
-// concurrency limit (platform/overload).
+// RoundTrip implements http.RoundTripper. From here the caller waits on a
+// system outside shopmesh, so the server it runs in stops counting the
+// call's time against its concurrency limit (platform/overload).
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	overload.Yield(req.Context())
+	defer overload.Yield(req.Context(), "")()
 	return t.RoundTripper.RoundTrip(req)
 }
 

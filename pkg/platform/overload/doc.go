@@ -1,32 +1,43 @@
 // Package overload refuses work beyond capacity fast, instead of letting it
 // queue into timeouts (DESIGN.md, Overload).
 //
-// Each server (the gateway, every gRPC server) puts an adaptive concurrency
+// Every server (the gateway, each gRPC server) puts an adaptive concurrency
 // limit in front of its handlers: failsafe-go's adaptive limiter, one per
 // route or method, which raises its limit while latency holds and lowers it
-// when latency climbs above its baseline. A call over the limit waits a
-// moment in a short queue (bursts pass), and is refused with
-// [ErrOverloaded] when the queue is long or the wait would eat its deadline;
-// the refusal costs microseconds and tells the caller to come back
-// (UNAVAILABLE, or HTTP 503 with Retry-After). Goodput then stays near what
-// the machine can do instead of collapsing into timeouts.
+// when latency climbs above its baseline. A call refused by it costs
+// microseconds and tells the caller to come back: UNAVAILABLE with reason
+// OVERLOADED between services, 503 with Retry-After at the edge.
 //
-// What a permit covers is this package's own choice, and the reason it is
-// more than a wrapper: a call holds its permit only while it does its own
-// work (CPU, its own database), and gives it back the moment it first waits
-// for a peer ([Yield], called by grpcx's client interceptor and by the
-// platform HTTP client). The limiter therefore measures, and bounds, the
-// work a server does itself. A slow peer, such as a payment provider taking
-// 2.5 s, does not look like overload and makes nobody shed: its calls are
-// bounded by their budgets (platform/deadline) and its breaker
-// (platform/httpclient), and the peer's own server has a limiter of its own.
-// A limiter over the whole call would see every order slow down with the
-// provider and refuse orders the machine has plenty of capacity for.
+// Three choices make it fit a mesh of services rather than one server:
+//
+//   - A permit covers the server's own work. A call gives it back while it
+//     waits for a peer ([Yield], called by grpcx's client interceptor and by
+//     the platform HTTP client) and takes one again when the peer answers,
+//     so the limit measures and bounds what this server does. A server
+//     that runs sagas (order) counts the peers that do its work inside
+//     shopmesh (inventory) as its own (Options.Holds) and gives its permit
+//     back only while payment waits on the outside world: a payment provider
+//     taking 2.5 s makes nobody shed, because nothing inside shopmesh is
+//     busier for it.
+//   - New work and continuing work are kept apart. A call that starts
+//     something (a new order, a read) is refused as soon as the limit is
+//     full; a step of something already admitted (a saga's Reserve or
+//     Charge, marked [Continuing] and carried to peers in gRPC metadata)
+//     waits in a short queue, and a call taking its permit back after a peer
+//     answered waits as long as its deadline allows. An overloaded system
+//     finishes what it started and turns new work away.
+//   - Refusals travel upstream. A [Throttle] records how often a server's
+//     peers refuse it and refuses new work in proportion, where it enters:
+//     order refuses new orders while inventory or payment turn its sagas'
+//     steps away, and the gateway refuses orders before calling order while
+//     order refuses them (client-side throttling, as in Google's SRE book,
+//     by failsafe-go's adaptive throttler).
 //
 // Compared, and not chosen: a static concurrency cap (needs retuning for
 // every machine and mix); CPU-based shedding as go-zero does (sheds only
 // when the process's own CPU use passes 90 %, which never happens when
 // several services share the cores, as in `make up`, while the machine is
-// saturated); an AIMD limit on end-to-end latency (sheds on slow peers, as
-// above).
+// saturated); a limit over whole requests at the gateway (it would control
+// latency best, but sees a slow payment provider as overload and refuses
+// orders the system has room for). docs/deadlines.md has the measurements.
 package overload

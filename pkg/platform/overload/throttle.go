@@ -1,0 +1,46 @@
+package overload
+
+import (
+	"time"
+
+	"github.com/failsafe-go/failsafe-go/adaptivethrottler"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+)
+
+// Throttle refuses new work while the peers it depends on refuse work for
+// overload: it carries their backpressure to where work enters. Order uses
+// one: when inventory or payment turn a saga's steps away, order turns new
+// orders away (before creating them) in proportion, instead of starting
+// sagas that would wait on those peers until their budget ran out. It is
+// client-side throttling as in Google's SRE book, by failsafe-go's adaptive
+// throttler.
+type Throttle struct {
+	t adaptivethrottler.AdaptiveThrottler[any]
+}
+
+// NewThrottle returns a Throttle that starts refusing once more than 10 %
+// of the last 10 s's peer calls (at least 20) were refused for overload,
+// never more than 90 % of new work.
+func NewThrottle() *Throttle {
+	return &Throttle{t: adaptivethrottler.NewBuilder[any]().
+		WithFailureRateThreshold(0.1, 20, 10*time.Second).
+		WithMaxRejectionRate(0.9).
+		Build()}
+}
+
+// Allow reports whether new work may start now.
+func (t *Throttle) Allow() bool { return t == nil || t.t.TryAcquirePermit() }
+
+// Observe records the outcome of a call to a peer: refused for overload,
+// or anything else (the peer took the work).
+func (t *Throttle) Observe(err error) {
+	if t == nil {
+		return
+	}
+	if apperr.ReasonOf(err) == Reason {
+		t.t.RecordFailure()
+		return
+	}
+	t.t.RecordSuccess()
+}
