@@ -222,7 +222,7 @@ func pspClient(own config, pspTLS *tls.Config, logger *slog.Logger) (*http.Clien
 		// A provider may take most of PSP_TIMEOUT to answer a charge (it
 		// talks to card networks): only the total bounds the wait.
 		ResponseHeaderTimeout: own.PSPTimeout,
-		Retry: &httpclient.RetryOptions{MaxAttempts: own.PSPRetryAttempts},
+		Retry:                 &httpclient.RetryOptions{MaxAttempts: own.PSPRetryAttempts},
 		Breaker: &httpclient.BreakerOptions{
 			FailureRatio: own.PSPBreakerFailureRatio,
 			OpenTimeout:  own.PSPBreakerOpenFor,
