@@ -97,6 +97,7 @@ func errorsUnary(logger *slog.Logger, classify func(error) error) grpc.UnaryServ
 		if classify != nil {
 			err = classify(err)
 		}
+		err = dependencyTimeout(ctx, err)
 		st := apperr.ToStatus(err)
 		switch st.Code() {
 		case codes.Internal:
@@ -108,6 +109,22 @@ func errorsUnary(logger *slog.Logger, classify func(error) error) grpc.UnaryServ
 		}
 		return resp, st.Err()
 	}
+}
+
+// dependencyTimeout turns a deadline that passed inside the call, while the
+// call's own had time left, into UNAVAILABLE: a database or peer did not
+// answer within its hop's budget, which is a transient failure of that
+// dependency (retry), not the caller's deadline running out (DESIGN.md,
+// Overload: transient dependency failures are UNAVAILABLE end to end).
+func dependencyTimeout(ctx context.Context, err error) error {
+	var classified *apperr.Error
+	if ctx.Err() != nil || errors.Is(err, deadline.ErrExhausted) || errors.As(err, &classified) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded {
+		return apperr.New(apperr.Unavailable, "a dependency did not answer within its budget; retry").WithCause(err)
+	}
+	return err
 }
 
 // deadlineUnary bounds every call by its method's cap: a call that arrives
@@ -126,7 +143,8 @@ func deadlineUnary(budgets map[string]time.Duration, def, minBudget time.Duratio
 				limit = def
 			}
 		case time.Until(dl) < minBudget:
-			return nil, status.Errorf(codes.DeadlineExceeded, "%s: %v of budget left, below the %v minimum", info.FullMethod, time.Until(dl).Round(time.Millisecond), minBudget)
+			return nil, apperr.New(apperr.Timeout, "%s: %v of budget left, below the %v minimum", info.FullMethod, time.Until(dl).Round(time.Millisecond), minBudget).
+				WithCause(deadline.ErrExhausted)
 		case !known || time.Until(dl) <= limit:
 			return handler(ctx, req)
 		}
@@ -256,6 +274,16 @@ func budgetOf(budgets map[string]time.Duration, method string) time.Duration {
 	return DefaultBudget
 }
 
+// notSent is the error of a call the client did not send because too
+// little of the caller's budget was left: DEADLINE_EXCEEDED to gRPC, and
+// deadline.ErrExhausted to errors.Is, so a server relaying it does not take
+// it for a slow dependency.
+type notSent struct{ st *status.Status }
+
+func (e notSent) Error() string              { return e.st.Err().Error() }
+func (e notSent) GRPCStatus() *status.Status { return e.st }
+func (e notSent) Unwrap() error              { return deadline.ErrExhausted }
+
 // budgetUnary gives each outgoing call its share of the caller's budget
 // (seed rule 4): at most its method's cap, and no more than the caller has
 // left once it keeps what it needs for its own later steps. A call that
@@ -264,7 +292,7 @@ func budgetUnary(budgets map[string]time.Duration) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		hop, cancel, err := deadline.Hop(ctx, budgetOf(budgets, method))
 		if err != nil {
-			return status.Errorf(codes.DeadlineExceeded, "%s not sent: %v", method, err)
+			return notSent{status.Newf(codes.DeadlineExceeded, "%s not sent: %v", method, err)}
 		}
 		defer cancel()
 		if overload.IsContinuing(ctx) {

@@ -197,6 +197,12 @@ func TestServer_Errors(t *testing.T) {
 			panic("handler bug: " + errSecret.Error())
 		case "db-restarting":
 			return nil, fmt.Errorf("reserve: %w", errRestarting)
+		case "db-slow":
+			// The store's own hop budget ran out; the call's did not.
+			hop, cancel := context.WithTimeout(ctx, time.Millisecond)
+			defer cancel()
+			<-hop.Done()
+			return nil, fmt.Errorf("reserve: %w", hop.Err())
 		}
 		return &inventoryv1.ReserveResponse{}, nil
 	}
@@ -272,6 +278,11 @@ func TestServer_Errors(t *testing.T) {
 		if !strings.Contains(logs.String(), "57P01") {
 			t.Errorf("server log does not record the cause; log:\n%s", logs.String())
 		}
+	})
+
+	t.Run("a dependency's hop budget running out is Unavailable, not the caller's deadline", func(t *testing.T) {
+		err := reserveOrder(t, "db-slow")
+		wantCode(t, "Reserve whose store call timed out", err, codes.Unavailable)
 	})
 
 	t.Run("panic becomes Internal and the server keeps serving", func(t *testing.T) {
