@@ -82,11 +82,18 @@ test-e2e: ## end-to-end tests against the real images (needs Docker)
 	@$(GO) test -count=1 -timeout 20m -v ./e2e/...
 
 .PHONY: bench
-bench: ## run the benchmarks (results and how to read them: docs/discovery.md)
+bench: bench-discovery bench-overload ## run every benchmark (docs/discovery.md, docs/deadlines.md)
+
+.PHONY: bench-discovery
+bench-discovery: ## discovery propagation and killed instances (docs/discovery.md)
 	@echo "[bench] discovery propagation, 100 trials"
 	@$(GO) test -run '^$$' -bench Propagation -benchtime 100x ./pkg/platform/internal/meshtest/
 	@echo "[bench] killed instance, 20 kills"
 	@$(GO) test -run '^$$' -bench KilledInstance -benchtime 20x ./pkg/platform/internal/meshtest/
+
+.PHONY: bench-overload
+bench-overload: up ## goodput and latency from 0.25× to 4× the sustained rate, slow and flaky provider, with and without the limits (docs/deadlines.md; ~15 min)
+	@COMPOSE='$(COMPOSE)' JWT_SIGNING_KEY='$(JWT_SIGNING_KEY)' scripts/bench-overload.sh
 
 .PHONY: lint
 lint: ## gofmt, go vet, buf lint, and the seed-rule checks

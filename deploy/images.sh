@@ -8,6 +8,7 @@
 #   otelcol    shopmesh/otelcol:<pin>   deploy/otelcol (collector, own module)
 #   gateway order inventory payment paysim
 #              shopmesh/<name>:dev      ./<svc>/cmd/<name> in the go.work workspace
+#   loadcurve  shopmesh/loadcurve:dev   ./e2e/cmd/loadcurve (make bench only; not built by default)
 #
 # The etcd/otelcol tags carry the versions pinned in their go.mod files. Such an
 # image is skipped entirely (no go build) when its tag exists and was built
@@ -31,11 +32,14 @@ DOCKERFILES="$DEPLOY/docker"
 
 PINNED=(etcd otelcol)
 SERVICES=(gateway order inventory payment paysim)
+# Built only when asked for by name (make bench).
+TOOLS=(loadcurve)
 
 # service_pkg NAME prints the main package of service NAME, relative to ROOT.
 service_pkg() {
 	case $1 in
 	paysim) echo ./payment/cmd/paysim ;;
+	loadcurve) echo ./e2e/cmd/loadcurve ;;
 	*) echo "./$1/cmd/$1" ;;
 	esac
 }
@@ -204,8 +208,8 @@ for arg in "$@"; do
 	-f | --force) FORCE=1 ;;
 	-*) die "unknown option $arg (see --help)" ;;
 	*)
-		if [[ " ${PINNED[*]} ${SERVICES[*]} " != *" $arg "* ]]; then
-			die "unknown image '$arg'; known: ${PINNED[*]} ${SERVICES[*]}"
+		if [[ " ${PINNED[*]} ${SERVICES[*]} ${TOOLS[*]} " != *" $arg "* ]]; then
+			die "unknown image '$arg'; known: ${PINNED[*]} ${SERVICES[*]} ${TOOLS[*]}"
 		fi
 		[[ " ${WANT[*]-} " == *" $arg "* ]] || WANT+=("$arg")
 		;;

@@ -1,24 +1,44 @@
-// Command loadcurve measures how a running shopmesh (`make up`) behaves
-// under load: the rate it sustains, then goodput and latency from a quarter
-// of that to four times it, offered open-loop. `make bench` runs it.
+// Command loadcurve measures how a running shopmesh (`make up`) behaves in
+// bad weather, for `make bench` and docs/deadlines.md:
+//
+//   - the rate the stack sustains: closed loop, 32 customers placing orders
+//     back to back;
+//   - slow provider: the provider answering in 2.5 s, at a quarter of the
+//     sustained rate;
+//   - flaky provider: 30 % of provider calls failing and 30 % of its
+//     answers lost, at a quarter of the sustained rate: how many orders are
+//     confirmed inside their request, and whether the charges equal the
+//     confirmed orders;
+//   - curve: goodput and latency offered open-loop from a quarter of the
+//     sustained rate to four times it;
+//   - drain: how long after the heaviest step until no order is PENDING.
+//
+// The provider scenarios come first: after an overload the adaptive limits
+// are low and grow back with traffic, which is the curve's business, not
+// theirs.
+//
+// It runs inside the stack's Docker network (make bench starts it there) and
+// talks to the gateway, the simulator's admin API and the order database.
+// Results go to a JSON file per label (OVERLOAD_LIMIT of the stack), and
+// -plot draws every label's curve into one PNG.
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shopmesh/shopmesh/e2e/load"
 	"github.com/shopmesh/shopmesh/e2e/stack"
-	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
 )
 
 func main() {
@@ -30,155 +50,215 @@ func main() {
 	}
 }
 
+// Step is one offered rate and what came of it.
+type Step struct {
+	Factor  float64     `json:"factor"` // offered rate / sustained rate
+	Offered float64     `json:"offered_per_s"`
+	Goodput float64     `json:"goodput_per_s"` // confirmed inside the request
+	P50     float64     `json:"p50_ms"`        // of admitted requests
+	P99     float64     `json:"p99_ms"`
+	Answers map[int]int `json:"answers"`
+}
+
+// Results is one run of every scenario against one configuration.
+type Results struct {
+	Label     string  `json:"label"` // the stack's OVERLOAD_LIMIT
+	When      string  `json:"when"`
+	Sustained float64 `json:"sustained_per_s"`
+	Curve     []Step  `json:"curve"`
+	// DrainSeconds is how long after the last step until no order was
+	// PENDING; -1 if some still were after a minute.
+	DrainSeconds  float64 `json:"drain_s"`
+	SlowProvider  *Step   `json:"slow_provider,omitempty"`
+	FlakyProvider *Step   `json:"flaky_provider,omitempty"`
+	// FlakyConfirmedInside is the share of the flaky run's orders answered
+	// 201; FlakyCharges and FlakyConfirmed the provider's charges and the
+	// orders confirmed in the end.
+	FlakyConfirmedInside float64 `json:"flaky_confirmed_inside"`
+	FlakyCharges         int     `json:"flaky_charges"`
+	FlakyConfirmed       int     `json:"flaky_confirmed"`
+}
+
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("loadcurve", flag.ContinueOnError)
-	gateway := fs.String("gateway", "http://127.0.0.1:8080", "the gateway's base URL (loopback only)")
+	gateway := fs.String("gateway", "http://gateway:8080", "the gateway's base URL")
 	key := fs.String("jwt-key", os.Getenv("JWT_SIGNING_KEY"), "the gateway's JWT_SIGNING_KEY")
-	step := fs.Duration("step", 20*time.Second, "how long each rate is offered")
-	factors := fs.String("factors", "0.25,0.5,1,1.5,2,3,4", "offered rates, as multiples of the sustained rate")
-	sat := fs.Float64("saturation", 0, "the sustained rate in orders/s (0: measure it closed-loop first)")
-	nProducts := fs.Int("products", 20, "how many products the load buys, created with ample stock")
-	paysimURL := fs.String("paysim", "https://paysim:8443", "the payment-provider simulator, for its faults")
+	orderDB := fs.String("order-db", "postgres://order:order-dev@postgres:5432/order?sslmode=disable", "the order database, to count PENDING orders")
+	paysimURL := fs.String("paysim", "https://paysim:8443", "the payment-provider simulator")
 	paysimCA := fs.String("paysim-ca", "/certs/ca.pem", "the CA that signed the simulator's certificate")
 	paysimKey := fs.String("paysim-key", "sk_test_shopmesh", "the simulator's API key")
-	faults := fs.String("faults", "", "provider faults during the run, e.g. {\"latency\":\"2500ms\"}")
+	step := fs.Duration("step", 20*time.Second, "how long each rate is offered")
+	factors := fs.String("factors", "0.25,0.5,1,1.5,2,3,4", "offered rates, as multiples of the sustained rate")
+	scenarios := fs.String("scenarios", "curve,drain,slow,flaky", "which scenarios to run")
+	label := fs.String("label", "adaptive", "names the configuration measured (the stack's OVERLOAD_LIMIT)")
+	out := fs.String("out", "/out", "directory for overload-<label>.json")
+	plot := fs.String("plot", "", "draw every overload-*.json in -out into this PNG and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	bearer := func(customer string) string { return stack.BearerSignedWith(*key, customer) }
-	runID := fmt.Sprintf("lc%d", time.Now().Unix()%100000)
-	products, err := stockUp(ctx, *gateway, stack.BearerSignedWith(*key, "bench", "admin"), *nProducts)
+	if *plot != "" {
+		return drawPlot(*out, *plot)
+	}
+	b := &bench{gateway: *gateway, bearer: func(c string) string { return stack.BearerSignedWith(*key, c) },
+		run: fmt.Sprintf("lc%d", time.Now().Unix()%100000), step: *step}
+	var err error
+	if b.products, err = stockUp(ctx, *gateway, stack.BearerSignedWith(*key, "bench", "admin"), 20); err != nil {
+		return err
+	}
+	if b.sim, err = newPaysim(*paysimURL, *paysimCA, *paysimKey); err != nil {
+		return err
+	}
+	if b.db, err = pgxpool.New(ctx, *orderDB); err != nil {
+		return err
+	}
+	defer b.db.Close()
+
+	res := Results{Label: *label, When: time.Now().UTC().Format(time.RFC3339)}
+	want := map[string]bool{}
+	for _, s := range strings.Split(*scenarios, ",") {
+		want[s] = true
+	}
+	if res.Sustained, err = b.sustained(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("sustained: %.1f orders/s (closed loop, 32 customers)\n", res.Sustained)
+	if want["slow"] {
+		if err := b.sim.setFaults(ctx, `{"latency":"2500ms"}`); err != nil {
+			return err
+		}
+		s, err := b.offer(ctx, "slow", 0.25, res.Sustained)
+		_ = b.sim.setFaults(context.WithoutCancel(ctx), "{}")
+		if err != nil {
+			return err
+		}
+		st := stepOf(s, 0.25)
+		res.SlowProvider = &st
+		fmt.Printf("provider answering in 2.5s, 0.25×: %s\n", s.String())
+	}
+	if want["flaky"] {
+		if err := b.flaky(ctx, &res); err != nil {
+			return err
+		}
+	}
+	if want["curve"] {
+		for _, f := range parseFactors(*factors) {
+			// Keys and customers allow letters, digits, '-' and '_' only.
+			s, err := b.offer(ctx, fmt.Sprintf("c%03d", int(f*100)), f, res.Sustained)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%4.2f×: %s\n", f, s.String())
+			res.Curve = append(res.Curve, stepOf(s, f))
+		}
+	}
+	if want["drain"] {
+		res.DrainSeconds = b.drain(ctx, time.Minute)
+		fmt.Printf("no order PENDING %.1fs after the last step\n", res.DrainSeconds)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
 	}
-	if *faults != "" {
-		sim, err := newPaysim(*paysimURL, *paysimCA, *paysimKey)
-		if err != nil {
-			return err
-		}
-		if err := sim.setFaults(ctx, *faults); err != nil {
-			return err
-		}
-		defer func() { _ = sim.setFaults(context.WithoutCancel(ctx), "{}") }()
+	return os.WriteFile(filepath.Join(*out, "overload-"+*label+".json"), append(raw, '\n'), 0o644)
+}
+
+// bench is one measurement session against a stack.
+type bench struct {
+	gateway  string
+	bearer   func(string) string
+	run      string // prefix of every key and customer of this session
+	step     time.Duration
+	products []string
+	sim      *paysim
+	db       *pgxpool.Pool
+}
+
+func (b *bench) options(name string) load.Options {
+	return load.Options{Gateway: b.gateway, Duration: b.step, Bearer: b.bearer, Run: b.run + name, Products: b.products}
+}
+
+// sustained is the rate the stack confirms with 32 customers ordering back
+// to back.
+func (b *bench) sustained(ctx context.Context) (float64, error) {
+	o := b.options("s")
+	o.Workers = 32
+	ps, err := load.Place(ctx, o)
+	if err != nil {
+		return 0, err
 	}
-	if *sat == 0 {
-		ps, err := load.Place(ctx, load.Options{Gateway: *gateway, Workers: 32, Duration: *step, Bearer: bearer, Run: runID + "s", Products: products})
-		if err != nil {
-			return err
-		}
-		s := load.Summarize(ps, 0, *step)
-		fmt.Println("closed loop, 32 customers:", s)
-		*sat = s.Goodput
+	time.Sleep(5 * time.Second)
+	return load.Summarize(ps, 0, b.step).Goodput, nil
+}
+
+// offer places factor × sustained orders a second for one step, after a
+// pause that lets the stack settle.
+func (b *bench) offer(ctx context.Context, name string, factor, sustained float64) (load.Summary, error) {
+	time.Sleep(5 * time.Second)
+	o := b.options(name)
+	o.Rate = factor * sustained
+	ps, err := load.Place(ctx, o)
+	if err != nil {
+		return load.Summary{}, err
 	}
-	for i, f := range parseFactors(*factors) {
-		time.Sleep(5 * time.Second)
-		rate := f * *sat
-		ps, err := load.Place(ctx, load.Options{Gateway: *gateway, Rate: rate, Duration: *step, Bearer: bearer, Run: fmt.Sprintf("%s%d", runID, i), Products: products})
-		if err != nil {
-			return err
+	return load.Summarize(ps, o.Rate, b.step), nil
+}
+
+// drain returns the seconds until no order is PENDING, or -1 after limit.
+func (b *bench) drain(ctx context.Context, limit time.Duration) float64 {
+	start := time.Now()
+	for time.Since(start) < limit {
+		var n int
+		if err := b.db.QueryRow(ctx, `SELECT count(*) FROM orders WHERE status = 'PENDING'`).Scan(&n); err == nil && n == 0 {
+			return time.Since(start).Seconds()
 		}
-		fmt.Printf("%.2f×: %v\n", f, load.Summarize(ps, rate, *step))
+		time.Sleep(250 * time.Millisecond)
 	}
+	return -1
+}
+
+// flaky runs the flaky-provider scenario and records its numbers in res.
+func (b *bench) flaky(ctx context.Context, res *Results) error {
+	before, err := b.sim.charges(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.sim.setFaults(ctx, `{"error_rate":0.3,"drop_rate":0.3}`); err != nil {
+		return err
+	}
+	s, err := b.offer(ctx, "flaky", 0.25, res.Sustained)
+	_ = b.sim.setFaults(context.WithoutCancel(ctx), "{}")
+	if err != nil {
+		return err
+	}
+	st := stepOf(s, 0.25)
+	res.FlakyProvider = &st
+	if b.drain(ctx, time.Minute) < 0 {
+		return errors.New("flaky provider: orders still PENDING a minute after the run")
+	}
+	after, err := b.sim.charges(ctx)
+	if err != nil {
+		return err
+	}
+	res.FlakyCharges = after - before
+	if err := b.db.QueryRow(ctx, `SELECT count(*) FROM orders WHERE customer_id LIKE $1 AND status = 'CONFIRMED'`,
+		b.run+"flaky-%").Scan(&res.FlakyConfirmed); err != nil {
+		return err
+	}
+	res.FlakyConfirmedInside = float64(s.ByStatus[201]) / float64(s.Sent)
+	fmt.Printf("flaky provider, 0.25×: %s; %.1f%% confirmed inside the request; %d charges for %d confirmed orders\n",
+		s.String(), 100*res.FlakyConfirmedInside, res.FlakyCharges, res.FlakyConfirmed)
 	return nil
-}
-
-type paysim struct {
-	hc        *http.Client
-	base, key string
-}
-
-func newPaysim(base, caFile, key string) (*paysim, error) {
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, err
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
-	hc, err := httpclient.New(httpclient.Options{Name: "paysim-admin", Timeout: 5 * time.Second,
-		TLSConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}})
-	if err != nil {
-		return nil, err
-	}
-	return &paysim{hc: hc, base: base, key: key}, nil
-}
-
-func (p *paysim) setFaults(ctx context.Context, faults string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+"/admin/faults", bytes.NewReader([]byte(faults)))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+p.key)
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer httpclient.DrainAndClose(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("set faults: %s", resp.Status)
-	}
-	return nil
-}
-
-// stockUp creates n products with a million units each (idempotent by id)
-// and tops their stock up again, as an operator would before a sale.
-func stockUp(ctx context.Context, gateway, admin string, n int) ([]string, error) {
-	hc, err := httpclient.New(httpclient.Options{Name: "bench-admin", Timeout: 10 * time.Second})
-	if err != nil {
-		return nil, err
-	}
-	defer hc.CloseIdleConnections()
-	send := func(method, path string, body any) error {
-		raw, _ := json.Marshal(body)
-		req, err := http.NewRequestWithContext(ctx, method, gateway+path, bytes.NewReader(raw))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", admin)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		defer httpclient.DrainAndClose(resp.Body)
-		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("%s %s: %s", method, path, resp.Status)
-		}
-		return nil
-	}
-	var ids []string
-	for i := range n {
-		id := fmt.Sprintf("bench-%02d", i+1)
-		if err := send(http.MethodPost, "/v1/admin/products", map[string]any{
-			"id": id, "name": "Bench item " + id, "price": map[string]any{"currency": "EUR", "amount_minor": 990}, "available": 1000000,
-		}); err != nil {
-			return nil, err
-		}
-		if err := send(http.MethodPut, "/v1/admin/products/"+id+"/stock", map[string]any{"available": 1000000}); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
 }
 
 func parseFactors(s string) []float64 {
 	var out []float64
-	var f float64
-	for _, part := range splitComma(s) {
-		if _, err := fmt.Sscan(part, &f); err == nil {
+	for _, part := range strings.Split(s, ",") {
+		var f float64
+		if _, err := fmt.Sscan(part, &f); err == nil && f > 0 {
 			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func splitComma(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == ',' {
-			out = append(out, s[start:i])
-			start = i + 1
 		}
 	}
 	return out

@@ -100,6 +100,12 @@ func (a *API) getProduct(c *gin.Context) {
 }
 
 func (a *API) placeOrder(c *gin.Context) {
+	// While order refuses orders for overload, refuse here first, before
+	// spending anything on this one.
+	if !a.cfg.Throttle.Allow() {
+		abortOverloaded(c)
+		return
+	}
 	customer := customerID(c)
 	key := c.GetHeader("Idempotency-Key")
 	if !idPattern.MatchString(key) {
@@ -118,10 +124,6 @@ func (a *API) placeOrder(c *gin.Context) {
 	pb := &orderv1.PlaceOrderRequest{CustomerId: customer, IdempotencyKey: key, PaymentToken: req.PaymentToken}
 	for _, it := range req.Items {
 		pb.Items = append(pb.Items, &orderv1.LineItem{ProductId: it.ProductID, Quantity: it.Quantity})
-	}
-	if !a.cfg.Throttle.Allow() {
-		abortOverloaded(c)
-		return
 	}
 	// Keep time to answer: order answers PENDING before this budget ends
 	// rather than letting it run out (seed rule 4).

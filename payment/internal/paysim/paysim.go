@@ -49,7 +49,9 @@ package paysim
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -217,6 +219,10 @@ type Server struct {
 	idem    map[string]idemEntry // by endpoint + Idempotency-Key
 	stats   Stats
 	seq     int
+	// epoch is random per reset and part of every charge id: a restarted
+	// (or reset) simulator never hands out an id it gave before, as a real
+	// provider would not; payment keeps provider ids unique.
+	epoch string
 }
 
 // New returns a simulator. A non-empty apiKey must be sent as a bearer token.
@@ -244,6 +250,9 @@ func (s *Server) resetLocked() {
 	s.idem = map[string]idemEntry{}
 	s.stats = Stats{}
 	s.seq = 0
+	var b [4]byte
+	_, _ = crand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	s.epoch = hex.EncodeToString(b[:])
 }
 
 // Close releases the requests a hang holds; later hangs end at once. Call
@@ -462,7 +471,7 @@ func (s *Server) createCharge(body []byte) outcome {
 		return outcome{status: http.StatusBadRequest, body: map[string]string{"error": "invalid_source: the payment method cannot be charged"}}
 	}
 	s.seq++
-	c := &Charge{ID: fmt.Sprintf("ch_%06d", s.seq), Amount: req.Amount, Currency: strings.ToLower(req.Currency), Status: "succeeded"}
+	c := &Charge{ID: fmt.Sprintf("ch_%s_%06d", s.epoch, s.seq), Amount: req.Amount, Currency: strings.ToLower(req.Currency), Status: "succeeded"}
 	s.charges[c.ID] = c
 	if req.Source == DeclineToken {
 		c.Status, c.DeclineReason = "declined", "card_declined"

@@ -27,11 +27,12 @@ const Reason = "OVERLOADED"
 // RetryAfter is what a refused caller is told to wait before trying again.
 const RetryAfter = time.Second
 
-// Queue bounds, as multiples of the current limit: new work waits only
-// while fewer than one limit's worth of calls queue; continuing work (the
-// next step of something already admitted) while fewer than four do.
+// Queue bounds, as multiples of the current limit: new work waits (at most
+// MaxWait) only while fewer than one limit's worth of calls queue, so two
+// arrivals at once are not a refusal; continuing work (the next step of
+// something already admitted) waits while fewer than two limits' worth do.
 const (
-	newWorkQueue        = 0
+	newWorkQueue        = 1
 	continuingWorkQueue = 2
 )
 

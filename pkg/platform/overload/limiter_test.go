@@ -52,19 +52,21 @@ func queue(t *testing.T, l *overload.Limiter, n int, continuing bool) {
 func TestLimiter_Admit(t *testing.T) {
 	t.Parallel()
 
-	t.Run("new work beyond the limit is refused at once", func(t *testing.T) {
+	t.Run("new work queues up to one limit's worth, then is refused at once", func(t *testing.T) {
 		t.Parallel()
 		l := full(t)
+		queue(t, l, 2, false)
 		_, _, err := l.Admit(t.Context(), "route") // would wait an hour if it queued
 		if !errors.Is(err, overload.ErrOverloaded) {
-			t.Errorf("new work with the limit full: got %v, want ErrOverloaded", err)
+			t.Errorf("new work with the queue at the limit: got %v, want ErrOverloaded", err)
 		}
 	})
 
 	t.Run("continuing work queues where new work is refused, up to two limits' worth", func(t *testing.T) {
 		t.Parallel()
 		l := full(t)
-		queue(t, l, 4, true) // admitted although new work no longer is
+		queue(t, l, 2, false)
+		queue(t, l, 2, true) // admitted although new work no longer is
 		_, _, err := l.Admit(overload.Continuing(t.Context()), "route")
 		if !errors.Is(err, overload.ErrOverloaded) {
 			t.Errorf("continuing work with 4 queued: got %v, want ErrOverloaded", err)
