@@ -28,12 +28,13 @@ const Reason = "OVERLOADED"
 const RetryAfter = time.Second
 
 // Queue bounds, as multiples of the current limit: new work waits (at most
-// MaxWait) only while fewer than one limit's worth of calls queue, so two
-// arrivals at once are not a refusal; continuing work (the next step of
-// something already admitted) waits while fewer than two limits' worth do.
+// MaxWait) only while fewer than two limits' worth of calls queue, so a
+// burst on an idle server is absorbed, not refused; continuing work (the
+// next step of something already admitted) waits while fewer than twice
+// that do.
 const (
-	newWorkQueue        = 1
-	continuingWorkQueue = 2
+	newWorkQueue        = 2
+	continuingWorkQueue = 4
 )
 
 // baselineWindows is how many of the limiter's sampling windows (a second
@@ -45,11 +46,12 @@ type Options struct {
 	// Name names the server in metrics (e.g. "order").
 	Name string
 	// MaxWait bounds how long new work over the limit waits for a permit
-	// (default 50ms). Continuing work waits as long as its deadline allows.
+	// (default 250ms: a burst passes, and a refusal still comes long before
+	// any budget ends). Continuing work waits as long as its deadline allows.
 	// No call waits into the last MinBudget of its deadline.
 	MaxWait time.Duration
 	// MinLimit, MaxLimit and InitialLimit bound each key's concurrency
-	// limit (defaults 1, 200, 20).
+	// limit (defaults 1, 200, 50).
 	MinLimit, MaxLimit, InitialLimit uint
 	// Holds says which peer calls (by full gRPC method) count as this
 	// server's own work, so a call keeps its permit while it waits for
@@ -63,7 +65,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.MaxWait <= 0 {
-		o.MaxWait = 50 * time.Millisecond
+		o.MaxWait = 250 * time.Millisecond
 	}
 	if o.MinLimit == 0 {
 		o.MinLimit = 1
@@ -72,7 +74,7 @@ func (o Options) withDefaults() Options {
 		o.MaxLimit = 200
 	}
 	if o.InitialLimit == 0 {
-		o.InitialLimit = 20
+		o.InitialLimit = 50
 	}
 	o.MaxLimit = max(o.MaxLimit, o.MinLimit)
 	o.InitialLimit = min(max(o.InitialLimit, o.MinLimit), o.MaxLimit)

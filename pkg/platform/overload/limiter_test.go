@@ -52,24 +52,24 @@ func queue(t *testing.T, l *overload.Limiter, n int, continuing bool) {
 func TestLimiter_Admit(t *testing.T) {
 	t.Parallel()
 
-	t.Run("new work queues up to one limit's worth, then is refused at once", func(t *testing.T) {
+	t.Run("new work queues up to two limits' worth, then is refused at once", func(t *testing.T) {
 		t.Parallel()
 		l := full(t)
-		queue(t, l, 2, false)
+		queue(t, l, 4, false)
 		_, _, err := l.Admit(t.Context(), "route") // would wait an hour if it queued
 		if !errors.Is(err, overload.ErrOverloaded) {
 			t.Errorf("new work with the queue at the limit: got %v, want ErrOverloaded", err)
 		}
 	})
 
-	t.Run("continuing work queues where new work is refused, up to two limits' worth", func(t *testing.T) {
+	t.Run("continuing work queues where new work is refused, up to four limits' worth", func(t *testing.T) {
 		t.Parallel()
 		l := full(t)
-		queue(t, l, 2, false)
-		queue(t, l, 2, true) // admitted although new work no longer is
+		queue(t, l, 4, false)
+		queue(t, l, 4, true) // admitted although new work no longer is
 		_, _, err := l.Admit(overload.Continuing(t.Context()), "route")
 		if !errors.Is(err, overload.ErrOverloaded) {
-			t.Errorf("continuing work with 4 queued: got %v, want ErrOverloaded", err)
+			t.Errorf("continuing work with 8 queued: got %v, want ErrOverloaded", err)
 		}
 	})
 
@@ -239,6 +239,13 @@ func TestYield_Holds(t *testing.T) {
 func TestThrottle(t *testing.T) {
 	t.Parallel()
 	th := overload.NewThrottle()
+	refused := apperr.New(apperr.Unavailable, "at capacity").WithReason(overload.Reason)
+	for range 30 {
+		th.Observe(refused) // one burst refused: not overload yet
+	}
+	if !th.Allow() {
+		t.Error("refused new work after fewer peer calls than its threshold")
+	}
 	for range 100 {
 		th.Observe(nil)
 	}
@@ -247,8 +254,7 @@ func TestThrottle(t *testing.T) {
 			t.Fatal("refused new work while every peer call succeeded")
 		}
 	}
-	refused := apperr.New(apperr.Unavailable, "at capacity").WithReason(overload.Reason)
-	for range 300 {
+	for range 400 {
 		th.Observe(refused)
 	}
 	denied := 0

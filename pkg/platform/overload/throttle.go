@@ -20,11 +20,13 @@ type Throttle struct {
 }
 
 // NewThrottle returns a Throttle that starts refusing once more than 10 %
-// of the last 10 s's peer calls (at least 20) were refused for overload,
-// never more than 90 % of new work.
+// of the last 5 s's peer calls (at least 50: one burst is not overload)
+// were refused for overload, never more than 90 % of new work. Its memory is
+// short because it records only the calls it lets through: it forgets an
+// overload 5 s after it ended.
 func NewThrottle() *Throttle {
 	return &Throttle{t: adaptivethrottler.NewBuilder[any]().
-		WithFailureRateThreshold(0.1, 20, 10*time.Second).
+		WithFailureRateThreshold(0.1, 50, 5*time.Second).
 		WithMaxRejectionRate(0.9).
 		Build()}
 }
