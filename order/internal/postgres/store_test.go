@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	platformpg "github.com/shopmesh/shopmesh/pkg/platform/postgres"
 	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
 
@@ -28,6 +30,18 @@ func newStore(t *testing.T) order.Store {
 		t.Fatalf("open database: %v", err)
 	}
 	t.Cleanup(pool.Close)
+	// Open every connection now: the saga suites place 20 orders at once,
+	// each with 500ms to record it, and a busy machine running the race
+	// detector can take longer than that to start 20 Postgres backends.
+	conns := make([]*pgxpool.Conn, pool.Config().MaxConns)
+	for i := range conns {
+		if conns[i], err = pool.Acquire(t.Context()); err != nil {
+			t.Fatalf("open connection %d: %v", i, err)
+		}
+	}
+	for _, c := range conns {
+		c.Release()
+	}
 	s, err := postgres.New(pool)
 	if err != nil {
 		t.Fatalf("New: %v", err)
