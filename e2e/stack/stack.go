@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -259,9 +260,20 @@ func (s *Stack) Spans(ctx context.Context) ([]Span, error) {
 	}
 	defer rc.Close()
 	var spans []Span
-	sc := bufio.NewScanner(rc)
-	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
-	for sc.Scan() {
+	r := bufio.NewReaderSize(rc, 1<<20)
+	for {
+		line, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			// A last line without its newline is one the collector is
+			// still writing: read again later.
+			return spans, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read collector export: %w", err)
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
 		var batch struct {
 			ResourceSpans []struct {
 				Resource struct {
@@ -280,7 +292,7 @@ func (s *Stack) Spans(ctx context.Context) ([]Span, error) {
 				} `json:"scopeSpans"`
 			} `json:"resourceSpans"`
 		}
-		if err := json.Unmarshal(sc.Bytes(), &batch); err != nil {
+		if err := json.Unmarshal(line, &batch); err != nil {
 			return nil, fmt.Errorf("decode collector export: %w", err)
 		}
 		for _, rs := range batch.ResourceSpans {
@@ -297,5 +309,4 @@ func (s *Stack) Spans(ctx context.Context) ([]Span, error) {
 			}
 		}
 	}
-	return spans, sc.Err()
 }

@@ -146,7 +146,7 @@ func (p *Process) Limiter(holds func(method string) bool) *overload.Limiter {
 		p.Logger.Warn("OVERLOAD_LIMIT=off: no adaptive concurrency limit; excess load will queue into timeouts")
 		return nil
 	}
-	return overload.New(overload.Options{Name: p.Config.Service, Holds: holds})
+	return overload.New(overload.Options{Name: p.Config.Service, Holds: holds, Logger: p.Logger})
 }
 
 // Registrar returns the etcd registration of this process's main listener,

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/failsafe-go/failsafe-go/adaptivelimiter"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -37,9 +38,9 @@ const (
 	continuingWorkQueue = 4
 )
 
-// baselineWindows is how many of the limiter's sampling windows (a second
-// or more each) its baseline latency averages over.
-const baselineWindows = 120
+// standingWait is how long new work waits for a permit while the queue
+// stands (Options.StandingAfter).
+const standingWait = 5 * time.Millisecond
 
 // Options configures a Limiter. The zero value is valid.
 type Options struct {
@@ -50,9 +51,21 @@ type Options struct {
 	// any budget ends). Continuing work waits as long as its deadline allows.
 	// No call waits into the last MinBudget of its deadline.
 	MaxWait time.Duration
+	// StandingAfter (default 100ms) tells a burst from an overload: when no
+	// call of a key has found a permit free for that long, its queue
+	// stands, and new work waits at most a few milliseconds instead of
+	// MaxWait (CoDel's rule, as in Facebook's "Fail at Scale"). A queue
+	// that never drains only adds its wait to the latency of everything
+	// admitted; refusing at once keeps the admitted fast and tells the
+	// refused to come back.
+	StandingAfter time.Duration
 	// MinLimit, MaxLimit and InitialLimit bound each key's concurrency
-	// limit (defaults 1, 200, 50).
-	MinLimit, MaxLimit, InitialLimit uint
+	// limit (defaults 2, 200, 50). The initial limit is what a server lets
+	// in before it has measured anything: high enough that a burst on an
+	// idle server passes (a saga holds its permit for its whole own work,
+	// and a queue that outlasts MaxWait refuses), and brought down within
+	// seconds once a quieter window shows what the work takes.
+	MinLimit, MaxLimit, InitialLimit int
 	// Holds says which peer calls (by full gRPC method) count as this
 	// server's own work, so a call keeps its permit while it waits for
 	// them. Nil: none do, and a call gives its permit back while it waits
@@ -61,19 +74,24 @@ type Options struct {
 	// work inside shopmesh (inventory), and gives it back only across calls
 	// that wait on the outside world (payment, waiting on the provider).
 	Holds func(method string) bool
+	// Logger, if set, gets each limit change at debug level.
+	Logger *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
 	if o.MaxWait <= 0 {
 		o.MaxWait = 250 * time.Millisecond
 	}
-	if o.MinLimit == 0 {
-		o.MinLimit = 1
+	if o.StandingAfter <= 0 {
+		o.StandingAfter = 100 * time.Millisecond
 	}
-	if o.MaxLimit == 0 {
+	if o.MinLimit <= 0 {
+		o.MinLimit = 2
+	}
+	if o.MaxLimit <= 0 {
 		o.MaxLimit = 200
 	}
-	if o.InitialLimit == 0 {
+	if o.InitialLimit <= 0 {
 		o.InitialLimit = 50
 	}
 	o.MaxLimit = max(o.MaxLimit, o.MinLimit)
@@ -85,8 +103,14 @@ func (o Options) withDefaults() Options {
 // created on first use. It is safe for concurrent use.
 type Limiter struct {
 	opts     Options
-	limiters sync.Map // key → adaptivelimiter.AdaptiveLimiter[any]
+	routes   sync.Map // key → *route
 	rejected metric.Int64Counter
+}
+
+// route is one key's limit and when a call last found a permit free.
+type route struct {
+	lim    *adaptiveLimit
+	freeAt atomic.Int64 // unix nanoseconds
 }
 
 // New returns a Limiter.
@@ -98,50 +122,47 @@ func New(opts Options) *Limiter {
 	// over; the no-op ones keep the code path the same.
 	l.rejected, _ = meter.Int64Counter("shopmesh.overload.rejected",
 		metric.WithDescription("Calls refused by the adaptive concurrency limit"))
-	observe := func(name, desc string, value func(adaptivelimiter.AdaptiveLimiter[any]) int) {
+	observe := func(name, desc string, value func(*adaptiveLimit) int) {
 		_, _ = meter.Int64ObservableGauge(name, metric.WithDescription(desc),
 			metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-				l.limiters.Range(func(k, v any) bool {
-					o.Observe(int64(value(v.(adaptivelimiter.AdaptiveLimiter[any]))),
+				l.routes.Range(func(k, v any) bool {
+					o.Observe(int64(value(v.(*route).lim)),
 						metric.WithAttributes(attribute.String("server", opts.Name), attribute.String("route", k.(string))))
 					return true
 				})
 				return nil
 			}))
 	}
-	observe("shopmesh.overload.limit", "Current adaptive concurrency limit of each route",
-		adaptivelimiter.AdaptiveLimiter[any].Limit)
-	observe("shopmesh.overload.inflight", "Calls of each route holding a permit now",
-		adaptivelimiter.AdaptiveLimiter[any].Inflight)
-	observe("shopmesh.overload.queued", "Calls of each route waiting for a permit now",
-		adaptivelimiter.AdaptiveLimiter[any].Queued)
+	observe("shopmesh.overload.limit", "Current adaptive concurrency limit of each route", (*adaptiveLimit).limit)
+	observe("shopmesh.overload.inflight", "Calls of each route holding a permit now", (*adaptiveLimit).inflight)
+	observe("shopmesh.overload.queued", "Calls of each route waiting for a permit now", (*adaptiveLimit).queued)
 	return l
 }
 
-func (l *Limiter) limiter(key string) adaptivelimiter.AdaptiveLimiter[any] {
-	if v, ok := l.limiters.Load(key); ok {
-		return v.(adaptivelimiter.AdaptiveLimiter[any])
+func (l *Limiter) route(key string) *route {
+	if v, ok := l.routes.Load(key); ok {
+		return v.(*route)
 	}
-	v, _ := l.limiters.LoadOrStore(key, adaptivelimiter.NewBuilder[any]().
-		WithLimits(l.opts.MinLimit, l.opts.MaxLimit, l.opts.InitialLimit).
-		// The baseline is what the work takes when the server is not
-		// overloaded: remember it for minutes, not seconds, or a sustained
-		// overload becomes the new normal and the limit drifts up into it.
-		WithBaselineWindow(baselineWindows).
-		Build())
-	return v.(adaptivelimiter.AdaptiveLimiter[any])
+	r := &route{lim: newAdaptiveLimit(l.opts.MinLimit, l.opts.MaxLimit, l.opts.InitialLimit, time.Now)}
+	if l.opts.Logger != nil {
+		r.lim.logger = l.opts.Logger.With("server", l.opts.Name, "route", key)
+	}
+	r.freeAt.Store(time.Now().UnixNano())
+	v, _ := l.routes.LoadOrStore(key, r)
+	return v.(*route)
 }
 
 // Limit returns key's current concurrency limit (its initial one before
 // any call).
-func (l *Limiter) Limit(key string) int { return l.limiter(key).Limit() }
+func (l *Limiter) Limit(key string) int { return l.route(key).lim.limit() }
 
 // Queued returns how many calls of key wait for a permit now.
-func (l *Limiter) Queued(key string) int { return l.limiter(key).Queued() }
+func (l *Limiter) Queued(key string) int { return l.route(key).lim.queued() }
 
 // Admit takes a permit for one call of key. New work waits at most MaxWait
-// and only while the queue is short; continuing work (ctx marked by
-// Continuing: the next step of something admitted earlier, such as an
+// and only while the queue is short, and no more than a few milliseconds
+// once the queue stands (Options.StandingAfter); continuing work (ctx
+// marked by Continuing: the next step of something admitted earlier, such as an
 // order's saga) waits longer and is refused only when the queue is very
 // long, so what was started finishes before more is started. No call waits
 // into the last MinBudget of its deadline. Admit fails with ErrOverloaded
@@ -149,12 +170,12 @@ func (l *Limiter) Queued(key string) int { return l.limiter(key).Queued() }
 // returned context carries the permit (for Yield and Fork); call Done when
 // the call ends.
 func (l *Limiter) Admit(ctx context.Context, key string) (context.Context, *Permit, error) {
-	lim := l.limiter(key)
+	r := l.route(key)
 	c := newWork
 	if IsContinuing(ctx) {
 		c = continuingWork
 	}
-	p, err := acquire(ctx, lim, c, l.opts.MaxWait)
+	p, err := r.acquire(ctx, c, l.opts)
 	if errors.Is(err, ErrOverloaded) {
 		l.rejected.Add(ctx, 1, metric.WithAttributes(attribute.String("server", l.opts.Name), attribute.String("route", key)))
 		return ctx, nil, fmt.Errorf("%s %s: %w", l.opts.Name, key, err)
@@ -162,7 +183,7 @@ func (l *Limiter) Admit(ctx context.Context, key string) (context.Context, *Perm
 	if err != nil {
 		return ctx, nil, err
 	}
-	permit := &Permit{lim: lim, p: p, maxWait: l.opts.MaxWait, holds: l.opts.Holds}
+	permit := &Permit{r: r, p: p, opts: l.opts}
 	return context.WithValue(ctx, permitKey{}, permit), permit, nil
 }
 
@@ -181,19 +202,24 @@ const (
 	resumedWork
 )
 
-// acquire takes a permit of lim: at once if one is free, else after a
-// wait the call's class and deadline allow.
-func acquire(ctx context.Context, lim adaptivelimiter.AdaptiveLimiter[any], c class, maxWait time.Duration) (adaptivelimiter.Permit, error) {
-	if p, ok := lim.TryAcquirePermit(); ok {
-		return p, nil
+// acquire takes a permit of r: at once if one is free, else after a wait
+// the call's class, the queue and the call's deadline allow.
+func (r *route) acquire(ctx context.Context, c class, opts Options) (*grant, error) {
+	lim := r.lim
+	if lim.tryAcquire() {
+		now := time.Now()
+		r.freeAt.Store(now.UnixNano())
+		return &grant{start: now}, nil
 	}
-	wait := maxWait
+	wait := opts.MaxWait
 	switch {
-	case c == newWork && lim.Queued() >= newWorkQueue*lim.Limit(),
-		c == continuingWork && lim.Queued() >= continuingWorkQueue*lim.Limit():
+	case c == newWork && lim.queued() >= newWorkQueue*lim.limit(),
+		c == continuingWork && lim.queued() >= continuingWorkQueue*lim.limit():
 		return nil, ErrOverloaded
 	case c != newWork:
 		wait = time.Duration(1 << 62)
+	case time.Since(time.Unix(0, r.freeAt.Load())) > opts.StandingAfter:
+		wait = min(wait, standingWait)
 	}
 	if left, ok := deadline.Left(ctx); ok {
 		wait = min(wait, left-deadline.MinBudget)
@@ -201,30 +227,36 @@ func acquire(ctx context.Context, lim adaptivelimiter.AdaptiveLimiter[any], c cl
 	if wait <= 0 {
 		return nil, ErrOverloaded
 	}
-	p, err := lim.AcquirePermitWithMaxWait(ctx, wait)
-	if errors.Is(err, adaptivelimiter.ErrExceeded) {
-		return nil, ErrOverloaded
+	if err := lim.acquire(ctx, wait); err != nil {
+		if errors.Is(err, errWaitExceeded) {
+			return nil, ErrOverloaded
+		}
+		return nil, err
 	}
-	return p, err
+	return &grant{start: time.Now()}, nil
 }
+
+// grant is a permit taken at start.
+type grant struct{ start time.Time }
 
 type permitKey struct{}
 
 // Permit is one admitted call's share of the limit. It is held while the
 // call does its own work and given back while it waits for peers (Yield).
 type Permit struct {
-	lim     adaptivelimiter.AdaptiveLimiter[any]
-	maxWait time.Duration
-	holds   func(method string) bool
+	r    *route
+	opts Options
 
 	mu      sync.Mutex
-	p       adaptivelimiter.Permit // nil while yielded
-	waiting int                    // peer calls in flight
+	p       *grant        // nil while yielded
+	own     time.Duration // permits held so far, for earlier parts of the call
+	waiting int           // peer calls in flight
 	done    bool
 }
 
-// Done ends the call: its permit, if held, goes back, and the time since it
-// was taken counts as the call's own work.
+// Done ends the call: its permit, if held, goes back, and the time the call
+// held permits (its own work, without its waits for peers) is one sample of
+// the latency the limit follows.
 func (p *Permit) Done() {
 	if p == nil {
 		return
@@ -233,8 +265,11 @@ func (p *Permit) Done() {
 	defer p.mu.Unlock()
 	p.done = true
 	if p.p != nil {
-		p.p.Record()
+		p.own += time.Since(p.p.start)
 		p.p = nil
+		p.r.lim.release(p.own)
+	} else if p.own > 0 {
+		p.r.lim.measure(p.own)
 	}
 }
 
@@ -250,15 +285,14 @@ func (p *Permit) Done() {
 // around every peer call.
 func Yield(ctx context.Context, method string) (resume func()) {
 	p, ok := ctx.Value(permitKey{}).(*Permit)
-	if !ok || method != "" && p.holds != nil && p.holds(method) {
+	if !ok || method != "" && p.opts.Holds != nil && p.opts.Holds(method) {
 		return func() {}
 	}
 	p.mu.Lock()
 	if !p.done {
 		p.waiting++
-		if p.waiting == 1 && p.p != nil {
-			p.p.Record()
-			p.p = nil
+		if p.waiting == 1 {
+			p.release()
 		}
 	}
 	p.mu.Unlock()
@@ -277,15 +311,25 @@ func (p *Permit) resume(ctx context.Context) {
 	if !take {
 		return
 	}
-	got, err := acquire(ctx, p.lim, resumedWork, p.maxWait)
+	got, err := p.r.acquire(ctx, resumedWork, p.opts)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
 	case err != nil:
 	case p.done || p.waiting > 0 || p.p != nil:
-		got.Drop() // the call ended, or waits again, meanwhile
+		p.r.lim.release(0) // the call ended, or waits again, meanwhile
 	default:
 		p.p = got
+	}
+}
+
+// release gives back the permit, if held, and adds the time it was held to
+// the call's own work; p.mu is held.
+func (p *Permit) release() {
+	if p.p != nil {
+		p.own += time.Since(p.p.start)
+		p.r.lim.release(0)
+		p.p = nil
 	}
 }
 
@@ -322,7 +366,7 @@ func Handoff(ctx context.Context) (_ context.Context, done func()) {
 	}
 	old.mu.Lock()
 	defer old.mu.Unlock()
-	moved := &Permit{lim: old.lim, maxWait: old.maxWait, holds: old.holds, p: old.p, done: old.done}
-	old.p, old.done = nil, true
+	moved := &Permit{r: old.r, opts: old.opts, p: old.p, own: old.own, done: old.done}
+	old.p, old.own, old.done = nil, 0, true
 	return context.WithValue(ctx, permitKey{}, moved), moved.Done
 }

@@ -13,10 +13,15 @@ import (
 )
 
 // full returns a limiter whose key "route" has a limit of 2, both permits
-// held until the test ends.
-func full(t *testing.T) *overload.Limiter {
+// held until the test ends. Its queue never counts as standing unless
+// standingAfter is given.
+func full(t *testing.T, standingAfter ...time.Duration) *overload.Limiter {
 	t.Helper()
-	l := overload.New(overload.Options{Name: "test", MinLimit: 2, InitialLimit: 2, MaxLimit: 2, MaxWait: time.Hour})
+	opts := overload.Options{Name: "test", MinLimit: 2, InitialLimit: 2, MaxLimit: 2, MaxWait: time.Hour, StandingAfter: time.Hour}
+	if len(standingAfter) > 0 {
+		opts.StandingAfter = standingAfter[0]
+	}
+	l := overload.New(opts)
 	for range 2 {
 		_, p, err := l.Admit(t.Context(), "route")
 		if err != nil {
@@ -71,6 +76,22 @@ func TestLimiter_Admit(t *testing.T) {
 		if !errors.Is(err, overload.ErrOverloaded) {
 			t.Errorf("continuing work with 8 queued: got %v, want ErrOverloaded", err)
 		}
+	})
+
+	t.Run("new work meeting a standing queue is refused within milliseconds", func(t *testing.T) {
+		t.Parallel()
+		l := full(t, 50*time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // no call has found a permit free since
+		start := time.Now()
+		_, _, err := l.Admit(t.Context(), "route") // MaxWait is an hour
+		if !errors.Is(err, overload.ErrOverloaded) {
+			t.Fatalf("new work with the queue standing: got %v, want ErrOverloaded", err)
+		}
+		if waited := time.Since(start); waited > 10*time.Second {
+			t.Errorf("new work waited %v with the queue standing, want a few milliseconds", waited)
+		}
+		// Continuing work still queues: what was admitted finishes.
+		queue(t, l, 1, true)
 	})
 
 	t.Run("a call waits no longer than its deadline allows", func(t *testing.T) {
