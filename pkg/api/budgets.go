@@ -42,9 +42,13 @@ const (
 	// An order that cannot finish inside it is answered PENDING (HTTP 202)
 	// and finished in the background.
 	PlaceOrderBudget = 2*StockBudget + ChargeBudget + 4*RecordBudget
-	// CancelOrderBudget bounds order.CancelOrder: read the order, refund,
-	// record, release, record.
-	CancelOrderBudget = ReadBudget + ChargeBudget + StockBudget + 2*RecordBudget
+	// CancelOrderBudget bounds order.CancelOrder and order.CompensateOrder:
+	// read the order, record the cancellation, refund, record, release,
+	// record.
+	CancelOrderBudget = ReadBudget + ChargeBudget + StockBudget + 3*RecordBudget
+	// RetryOrderBudget bounds order.RetryOrder: read the parked order and
+	// record it taken up again; its saga goes on in the background.
+	RetryOrderBudget = ReadBudget + RecordBudget
 )
 
 // Budgets is each method's cap: the most time one call may take, the
@@ -72,6 +76,10 @@ var Budgets = map[string]time.Duration{
 	orderv1.OrderService_GetOrder_FullMethodName:    ReadBudget,
 	orderv1.OrderService_ListOrders_FullMethodName:  ReadBudget,
 	orderv1.OrderService_CancelOrder_FullMethodName: CancelOrderBudget,
+
+	orderv1.OrderService_ListParkedOrders_FullMethodName: ReadBudget,
+	orderv1.OrderService_RetryOrder_FullMethodName:       RetryOrderBudget,
+	orderv1.OrderService_CompensateOrder_FullMethodName:  CancelOrderBudget,
 }
 
 // Outside names the methods whose time is mostly spent waiting on a system

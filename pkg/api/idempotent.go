@@ -7,7 +7,8 @@ package api
 // calls are safe to repeat, so clients may retry them when the callee was
 // UNAVAILABLE. Every entry is idempotent by construction, not by luck:
 //
-//   - reads (ListProducts, GetProduct, GetPayment, GetOrder, ListOrders);
+//   - reads (ListProducts, GetProduct, GetPayment, GetOrder, ListOrders,
+//     ListParkedOrders);
 //   - Reserve, Commit and Release, keyed by order id in inventory;
 //   - Charge and Refund, keyed by order id, and sent to the provider with an
 //     Idempotency-Key derived from it;
@@ -38,5 +39,6 @@ var Idempotent = map[string][]string{
 		"order.v1.OrderService/GetOrder",
 		"order.v1.OrderService/ListOrders",
 		"order.v1.OrderService/CancelOrder",
+		"order.v1.OrderService/ListParkedOrders",
 	},
 }

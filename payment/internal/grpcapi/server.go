@@ -75,10 +75,16 @@ func toProto(p payment.Payment) *paymentv1.Payment {
 // UNSPECIFIED. A refund in progress still has the money taken: SUCCEEDED.
 func statusToProto(s payment.Status) paymentv1.PaymentStatus {
 	switch s {
-	case payment.Succeeded, payment.RefundPending:
+	case payment.Pending:
+		return paymentv1.PaymentStatus_PAYMENT_STATUS_PENDING
+	case payment.Succeeded:
 		return paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED
 	case payment.Declined:
 		return paymentv1.PaymentStatus_PAYMENT_STATUS_DECLINED
+	case payment.Failed:
+		return paymentv1.PaymentStatus_PAYMENT_STATUS_FAILED
+	case payment.RefundPending:
+		return paymentv1.PaymentStatus_PAYMENT_STATUS_REFUND_PENDING
 	case payment.Refunded:
 		return paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED
 	}

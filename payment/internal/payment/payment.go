@@ -63,6 +63,9 @@ const (
 	Refunded Status = "REFUNDED"
 )
 
+// Statuses lists every Status, for code that must handle each.
+var Statuses = []Status{Pending, Succeeded, Declined, Failed, RefundPending, Refunded}
+
 // Reasons set on the apperr errors the service returns, for the order
 // saga to tell cases apart.
 const (
@@ -171,12 +174,26 @@ type Service struct {
 	now      func() time.Time
 }
 
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock makes the Service read the time from now (default time.Now);
+// tests use it to make attempts look old.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
 // NewService returns a Service.
-func NewService(store Store, provider Provider) (*Service, error) {
+func NewService(store Store, provider Provider, opts ...Option) (*Service, error) {
 	if store == nil || provider == nil {
 		return nil, errors.New("payment: store and provider are required")
 	}
-	return &Service{store: store, provider: provider, now: time.Now}, nil
+	s := &Service{store: store, provider: provider, now: time.Now}
+	for _, opt := range opts {
+		opt(s)
+	}
+	if s.now == nil {
+		return nil, errors.New("payment: nil clock")
+	}
+	return s, nil
 }
 
 // IdempotencyKey is the key sent to the provider for an order's charge:
@@ -225,7 +242,17 @@ func (s *Service) Charge(ctx context.Context, orderID string, amount Money, toke
 			case !errors.Is(err, ErrNotFound):
 				return Payment{}, unknownOutcome(orderID, "charge", err)
 			}
-			// Nothing there: charge, with the same key.
+			// Nothing there: charge, with the same key, after recording
+			// when this attempt began, so that a refund does not void it
+			// while it is on its way (resolveForRefund).
+			q := p
+			q.UpdatedAt = s.timestamp()
+			if p, err = s.update(ctx, q, Pending); err != nil {
+				return Payment{}, err
+			}
+			if p.Status != Pending {
+				return s.Charge(ctx, orderID, amount, token) // another attempt settled it meanwhile
+			}
 		case Failed:
 			return Payment{}, failedCharge(p)
 		default:
@@ -390,8 +417,17 @@ func (s *Service) resolveForRefund(ctx context.Context, p Payment) (Payment, err
 		}
 		return s.update(ctx, q, Pending)
 	case errors.Is(err, ErrNotFound):
-		// Nothing was charged. Void the attempt, so that no later Charge
-		// takes money for an order that is being given up.
+		// Nothing was charged yet. A Charge call may still be on its way to
+		// the provider, though, and voiding its attempt now would record
+		// nothing taken while the provider takes the money: only an attempt
+		// older than any Charge call can be is voided.
+		if age := s.timestamp().Sub(p.UpdatedAt); age < api.ChargeBudget {
+			return Payment{}, apperr.New(apperr.Unavailable,
+				"a charge of order %s began %v ago and may still be on its way to the provider; repeat the refund after %v",
+				p.OrderID, age.Round(time.Millisecond), (api.ChargeBudget - age).Round(time.Millisecond))
+		}
+		// Void the attempt, so that no later Charge takes money for an
+		// order that is being given up.
 		q := p
 		q.Status, q.FailureReason, q.UpdatedAt = Failed, "voided: refunded before any charge was made", s.timestamp()
 		return s.update(ctx, q, Pending)

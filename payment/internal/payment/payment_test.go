@@ -10,11 +10,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/shopmesh/shopmesh/payment/internal/memstore"
 	"github.com/shopmesh/shopmesh/payment/internal/payment"
 	"github.com/shopmesh/shopmesh/payment/internal/paysim"
 	"github.com/shopmesh/shopmesh/payment/internal/pspclient"
+	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
 )
@@ -109,12 +111,12 @@ type replica struct {
 
 // newReplica returns a Service over store, or over a fresh in-memory store
 // when store is nil.
-func newReplica(t *testing.T, store payment.Store, provider payment.Provider) replica {
+func newReplica(t *testing.T, store payment.Store, provider payment.Provider, opts ...payment.Option) replica {
 	t.Helper()
 	if store == nil {
 		store = memstore.New()
 	}
-	svc, err := payment.NewService(store, provider)
+	svc, err := payment.NewService(store, provider, opts...)
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
 	}
@@ -154,6 +156,17 @@ func wantStatus(t *testing.T, store payment.Store, orderID string, want payment.
 		t.Errorf("payment of %s is %s, want %s", orderID, p.Status, want)
 	}
 	return p
+}
+
+// waitForStatus waits until orderID's payment is in status want.
+func waitForStatus(t *testing.T, store payment.Store, orderID string, want payment.Status) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if p, err := store.Get(context.Background(), orderID); err == nil && p.Status == want {
+			return
+		}
+	}
+	t.Fatalf("payment of %s never became %s", orderID, want)
 }
 
 // wantCharged fails the test unless the simulator made charges succeeded
@@ -612,7 +625,10 @@ func TestService_Refund(t *testing.T) {
 		r := newReplica(t, nil, fake)
 		_, err := r.Charge(context.Background(), "ord-1", eur, "tok_visa")
 		wantCode(t, err, apperr.Unavailable)
-		_, err = r.Refund(context.Background(), "ord-1")
+		// Refunded by a replica whose clock says the attempt is older than
+		// any Charge call can be: nothing can be on its way any more.
+		later := newReplica(t, r.store, fake, payment.WithClock(func() time.Time { return time.Now().Add(api.ChargeBudget + time.Second) }))
+		_, err = later.Refund(context.Background(), "ord-1")
 		wantCode(t, err, apperr.FailedPrecondition, payment.ReasonNothingToRefund)
 		wantStatus(t, r.store, "ord-1", payment.Failed)
 		// A late repeat of the charge must not take money now.
@@ -620,6 +636,39 @@ func TestService_Refund(t *testing.T) {
 		_, err = r.Charge(context.Background(), "ord-1", eur, "tok_visa")
 		wantCode(t, err, apperr.FailedPrecondition, payment.ReasonPaymentFailed)
 		wantCharged(t, p.sim, 0, 0, 0)
+	})
+
+	t.Run("a pending charge that may still be on its way is not voided", func(t *testing.T) {
+		t.Parallel()
+		p := newPSP(t, "key", nil)
+		// The charge reaches the provider only after the refund has looked
+		// for it: the call was in flight, slow, on another replica.
+		arrive := make(chan struct{})
+		landed := make(chan error, 1)
+		slow := &fakeProvider{next: p.client,
+			charge: func(ctx context.Context, key string, amount payment.Money, token string) (payment.Charge, error) {
+				<-arrive
+				ch, err := p.client.Charge(ctx, key, amount, token)
+				return ch, err
+			}}
+		r := newReplica(t, nil, slow)
+		go func() {
+			_, err := r.Charge(context.Background(), "ord-1", eur, "tok_visa")
+			landed <- err
+		}()
+		waitForStatus(t, r.store, "ord-1", payment.Pending)
+		_, err := newReplica(t, r.store, p.client).Refund(context.Background(), "ord-1")
+		wantCode(t, err, apperr.Unavailable)
+		close(arrive)
+		if err := <-landed; err != nil {
+			t.Fatalf("the charge in flight: %v", err)
+		}
+		// The money taken is on record, so a repeat of the refund gives it back.
+		wantStatus(t, r.store, "ord-1", payment.Succeeded)
+		if got, err := r.Refund(context.Background(), "ord-1"); err != nil || got.Status != payment.Refunded {
+			t.Fatalf("refund after the charge landed: %+v, %v; want REFUNDED", got, err)
+		}
+		wantCharged(t, p.sim, 1, 0, 1)
 	})
 
 	t.Run("declined payment", func(t *testing.T) {

@@ -38,6 +38,14 @@ const (
 	OrderStatus_ORDER_STATUS_PAYMENT_DECLINED OrderStatus = 4
 	// Cancelled after confirmation; refunded and restocked.
 	OrderStatus_ORDER_STATUS_CANCELLED OrderStatus = 5
+	// The provider refused the charge for another reason than the card (an
+	// invalid payment token, say); nothing was charged and the stock went back.
+	OrderStatus_ORDER_STATUS_PAYMENT_FAILED OrderStatus = 6
+	// Being cancelled: the refund, then the restock, are under way.
+	OrderStatus_ORDER_STATUS_CANCELLING OrderStatus = 7
+	// Parked: its retries ran out, or money and goods disagree in a way only
+	// an operator can settle; the order's attention field says why.
+	OrderStatus_ORDER_STATUS_NEEDS_ATTENTION OrderStatus = 8
 )
 
 // Enum value maps for OrderStatus.
@@ -49,6 +57,9 @@ var (
 		3: "ORDER_STATUS_REJECTED",
 		4: "ORDER_STATUS_PAYMENT_DECLINED",
 		5: "ORDER_STATUS_CANCELLED",
+		6: "ORDER_STATUS_PAYMENT_FAILED",
+		7: "ORDER_STATUS_CANCELLING",
+		8: "ORDER_STATUS_NEEDS_ATTENTION",
 	}
 	OrderStatus_value = map[string]int32{
 		"ORDER_STATUS_UNSPECIFIED":      0,
@@ -57,6 +68,9 @@ var (
 		"ORDER_STATUS_REJECTED":         3,
 		"ORDER_STATUS_PAYMENT_DECLINED": 4,
 		"ORDER_STATUS_CANCELLED":        5,
+		"ORDER_STATUS_PAYMENT_FAILED":   6,
+		"ORDER_STATUS_CANCELLING":       7,
+		"ORDER_STATUS_NEEDS_ATTENTION":  8,
 	}
 )
 
@@ -203,14 +217,19 @@ func (x *OrderLine) GetUnitPrice() *v1.Money {
 
 // Order is a customer's order with its priced lines and total.
 type Order struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	CustomerId    string                 `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
-	Status        OrderStatus            `protobuf:"varint,3,opt,name=status,proto3,enum=order.v1.OrderStatus" json:"status,omitempty"`
-	Lines         []*OrderLine           `protobuf:"bytes,4,rep,name=lines,proto3" json:"lines,omitempty"`
-	Total         *v1.Money              `protobuf:"bytes,5,opt,name=total,proto3" json:"total,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CustomerId string                 `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	Status     OrderStatus            `protobuf:"varint,3,opt,name=status,proto3,enum=order.v1.OrderStatus" json:"status,omitempty"`
+	Lines      []*OrderLine           `protobuf:"bytes,4,rep,name=lines,proto3" json:"lines,omitempty"`
+	Total      *v1.Money              `protobuf:"bytes,5,opt,name=total,proto3" json:"total,omitempty"`
+	CreatedAt  *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// Why an order ended as it did (e.g. OUT_OF_STOCK, PAYMENT_DECLINED,
+	// PAYMENT_FAILED, RESERVATION_EXPIRED, COMPENSATED); empty otherwise.
+	Reason string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Why a NEEDS_ATTENTION order was parked; empty otherwise.
+	Attention     string `protobuf:"bytes,9,opt,name=attention,proto3" json:"attention,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -292,6 +311,20 @@ func (x *Order) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *Order) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Order) GetAttention() string {
+	if x != nil {
+		return x.Attention
+	}
+	return ""
 }
 
 type PlaceOrderRequest struct {
@@ -706,6 +739,286 @@ func (x *CancelOrderResponse) GetOrder() *Order {
 	return nil
 }
 
+type ListParkedOrdersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListParkedOrdersRequest) Reset() {
+	*x = ListParkedOrdersRequest{}
+	mi := &file_order_v1_order_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListParkedOrdersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListParkedOrdersRequest) ProtoMessage() {}
+
+func (x *ListParkedOrdersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_order_v1_order_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListParkedOrdersRequest.ProtoReflect.Descriptor instead.
+func (*ListParkedOrdersRequest) Descriptor() ([]byte, []int) {
+	return file_order_v1_order_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListParkedOrdersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListParkedOrdersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListParkedOrdersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Orders        []*Order               `protobuf:"bytes,1,rep,name=orders,proto3" json:"orders,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListParkedOrdersResponse) Reset() {
+	*x = ListParkedOrdersResponse{}
+	mi := &file_order_v1_order_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListParkedOrdersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListParkedOrdersResponse) ProtoMessage() {}
+
+func (x *ListParkedOrdersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_order_v1_order_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListParkedOrdersResponse.ProtoReflect.Descriptor instead.
+func (*ListParkedOrdersResponse) Descriptor() ([]byte, []int) {
+	return file_order_v1_order_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListParkedOrdersResponse) GetOrders() []*Order {
+	if x != nil {
+		return x.Orders
+	}
+	return nil
+}
+
+func (x *ListParkedOrdersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type RetryOrderRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryOrderRequest) Reset() {
+	*x = RetryOrderRequest{}
+	mi := &file_order_v1_order_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryOrderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryOrderRequest) ProtoMessage() {}
+
+func (x *RetryOrderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_order_v1_order_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryOrderRequest.ProtoReflect.Descriptor instead.
+func (*RetryOrderRequest) Descriptor() ([]byte, []int) {
+	return file_order_v1_order_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RetryOrderRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RetryOrderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Order         *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryOrderResponse) Reset() {
+	*x = RetryOrderResponse{}
+	mi := &file_order_v1_order_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryOrderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryOrderResponse) ProtoMessage() {}
+
+func (x *RetryOrderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_order_v1_order_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryOrderResponse.ProtoReflect.Descriptor instead.
+func (*RetryOrderResponse) Descriptor() ([]byte, []int) {
+	return file_order_v1_order_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RetryOrderResponse) GetOrder() *Order {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+type CompensateOrderRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompensateOrderRequest) Reset() {
+	*x = CompensateOrderRequest{}
+	mi := &file_order_v1_order_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompensateOrderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompensateOrderRequest) ProtoMessage() {}
+
+func (x *CompensateOrderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_order_v1_order_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompensateOrderRequest.ProtoReflect.Descriptor instead.
+func (*CompensateOrderRequest) Descriptor() ([]byte, []int) {
+	return file_order_v1_order_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CompensateOrderRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type CompensateOrderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Order         *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompensateOrderResponse) Reset() {
+	*x = CompensateOrderResponse{}
+	mi := &file_order_v1_order_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompensateOrderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompensateOrderResponse) ProtoMessage() {}
+
+func (x *CompensateOrderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_order_v1_order_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompensateOrderResponse.ProtoReflect.Descriptor instead.
+func (*CompensateOrderResponse) Descriptor() ([]byte, []int) {
+	return file_order_v1_order_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CompensateOrderResponse) GetOrder() *Order {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
 var File_order_v1_order_proto protoreflect.FileDescriptor
 
 const file_order_v1_order_proto_rawDesc = "" +
@@ -720,7 +1033,7 @@ const file_order_v1_order_proto_rawDesc = "" +
 	"product_id\x18\x01 \x01(\tR\tproductId\x12\x1a\n" +
 	"\bquantity\x18\x02 \x01(\x05R\bquantity\x12.\n" +
 	"\n" +
-	"unit_price\x18\x03 \x01(\v2\x0f.money.v1.MoneyR\tunitPrice\"\xaf\x02\n" +
+	"unit_price\x18\x03 \x01(\v2\x0f.money.v1.MoneyR\tunitPrice\"\xe5\x02\n" +
 	"\x05Order\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vcustomer_id\x18\x02 \x01(\tR\n" +
@@ -731,7 +1044,9 @@ const file_order_v1_order_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xac\x01\n" +
+	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\x12\x1c\n" +
+	"\tattention\x18\t \x01(\tR\tattention\"\xac\x01\n" +
 	"\x11PlaceOrderRequest\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x12'\n" +
@@ -757,21 +1072,43 @@ const file_order_v1_order_proto_rawDesc = "" +
 	"\x12CancelOrderRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"<\n" +
 	"\x13CancelOrderResponse\x12%\n" +
-	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order*\xbb\x01\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"U\n" +
+	"\x17ListParkedOrdersRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"k\n" +
+	"\x18ListParkedOrdersResponse\x12'\n" +
+	"\x06orders\x18\x01 \x03(\v2\x0f.order.v1.OrderR\x06orders\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"#\n" +
+	"\x11RetryOrderRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\";\n" +
+	"\x12RetryOrderResponse\x12%\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order\"(\n" +
+	"\x16CompensateOrderRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"@\n" +
+	"\x17CompensateOrderResponse\x12%\n" +
+	"\x05order\x18\x01 \x01(\v2\x0f.order.v1.OrderR\x05order*\x9b\x02\n" +
 	"\vOrderStatus\x12\x1c\n" +
 	"\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ORDER_STATUS_PENDING\x10\x01\x12\x1a\n" +
 	"\x16ORDER_STATUS_CONFIRMED\x10\x02\x12\x19\n" +
 	"\x15ORDER_STATUS_REJECTED\x10\x03\x12!\n" +
 	"\x1dORDER_STATUS_PAYMENT_DECLINED\x10\x04\x12\x1a\n" +
-	"\x16ORDER_STATUS_CANCELLED\x10\x052\xaf\x02\n" +
+	"\x16ORDER_STATUS_CANCELLED\x10\x05\x12\x1f\n" +
+	"\x1bORDER_STATUS_PAYMENT_FAILED\x10\x06\x12\x1b\n" +
+	"\x17ORDER_STATUS_CANCELLING\x10\a\x12 \n" +
+	"\x1cORDER_STATUS_NEEDS_ATTENTION\x10\b2\xab\x04\n" +
 	"\fOrderService\x12G\n" +
 	"\n" +
 	"PlaceOrder\x12\x1b.order.v1.PlaceOrderRequest\x1a\x1c.order.v1.PlaceOrderResponse\x12A\n" +
 	"\bGetOrder\x12\x19.order.v1.GetOrderRequest\x1a\x1a.order.v1.GetOrderResponse\x12G\n" +
 	"\n" +
 	"ListOrders\x12\x1b.order.v1.ListOrdersRequest\x1a\x1c.order.v1.ListOrdersResponse\x12J\n" +
-	"\vCancelOrder\x12\x1c.order.v1.CancelOrderRequest\x1a\x1d.order.v1.CancelOrderResponseB7Z5github.com/shopmesh/shopmesh/pkg/api/order/v1;orderv1b\x06proto3"
+	"\vCancelOrder\x12\x1c.order.v1.CancelOrderRequest\x1a\x1d.order.v1.CancelOrderResponse\x12Y\n" +
+	"\x10ListParkedOrders\x12!.order.v1.ListParkedOrdersRequest\x1a\".order.v1.ListParkedOrdersResponse\x12G\n" +
+	"\n" +
+	"RetryOrder\x12\x1b.order.v1.RetryOrderRequest\x1a\x1c.order.v1.RetryOrderResponse\x12V\n" +
+	"\x0fCompensateOrder\x12 .order.v1.CompensateOrderRequest\x1a!.order.v1.CompensateOrderResponseB7Z5github.com/shopmesh/shopmesh/pkg/api/order/v1;orderv1b\x06proto3"
 
 var (
 	file_order_v1_order_proto_rawDescOnce sync.Once
@@ -786,48 +1123,63 @@ func file_order_v1_order_proto_rawDescGZIP() []byte {
 }
 
 var file_order_v1_order_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_order_v1_order_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_order_v1_order_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_order_v1_order_proto_goTypes = []any{
-	(OrderStatus)(0),              // 0: order.v1.OrderStatus
-	(*LineItem)(nil),              // 1: order.v1.LineItem
-	(*OrderLine)(nil),             // 2: order.v1.OrderLine
-	(*Order)(nil),                 // 3: order.v1.Order
-	(*PlaceOrderRequest)(nil),     // 4: order.v1.PlaceOrderRequest
-	(*PlaceOrderResponse)(nil),    // 5: order.v1.PlaceOrderResponse
-	(*GetOrderRequest)(nil),       // 6: order.v1.GetOrderRequest
-	(*GetOrderResponse)(nil),      // 7: order.v1.GetOrderResponse
-	(*ListOrdersRequest)(nil),     // 8: order.v1.ListOrdersRequest
-	(*ListOrdersResponse)(nil),    // 9: order.v1.ListOrdersResponse
-	(*CancelOrderRequest)(nil),    // 10: order.v1.CancelOrderRequest
-	(*CancelOrderResponse)(nil),   // 11: order.v1.CancelOrderResponse
-	(*v1.Money)(nil),              // 12: money.v1.Money
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(OrderStatus)(0),                 // 0: order.v1.OrderStatus
+	(*LineItem)(nil),                 // 1: order.v1.LineItem
+	(*OrderLine)(nil),                // 2: order.v1.OrderLine
+	(*Order)(nil),                    // 3: order.v1.Order
+	(*PlaceOrderRequest)(nil),        // 4: order.v1.PlaceOrderRequest
+	(*PlaceOrderResponse)(nil),       // 5: order.v1.PlaceOrderResponse
+	(*GetOrderRequest)(nil),          // 6: order.v1.GetOrderRequest
+	(*GetOrderResponse)(nil),         // 7: order.v1.GetOrderResponse
+	(*ListOrdersRequest)(nil),        // 8: order.v1.ListOrdersRequest
+	(*ListOrdersResponse)(nil),       // 9: order.v1.ListOrdersResponse
+	(*CancelOrderRequest)(nil),       // 10: order.v1.CancelOrderRequest
+	(*CancelOrderResponse)(nil),      // 11: order.v1.CancelOrderResponse
+	(*ListParkedOrdersRequest)(nil),  // 12: order.v1.ListParkedOrdersRequest
+	(*ListParkedOrdersResponse)(nil), // 13: order.v1.ListParkedOrdersResponse
+	(*RetryOrderRequest)(nil),        // 14: order.v1.RetryOrderRequest
+	(*RetryOrderResponse)(nil),       // 15: order.v1.RetryOrderResponse
+	(*CompensateOrderRequest)(nil),   // 16: order.v1.CompensateOrderRequest
+	(*CompensateOrderResponse)(nil),  // 17: order.v1.CompensateOrderResponse
+	(*v1.Money)(nil),                 // 18: money.v1.Money
+	(*timestamppb.Timestamp)(nil),    // 19: google.protobuf.Timestamp
 }
 var file_order_v1_order_proto_depIdxs = []int32{
-	12, // 0: order.v1.OrderLine.unit_price:type_name -> money.v1.Money
+	18, // 0: order.v1.OrderLine.unit_price:type_name -> money.v1.Money
 	0,  // 1: order.v1.Order.status:type_name -> order.v1.OrderStatus
 	2,  // 2: order.v1.Order.lines:type_name -> order.v1.OrderLine
-	12, // 3: order.v1.Order.total:type_name -> money.v1.Money
-	13, // 4: order.v1.Order.created_at:type_name -> google.protobuf.Timestamp
-	13, // 5: order.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
+	18, // 3: order.v1.Order.total:type_name -> money.v1.Money
+	19, // 4: order.v1.Order.created_at:type_name -> google.protobuf.Timestamp
+	19, // 5: order.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: order.v1.PlaceOrderRequest.items:type_name -> order.v1.LineItem
 	3,  // 7: order.v1.PlaceOrderResponse.order:type_name -> order.v1.Order
 	3,  // 8: order.v1.GetOrderResponse.order:type_name -> order.v1.Order
 	3,  // 9: order.v1.ListOrdersResponse.orders:type_name -> order.v1.Order
 	3,  // 10: order.v1.CancelOrderResponse.order:type_name -> order.v1.Order
-	4,  // 11: order.v1.OrderService.PlaceOrder:input_type -> order.v1.PlaceOrderRequest
-	6,  // 12: order.v1.OrderService.GetOrder:input_type -> order.v1.GetOrderRequest
-	8,  // 13: order.v1.OrderService.ListOrders:input_type -> order.v1.ListOrdersRequest
-	10, // 14: order.v1.OrderService.CancelOrder:input_type -> order.v1.CancelOrderRequest
-	5,  // 15: order.v1.OrderService.PlaceOrder:output_type -> order.v1.PlaceOrderResponse
-	7,  // 16: order.v1.OrderService.GetOrder:output_type -> order.v1.GetOrderResponse
-	9,  // 17: order.v1.OrderService.ListOrders:output_type -> order.v1.ListOrdersResponse
-	11, // 18: order.v1.OrderService.CancelOrder:output_type -> order.v1.CancelOrderResponse
-	15, // [15:19] is the sub-list for method output_type
-	11, // [11:15] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	3,  // 11: order.v1.ListParkedOrdersResponse.orders:type_name -> order.v1.Order
+	3,  // 12: order.v1.RetryOrderResponse.order:type_name -> order.v1.Order
+	3,  // 13: order.v1.CompensateOrderResponse.order:type_name -> order.v1.Order
+	4,  // 14: order.v1.OrderService.PlaceOrder:input_type -> order.v1.PlaceOrderRequest
+	6,  // 15: order.v1.OrderService.GetOrder:input_type -> order.v1.GetOrderRequest
+	8,  // 16: order.v1.OrderService.ListOrders:input_type -> order.v1.ListOrdersRequest
+	10, // 17: order.v1.OrderService.CancelOrder:input_type -> order.v1.CancelOrderRequest
+	12, // 18: order.v1.OrderService.ListParkedOrders:input_type -> order.v1.ListParkedOrdersRequest
+	14, // 19: order.v1.OrderService.RetryOrder:input_type -> order.v1.RetryOrderRequest
+	16, // 20: order.v1.OrderService.CompensateOrder:input_type -> order.v1.CompensateOrderRequest
+	5,  // 21: order.v1.OrderService.PlaceOrder:output_type -> order.v1.PlaceOrderResponse
+	7,  // 22: order.v1.OrderService.GetOrder:output_type -> order.v1.GetOrderResponse
+	9,  // 23: order.v1.OrderService.ListOrders:output_type -> order.v1.ListOrdersResponse
+	11, // 24: order.v1.OrderService.CancelOrder:output_type -> order.v1.CancelOrderResponse
+	13, // 25: order.v1.OrderService.ListParkedOrders:output_type -> order.v1.ListParkedOrdersResponse
+	15, // 26: order.v1.OrderService.RetryOrder:output_type -> order.v1.RetryOrderResponse
+	17, // 27: order.v1.OrderService.CompensateOrder:output_type -> order.v1.CompensateOrderResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_order_v1_order_proto_init() }
@@ -841,7 +1193,7 @@ func file_order_v1_order_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_order_v1_order_proto_rawDesc), len(file_order_v1_order_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

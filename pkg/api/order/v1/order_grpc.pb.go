@@ -19,10 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OrderService_PlaceOrder_FullMethodName  = "/order.v1.OrderService/PlaceOrder"
-	OrderService_GetOrder_FullMethodName    = "/order.v1.OrderService/GetOrder"
-	OrderService_ListOrders_FullMethodName  = "/order.v1.OrderService/ListOrders"
-	OrderService_CancelOrder_FullMethodName = "/order.v1.OrderService/CancelOrder"
+	OrderService_PlaceOrder_FullMethodName       = "/order.v1.OrderService/PlaceOrder"
+	OrderService_GetOrder_FullMethodName         = "/order.v1.OrderService/GetOrder"
+	OrderService_ListOrders_FullMethodName       = "/order.v1.OrderService/ListOrders"
+	OrderService_CancelOrder_FullMethodName      = "/order.v1.OrderService/CancelOrder"
+	OrderService_ListParkedOrders_FullMethodName = "/order.v1.OrderService/ListParkedOrders"
+	OrderService_RetryOrder_FullMethodName       = "/order.v1.OrderService/RetryOrder"
+	OrderService_CompensateOrder_FullMethodName  = "/order.v1.OrderService/CompensateOrder"
 )
 
 // OrderServiceClient is the client API for OrderService service.
@@ -42,9 +45,22 @@ type OrderServiceClient interface {
 	GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*GetOrderResponse, error)
 	// ListOrders pages through one customer's orders, newest first.
 	ListOrders(ctx context.Context, in *ListOrdersRequest, opts ...grpc.CallOption) (*ListOrdersResponse, error)
-	// CancelOrder refunds and restocks a confirmed order.
-	// FAILED_PRECONDITION if the order cannot be cancelled in its state.
+	// CancelOrder refunds and restocks a confirmed order: the order is
+	// CANCELLING until both are done, CANCELLED after. A repeat continues a
+	// cancellation that is under way. FAILED_PRECONDITION if the order cannot
+	// be cancelled in its state.
 	CancelOrder(ctx context.Context, in *CancelOrderRequest, opts ...grpc.CallOption) (*CancelOrderResponse, error)
+	// ListParkedOrders pages through the orders that need an operator
+	// (NEEDS_ATTENTION), oldest change first, each with why it was parked.
+	ListParkedOrders(ctx context.Context, in *ListParkedOrdersRequest, opts ...grpc.CallOption) (*ListParkedOrdersResponse, error)
+	// RetryOrder takes a parked order up again where it stopped (placing or
+	// cancelling), with its retries counted afresh. FAILED_PRECONDITION unless
+	// the order is NEEDS_ATTENTION.
+	RetryOrder(ctx context.Context, in *RetryOrderRequest, opts ...grpc.CallOption) (*RetryOrderResponse, error)
+	// CompensateOrder gives up a parked order: any money taken is refunded and
+	// any stock held goes back, through a cancellation (CANCELLING, then
+	// CANCELLED). FAILED_PRECONDITION unless the order is NEEDS_ATTENTION.
+	CompensateOrder(ctx context.Context, in *CompensateOrderRequest, opts ...grpc.CallOption) (*CompensateOrderResponse, error)
 }
 
 type orderServiceClient struct {
@@ -95,6 +111,36 @@ func (c *orderServiceClient) CancelOrder(ctx context.Context, in *CancelOrderReq
 	return out, nil
 }
 
+func (c *orderServiceClient) ListParkedOrders(ctx context.Context, in *ListParkedOrdersRequest, opts ...grpc.CallOption) (*ListParkedOrdersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListParkedOrdersResponse)
+	err := c.cc.Invoke(ctx, OrderService_ListParkedOrders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) RetryOrder(ctx context.Context, in *RetryOrderRequest, opts ...grpc.CallOption) (*RetryOrderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetryOrderResponse)
+	err := c.cc.Invoke(ctx, OrderService_RetryOrder_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) CompensateOrder(ctx context.Context, in *CompensateOrderRequest, opts ...grpc.CallOption) (*CompensateOrderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompensateOrderResponse)
+	err := c.cc.Invoke(ctx, OrderService_CompensateOrder_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrderServiceServer is the server API for OrderService service.
 // All implementations must embed UnimplementedOrderServiceServer
 // for forward compatibility.
@@ -112,9 +158,22 @@ type OrderServiceServer interface {
 	GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error)
 	// ListOrders pages through one customer's orders, newest first.
 	ListOrders(context.Context, *ListOrdersRequest) (*ListOrdersResponse, error)
-	// CancelOrder refunds and restocks a confirmed order.
-	// FAILED_PRECONDITION if the order cannot be cancelled in its state.
+	// CancelOrder refunds and restocks a confirmed order: the order is
+	// CANCELLING until both are done, CANCELLED after. A repeat continues a
+	// cancellation that is under way. FAILED_PRECONDITION if the order cannot
+	// be cancelled in its state.
 	CancelOrder(context.Context, *CancelOrderRequest) (*CancelOrderResponse, error)
+	// ListParkedOrders pages through the orders that need an operator
+	// (NEEDS_ATTENTION), oldest change first, each with why it was parked.
+	ListParkedOrders(context.Context, *ListParkedOrdersRequest) (*ListParkedOrdersResponse, error)
+	// RetryOrder takes a parked order up again where it stopped (placing or
+	// cancelling), with its retries counted afresh. FAILED_PRECONDITION unless
+	// the order is NEEDS_ATTENTION.
+	RetryOrder(context.Context, *RetryOrderRequest) (*RetryOrderResponse, error)
+	// CompensateOrder gives up a parked order: any money taken is refunded and
+	// any stock held goes back, through a cancellation (CANCELLING, then
+	// CANCELLED). FAILED_PRECONDITION unless the order is NEEDS_ATTENTION.
+	CompensateOrder(context.Context, *CompensateOrderRequest) (*CompensateOrderResponse, error)
 	mustEmbedUnimplementedOrderServiceServer()
 }
 
@@ -136,6 +195,15 @@ func (UnimplementedOrderServiceServer) ListOrders(context.Context, *ListOrdersRe
 }
 func (UnimplementedOrderServiceServer) CancelOrder(context.Context, *CancelOrderRequest) (*CancelOrderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelOrder not implemented")
+}
+func (UnimplementedOrderServiceServer) ListParkedOrders(context.Context, *ListParkedOrdersRequest) (*ListParkedOrdersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListParkedOrders not implemented")
+}
+func (UnimplementedOrderServiceServer) RetryOrder(context.Context, *RetryOrderRequest) (*RetryOrderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryOrder not implemented")
+}
+func (UnimplementedOrderServiceServer) CompensateOrder(context.Context, *CompensateOrderRequest) (*CompensateOrderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompensateOrder not implemented")
 }
 func (UnimplementedOrderServiceServer) mustEmbedUnimplementedOrderServiceServer() {}
 func (UnimplementedOrderServiceServer) testEmbeddedByValue()                      {}
@@ -230,6 +298,60 @@ func _OrderService_CancelOrder_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrderService_ListParkedOrders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListParkedOrdersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).ListParkedOrders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_ListParkedOrders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).ListParkedOrders(ctx, req.(*ListParkedOrdersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_RetryOrder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryOrderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).RetryOrder(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_RetryOrder_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).RetryOrder(ctx, req.(*RetryOrderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_CompensateOrder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompensateOrderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).CompensateOrder(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_CompensateOrder_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).CompensateOrder(ctx, req.(*CompensateOrderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrderService_ServiceDesc is the grpc.ServiceDesc for OrderService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -252,6 +374,18 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelOrder",
 			Handler:    _OrderService_CancelOrder_Handler,
+		},
+		{
+			MethodName: "ListParkedOrders",
+			Handler:    _OrderService_ListParkedOrders_Handler,
+		},
+		{
+			MethodName: "RetryOrder",
+			Handler:    _OrderService_RetryOrder_Handler,
+		},
+		{
+			MethodName: "CompensateOrder",
+			Handler:    _OrderService_CompensateOrder_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

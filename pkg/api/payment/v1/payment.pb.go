@@ -28,9 +28,21 @@ type PaymentStatus int32
 
 const (
 	PaymentStatus_PAYMENT_STATUS_UNSPECIFIED PaymentStatus = 0
-	PaymentStatus_PAYMENT_STATUS_SUCCEEDED   PaymentStatus = 1
-	PaymentStatus_PAYMENT_STATUS_DECLINED    PaymentStatus = 2
-	PaymentStatus_PAYMENT_STATUS_REFUNDED    PaymentStatus = 3
+	// The money is taken.
+	PaymentStatus_PAYMENT_STATUS_SUCCEEDED PaymentStatus = 1
+	// The card was refused; nothing was taken.
+	PaymentStatus_PAYMENT_STATUS_DECLINED PaymentStatus = 2
+	// The money was given back.
+	PaymentStatus_PAYMENT_STATUS_REFUNDED PaymentStatus = 3
+	// A charge was attempted and its outcome is not known yet; a Charge with
+	// the same order id resolves it.
+	PaymentStatus_PAYMENT_STATUS_PENDING PaymentStatus = 4
+	// The provider refused the charge for another reason than the card, or
+	// the attempt was voided before it reached the provider; nothing was taken.
+	PaymentStatus_PAYMENT_STATUS_FAILED PaymentStatus = 5
+	// A refund was attempted and its outcome is not known yet; a Refund with
+	// the same order id resolves it. The money is still taken until it does.
+	PaymentStatus_PAYMENT_STATUS_REFUND_PENDING PaymentStatus = 6
 )
 
 // Enum value maps for PaymentStatus.
@@ -40,12 +52,18 @@ var (
 		1: "PAYMENT_STATUS_SUCCEEDED",
 		2: "PAYMENT_STATUS_DECLINED",
 		3: "PAYMENT_STATUS_REFUNDED",
+		4: "PAYMENT_STATUS_PENDING",
+		5: "PAYMENT_STATUS_FAILED",
+		6: "PAYMENT_STATUS_REFUND_PENDING",
 	}
 	PaymentStatus_value = map[string]int32{
-		"PAYMENT_STATUS_UNSPECIFIED": 0,
-		"PAYMENT_STATUS_SUCCEEDED":   1,
-		"PAYMENT_STATUS_DECLINED":    2,
-		"PAYMENT_STATUS_REFUNDED":    3,
+		"PAYMENT_STATUS_UNSPECIFIED":    0,
+		"PAYMENT_STATUS_SUCCEEDED":      1,
+		"PAYMENT_STATUS_DECLINED":       2,
+		"PAYMENT_STATUS_REFUNDED":       3,
+		"PAYMENT_STATUS_PENDING":        4,
+		"PAYMENT_STATUS_FAILED":         5,
+		"PAYMENT_STATUS_REFUND_PENDING": 6,
 	}
 )
 
@@ -471,12 +489,15 @@ const file_payment_v1_payment_proto_rawDesc = "" +
 	"\x11GetPaymentRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"C\n" +
 	"\x12GetPaymentResponse\x12-\n" +
-	"\apayment\x18\x01 \x01(\v2\x13.payment.v1.PaymentR\apayment*\x87\x01\n" +
+	"\apayment\x18\x01 \x01(\v2\x13.payment.v1.PaymentR\apayment*\xe1\x01\n" +
 	"\rPaymentStatus\x12\x1e\n" +
 	"\x1aPAYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18PAYMENT_STATUS_SUCCEEDED\x10\x01\x12\x1b\n" +
 	"\x17PAYMENT_STATUS_DECLINED\x10\x02\x12\x1b\n" +
-	"\x17PAYMENT_STATUS_REFUNDED\x10\x032\xdf\x01\n" +
+	"\x17PAYMENT_STATUS_REFUNDED\x10\x03\x12\x1a\n" +
+	"\x16PAYMENT_STATUS_PENDING\x10\x04\x12\x19\n" +
+	"\x15PAYMENT_STATUS_FAILED\x10\x05\x12!\n" +
+	"\x1dPAYMENT_STATUS_REFUND_PENDING\x10\x062\xdf\x01\n" +
 	"\x0ePaymentService\x12?\n" +
 	"\x06Charge\x12\x19.payment.v1.ChargeRequest\x1a\x1a.payment.v1.ChargeResponse\x12?\n" +
 	"\x06Refund\x12\x19.payment.v1.RefundRequest\x1a\x1a.payment.v1.RefundResponse\x12K\n" +
