@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 )
 
@@ -57,11 +58,12 @@ type Reservation struct {
 	State   State
 }
 
-// Reasons of FailedPrecondition errors, stable for callers.
+// Reasons of FailedPrecondition errors, declared for callers in pkg/api.
 const (
-	ReasonOutOfStock   = "OUT_OF_STOCK"
-	ReasonNotReserved  = "NOT_RESERVED"
-	ReasonMixedPricing = "MIXED_CURRENCY"
+	ReasonOutOfStock          = api.ReasonOutOfStock
+	ReasonNotReserved         = api.ReasonNotReserved
+	ReasonMixedPricing        = api.ReasonMixedCurrency
+	ReasonReservationReleased = api.ReasonReservationReleased
 )
 
 // Store keeps products and reservations. Reserve, Commit and Release are
@@ -74,7 +76,9 @@ type Store interface {
 	GetProduct(ctx context.Context, id string) (Product, error)
 	// Reserve holds every item for orderID or nothing (FailedPrecondition,
 	// reason OUT_OF_STOCK; NotFound for an unknown product). A repeat for
-	// the same order returns the existing reservation unchanged.
+	// the same order returns the existing reservation, and holds one that
+	// is still Reserved for another TTL from now: a saga checks its
+	// reservation this way before it charges.
 	Reserve(ctx context.Context, orderID string, items []Item) (Reservation, error)
 	// Commit marks the reservation sold. Committing twice is fine;
 	// committing a released or unknown reservation is FailedPrecondition
@@ -188,7 +192,15 @@ func (s *Service) Reserve(ctx context.Context, orderID string, items []Item) (Re
 		}
 		seen[it.ProductID] = true
 	}
-	return s.store.Reserve(ctx, orderID, items)
+	r, err := s.store.Reserve(ctx, orderID, items)
+	if err == nil && r.State == Released {
+		// A repeat for an order whose stock went back: it is not held
+		// again under this order id, and saying so is a refusal, not a
+		// reservation.
+		return Reservation{}, apperr.New(apperr.FailedPrecondition, "the reservation of order %s was released; its stock is not held", orderID).
+			WithReason(ReasonReservationReleased, "order_id", orderID)
+	}
+	return r, err
 }
 
 // Commit makes orderID's reservation a sale.

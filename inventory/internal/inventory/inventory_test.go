@@ -181,6 +181,18 @@ func TestService_Reserve(t *testing.T) {
 			t.Errorf("got reason %q, want %q", got, inventory.ReasonOutOfStock)
 		}
 	})
+
+	t.Run("a repeat for a released reservation is refused, not answered as a reservation", func(t *testing.T) {
+		t.Parallel()
+		svc := newService(t, &fakeStore{t: t, reserve: func(_ context.Context, orderID string, _ []inventory.Item) (inventory.Reservation, error) {
+			return inventory.Reservation{OrderID: orderID, State: inventory.Released}, nil
+		}})
+		_, err := svc.Reserve(context.Background(), "ord-1", items(1))
+		wantCode(t, err, apperr.FailedPrecondition)
+		if got := apperr.ReasonOf(err); got != inventory.ReasonReservationReleased {
+			t.Errorf("got reason %q, want %q", got, inventory.ReasonReservationReleased)
+		}
+	})
 }
 
 func TestService_CommitRelease_EmptyOrderID(t *testing.T) {

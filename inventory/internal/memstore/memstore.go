@@ -145,6 +145,9 @@ func (s *Store) Reserve(_ context.Context, orderID string, items []inventory.Ite
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r, ok := s.reservations[orderID]; ok {
+		if r.State == inventory.Reserved {
+			s.expires[orderID] = s.now().Add(s.ttl) // held for another TTL
+		}
 		return clone(r), nil
 	}
 	// Check everything before changing anything: all or nothing. Sum per

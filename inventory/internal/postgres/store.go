@@ -220,7 +220,12 @@ func (s *Store) Reserve(ctx context.Context, orderID string, items []inventory.I
 		}
 		if tag.RowsAffected() == 0 {
 			// A repeat (or an order released before it reserved): answer
-			// what is stored, and take no stock.
+			// what is stored, take no stock, and hold a reservation that
+			// is still held for another TTL.
+			if _, err := tx.Exec(ctx, `UPDATE reservations SET expires_at = $2, updated_at = $3
+				WHERE order_id = $1 AND state = 'reserved'`, orderID, now.Add(s.ttl), now); err != nil {
+				return dbErr(err, "renew the reservation of order %s", orderID)
+			}
 			r, err = loadReservation(ctx, tx, orderID)
 			return err
 		}

@@ -67,14 +67,14 @@ const (
 var Statuses = []Status{Pending, Succeeded, Declined, Failed, RefundPending, Refunded}
 
 // Reasons set on the apperr errors the service returns, for the order
-// saga to tell cases apart.
+// saga to tell cases apart; declared for callers in pkg/api (api.Refusals).
 const (
 	// ReasonPaymentFailed: the provider refused the charge (not a decline).
-	ReasonPaymentFailed = "PAYMENT_FAILED"
+	ReasonPaymentFailed = api.ReasonPaymentFailed
 	// ReasonNothingToRefund: the payment took no money.
-	ReasonNothingToRefund = "NOTHING_TO_REFUND"
+	ReasonNothingToRefund = api.ReasonNothingToRefund
 	// ReasonRefundFailed: the provider refused the refund.
-	ReasonRefundFailed = "REFUND_FAILED"
+	ReasonRefundFailed = api.ReasonRefundFailed
 )
 
 // Payment is the record of one order's charge.

@@ -727,6 +727,22 @@ func (s suite) testReleaseExpired(t *testing.T) {
 		}
 	})
 
+	t.Run("a repeated Reserve holds the reservation for another TTL", func(t *testing.T) {
+		t.Parallel()
+		st := s.twoProducts(t)
+		reserve(t, st, "ord-1", item("a", 2))
+		firstDone := time.Now() // the first expiry is at or before firstDone + ttl
+		time.Sleep(100 * time.Millisecond)
+		reserve(t, st, "ord-1", item("a", 2)) // renewed to at least firstDone + 100ms + ttl
+		if n := sweep(t, st, firstDone.Add(ttl+50*time.Millisecond), 100); n != 0 {
+			t.Errorf("a sweep after the first TTL but within the renewed one released %d, want 0", n)
+		}
+		if n := sweep(t, st, afterTTL().Add(time.Second), 100); n != 1 {
+			t.Errorf("a sweep after the renewed TTL released %d, want 1", n)
+		}
+		wantAvailable(t, st, "a", 5)
+	})
+
 	t.Run("committed and released reservations are untouched", func(t *testing.T) {
 		t.Parallel()
 		st := s.twoProducts(t)
