@@ -64,8 +64,8 @@ var Refusals = map[string][]Refusal{
 		{apperr.Invalid, ""},
 	},
 	paymentv1.PaymentService_Charge_FullMethodName: {
-		{apperr.Invalid, ""},   // malformed amount or order id
-		{apperr.Conflict, ""},  // the order was charged another amount
+		{apperr.Invalid, ""},  // malformed amount or order id
+		{apperr.Conflict, ""}, // the order was charged another amount
 		{apperr.FailedPrecondition, ReasonPaymentFailed},
 	},
 	paymentv1.PaymentService_Refund_FullMethodName: {

@@ -10,6 +10,7 @@ import (
 
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	moneyv1 "github.com/shopmesh/shopmesh/pkg/api/money/v1"
+	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 )
 
 // Limits of the admin requests: inventory's own (inventory.proto), checked
@@ -106,4 +107,61 @@ func (a *API) setStock(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, productJSON(resp.GetProduct()))
+}
+
+// listParkedOrders answers GET /v1/admin/orders/parked: the orders that
+// need an operator, the longest parked first, each with why.
+func (a *API) listParkedOrders(c *gin.Context) {
+	size, err := pageSize(c)
+	if err != nil {
+		abortProblem(c, http.StatusBadRequest, "invalid_argument", err.Error())
+		return
+	}
+	resp, err := a.orders.ListParkedOrders(c.Request.Context(), &orderv1.ListParkedOrdersRequest{PageSize: size, PageToken: c.Query("page_token")})
+	if err != nil {
+		writeProblem(c, err)
+		return
+	}
+	out := make([]Order, 0, len(resp.GetOrders()))
+	for _, o := range resp.GetOrders() {
+		j := orderJSON(o)
+		j.Attention = o.GetAttention()
+		out = append(out, j)
+	}
+	c.JSON(http.StatusOK, gin.H{"orders": out, "next_page_token": resp.GetNextPageToken()})
+}
+
+// retryOrder answers POST /v1/admin/orders/{id}/retry: the parked order is
+// taken up again where it stopped, in the background (202).
+func (a *API) retryOrder(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		return
+	}
+	resp, err := a.orders.RetryOrder(c.Request.Context(), &orderv1.RetryOrderRequest{Id: id})
+	if err != nil {
+		writeProblem(c, err)
+		return
+	}
+	accepted(c, resp.GetOrder())
+}
+
+// compensateOrder answers POST /v1/admin/orders/{id}/compensate: the parked
+// order is given up, its money and stock given back (200 once CANCELLED,
+// 202 while that is under way).
+func (a *API) compensateOrder(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		return
+	}
+	resp, err := a.orders.CompensateOrder(c.Request.Context(), &orderv1.CompensateOrderRequest{Id: id})
+	if err != nil {
+		writeProblem(c, err)
+		return
+	}
+	if underWay(resp.GetOrder()) {
+		accepted(c, resp.GetOrder())
+		return
+	}
+	c.JSON(http.StatusOK, orderJSON(resp.GetOrder()))
 }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/gateway/internal/httpapi"
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
+	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 )
 
 // asAdmin are the headers of a caller with the admin role.
@@ -155,6 +157,99 @@ func TestAPI_SetStock(t *testing.T) {
 			if tt.code == http.StatusUnprocessableEntity && (len(p.Errors) != 1 || p.Errors[0].Field != "available") {
 				t.Errorf("got errors %+v, want one about available", p.Errors)
 			}
+		})
+	}
+}
+
+func TestAPI_ParkedOrders(t *testing.T) {
+	t.Parallel()
+	parked := func(id string) *orderv1.Order {
+		o := confirmed(id, "c-1")
+		o.Status, o.Attention = orderv1.OrderStatus_ORDER_STATUS_NEEDS_ATTENTION, "REFUND_REFUSED: the provider refused"
+		return o
+	}
+	notParked := status.Error(codes.FailedPrecondition, "order ord_2 is CONFIRMED, not parked")
+	orders := &fakeOrders{
+		listParked: func(_ context.Context, in *orderv1.ListParkedOrdersRequest) (*orderv1.ListParkedOrdersResponse, error) {
+			return &orderv1.ListParkedOrdersResponse{Orders: []*orderv1.Order{parked("ord_1")}, NextPageToken: "ord_1"}, nil
+		},
+		retry: func(_ context.Context, in *orderv1.RetryOrderRequest) (*orderv1.RetryOrderResponse, error) {
+			if in.GetId() != "ord_1" {
+				return nil, notParked
+			}
+			o := parked(in.GetId())
+			o.Status, o.Attention = orderv1.OrderStatus_ORDER_STATUS_PENDING, ""
+			return &orderv1.RetryOrderResponse{Order: o}, nil
+		},
+		compensate: func(_ context.Context, in *orderv1.CompensateOrderRequest) (*orderv1.CompensateOrderResponse, error) {
+			if in.GetId() != "ord_1" {
+				return nil, notParked
+			}
+			o := parked(in.GetId())
+			o.Status, o.Attention, o.Reason = orderv1.OrderStatus_ORDER_STATUS_CANCELLED, "", "COMPENSATED"
+			return &orderv1.CompensateOrderResponse{Order: o}, nil
+		},
+	}
+	h := newHandler(t, nil, orders)
+
+	t.Run("the list shows each order's attention", func(t *testing.T) {
+		t.Parallel()
+		rec := serve(t, h, http.MethodGet, "/v1/admin/orders/parked?page_size=1", asAdmin, "")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("got %d (body %s), want 200", rec.Code, rec.Body)
+		}
+		var body struct {
+			Orders []struct{ ID, Status, Attention string } `json:"orders"`
+			Next   string                                   `json:"next_page_token"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatal(err)
+		}
+		if len(body.Orders) != 1 || body.Orders[0].Status != "NEEDS_ATTENTION" || !strings.HasPrefix(body.Orders[0].Attention, "REFUND_REFUSED") || body.Next != "ord_1" {
+			t.Errorf("got %+v, want the parked order with its attention and the next page token", body)
+		}
+	})
+
+	t.Run("retry: 202, PENDING again, with Location", func(t *testing.T) {
+		t.Parallel()
+		rec := serve(t, h, http.MethodPost, "/v1/admin/orders/ord_1/retry", asAdmin, "")
+		if rec.Code != http.StatusAccepted || rec.Header().Get("Location") != "/v1/orders/ord_1" {
+			t.Fatalf("got %d, Location %q (body %s); want 202 with the order's Location", rec.Code, rec.Header().Get("Location"), rec.Body)
+		}
+		if body := decodeJSON(t, rec); body["status"] != "PENDING" {
+			t.Errorf("got status %v, want PENDING", body["status"])
+		}
+	})
+
+	t.Run("compensate: 200, CANCELLED, COMPENSATED", func(t *testing.T) {
+		t.Parallel()
+		rec := serve(t, h, http.MethodPost, "/v1/admin/orders/ord_1/compensate", asAdmin, "")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("got %d (body %s), want 200", rec.Code, rec.Body)
+		}
+		if body := decodeJSON(t, rec); body["status"] != "CANCELLED" || body["reason"] != "COMPENSATED" {
+			t.Errorf("got %v, want CANCELLED for COMPENSATED", body)
+		}
+	})
+
+	tests := []struct {
+		name, method, path string
+		header             map[string]string
+		code               int
+		typ                string
+	}{
+		{"list without a token", http.MethodGet, "/v1/admin/orders/parked", nil, http.StatusUnauthorized, "unauthenticated"},
+		{"list as a customer", http.MethodGet, "/v1/admin/orders/parked", as("c-1"), http.StatusForbidden, "forbidden"},
+		{"retry as a customer", http.MethodPost, "/v1/admin/orders/ord_1/retry", as("c-1"), http.StatusForbidden, "forbidden"},
+		{"compensate as a customer", http.MethodPost, "/v1/admin/orders/ord_1/compensate", as("c-1"), http.StatusForbidden, "forbidden"},
+		{"retry an order that is not parked", http.MethodPost, "/v1/admin/orders/ord_2/retry", asAdmin, http.StatusConflict, "failed_precondition"},
+		{"compensate an order that is not parked", http.MethodPost, "/v1/admin/orders/ord_2/compensate", asAdmin, http.StatusConflict, "failed_precondition"},
+		{"malformed id", http.MethodPost, "/v1/admin/orders/ord.1/retry", asAdmin, http.StatusBadRequest, "invalid_argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			wantProblem(t, serve(t, h, tt.method, tt.path, tt.header, ""), tt.code, tt.typ)
 		})
 	}
 }

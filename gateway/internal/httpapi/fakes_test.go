@@ -44,6 +44,21 @@ type fakeOrders struct {
 	getOrder    func(ctx context.Context, in *orderv1.GetOrderRequest) (*orderv1.GetOrderResponse, error)
 	listOrders  func(ctx context.Context, in *orderv1.ListOrdersRequest) (*orderv1.ListOrdersResponse, error)
 	cancelOrder func(ctx context.Context, in *orderv1.CancelOrderRequest) (*orderv1.CancelOrderResponse, error)
+	listParked  func(ctx context.Context, in *orderv1.ListParkedOrdersRequest) (*orderv1.ListParkedOrdersResponse, error)
+	retry       func(ctx context.Context, in *orderv1.RetryOrderRequest) (*orderv1.RetryOrderResponse, error)
+	compensate  func(ctx context.Context, in *orderv1.CompensateOrderRequest) (*orderv1.CompensateOrderResponse, error)
+}
+
+func (f *fakeOrders) ListParkedOrders(ctx context.Context, in *orderv1.ListParkedOrdersRequest, _ ...grpc.CallOption) (*orderv1.ListParkedOrdersResponse, error) {
+	return f.listParked(ctx, in)
+}
+
+func (f *fakeOrders) RetryOrder(ctx context.Context, in *orderv1.RetryOrderRequest, _ ...grpc.CallOption) (*orderv1.RetryOrderResponse, error) {
+	return f.retry(ctx, in)
+}
+
+func (f *fakeOrders) CompensateOrder(ctx context.Context, in *orderv1.CompensateOrderRequest, _ ...grpc.CallOption) (*orderv1.CompensateOrderResponse, error) {
+	return f.compensate(ctx, in)
 }
 
 func (f *fakeOrders) PlaceOrder(ctx context.Context, in *orderv1.PlaceOrderRequest, _ ...grpc.CallOption) (*orderv1.PlaceOrderResponse, error) {

@@ -66,6 +66,12 @@ type Order struct {
 	Total      Money       `json:"total"`
 	CreatedAt  time.Time   `json:"created_at"`
 	UpdatedAt  time.Time   `json:"updated_at"`
+	// Reason says why an order ended as it did (OUT_OF_STOCK,
+	// PAYMENT_DECLINED, PAYMENT_FAILED, RESERVATION_EXPIRED, COMPENSATED…).
+	Reason string `json:"reason,omitempty"`
+	// Attention says why a NEEDS_ATTENTION order was parked; operators
+	// see it in the admin list only.
+	Attention string `json:"attention,omitempty"`
 }
 
 func (a *API) listProducts(c *gin.Context) {
@@ -135,12 +141,11 @@ func (a *API) placeOrder(c *gin.Context) {
 	}
 	o := resp.GetOrder()
 	switch {
-	case o.GetStatus() == orderv1.OrderStatus_ORDER_STATUS_PENDING:
-		// Recorded, and finished in the background: 202, and where to
-		// watch it end. A repeat of the key answers the same way.
-		c.Header("Location", "/v1/orders/"+o.GetId())
-		c.Header("Retry-After", retryAfterSeconds)
-		c.JSON(http.StatusAccepted, orderJSON(o))
+	case underWay(o):
+		// Recorded, and finished in the background (or by an operator,
+		// once parked): 202, and where to watch it end. A repeat of the key
+		// answers the same way.
+		accepted(c, o)
 	case resp.GetReplayed():
 		// A repeat of the same key and body returns the order it created:
 		// 200, not 201, so the client can tell a replay from a new order.
@@ -187,7 +192,30 @@ func (a *API) cancelOrder(c *gin.Context) {
 		writeProblem(c, err)
 		return
 	}
+	if underWay(resp.GetOrder()) {
+		// CANCELLING: the refund or the restock goes on in the background.
+		accepted(c, resp.GetOrder())
+		return
+	}
 	c.JSON(http.StatusOK, orderJSON(resp.GetOrder()))
+}
+
+// underWay reports whether o is not settled yet: a placement or a
+// cancellation under way, or parked for an operator.
+func underWay(o *orderv1.Order) bool {
+	switch o.GetStatus() {
+	case orderv1.OrderStatus_ORDER_STATUS_PENDING, orderv1.OrderStatus_ORDER_STATUS_CANCELLING,
+		orderv1.OrderStatus_ORDER_STATUS_NEEDS_ATTENTION:
+		return true
+	}
+	return false
+}
+
+// accepted answers 202 with the order, where to watch it and when to look.
+func accepted(c *gin.Context, o *orderv1.Order) {
+	c.Header("Location", "/v1/orders/"+o.GetId())
+	c.Header("Retry-After", retryAfterSeconds)
+	c.JSON(http.StatusAccepted, orderJSON(o))
 }
 
 // ownOrder loads the order in the path and answers 404 when it belongs to
@@ -261,6 +289,7 @@ func orderJSON(o *orderv1.Order) Order {
 		ID: o.GetId(), CustomerID: o.GetCustomerId(), Status: statusJSON(o.GetStatus()),
 		Lines: []OrderLine{}, Total: moneyJSON(o.GetTotal()),
 		CreatedAt: o.GetCreatedAt().AsTime(), UpdatedAt: o.GetUpdatedAt().AsTime(),
+		Reason: o.GetReason(),
 	}
 	for _, l := range o.GetLines() {
 		out.Lines = append(out.Lines, OrderLine{ProductID: l.GetProductId(), Quantity: l.GetQuantity(), UnitPrice: moneyJSON(l.GetUnitPrice())})

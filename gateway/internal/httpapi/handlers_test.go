@@ -387,6 +387,23 @@ func TestAPI_CancelOrder(t *testing.T) {
 		}
 	})
 
+	t.Run("a cancellation finished in the background: 202 CANCELLING with Location", func(t *testing.T) {
+		t.Parallel()
+		orders := newOrders(new(atomic.Int64))
+		orders.cancelOrder = func(_ context.Context, in *orderv1.CancelOrderRequest) (*orderv1.CancelOrderResponse, error) {
+			o := confirmed(in.GetId(), "c-1")
+			o.Status = orderv1.OrderStatus_ORDER_STATUS_CANCELLING
+			return &orderv1.CancelOrderResponse{Order: o}, nil
+		}
+		rec := serve(t, newHandler(t, nil, orders), http.MethodPost, "/v1/orders/ord_1/cancel", as("c-1"), "")
+		if rec.Code != http.StatusAccepted || rec.Header().Get("Location") != "/v1/orders/ord_1" {
+			t.Fatalf("got %d, Location %q; want 202 and /v1/orders/ord_1", rec.Code, rec.Header().Get("Location"))
+		}
+		if body := decodeJSON(t, rec); body["status"] != "CANCELLING" {
+			t.Errorf("got status %v, want CANCELLING", body["status"])
+		}
+	})
+
 	t.Run("not cancellable", func(t *testing.T) {
 		t.Parallel()
 		orders := newOrders(new(atomic.Int64))

@@ -55,10 +55,14 @@ var httpStatuses = map[codes.Code]int{
 	codes.Canceled:           http.StatusServiceUnavailable,
 }
 
-// reasonStatuses refines FailedPrecondition by the callee's ErrorInfo reason.
+// reasonStatuses refines a callee's code by its ErrorInfo reason.
 var reasonStatuses = map[string]int{
 	"OUT_OF_STOCK":     http.StatusConflict,
 	"PAYMENT_DECLINED": http.StatusPaymentRequired,
+	// The provider refused the payment details themselves: the request
+	// cannot succeed as it is (another token might).
+	"PAYMENT_FAILED": http.StatusUnprocessableEntity,
+	"MIXED_CURRENCY": http.StatusUnprocessableEntity,
 }
 
 // writeProblem answers with the problem for a gRPC error. Internal details

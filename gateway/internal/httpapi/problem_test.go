@@ -41,6 +41,8 @@ func TestAPI_Problems(t *testing.T) {
 	}{
 		{"out of stock", withReason(t, codes.FailedPrecondition, "order ord_1 rejected: out of stock", "OUT_OF_STOCK"), http.StatusConflict, "out_of_stock", "order ord_1 rejected: out of stock"},
 		{"payment declined", withReason(t, codes.FailedPrecondition, "order ord_1: payment declined", "PAYMENT_DECLINED"), http.StatusPaymentRequired, "payment_declined", "order ord_1: payment declined"},
+		{"payment refused by the provider", withReason(t, codes.FailedPrecondition, "order ord_1: the payment provider refused the payment details", "PAYMENT_FAILED"), http.StatusUnprocessableEntity, "payment_failed", "order ord_1: the payment provider refused the payment details"},
+		{"mixed currencies", withReason(t, codes.InvalidArgument, "order ord_1 rejected: mixed currencies", "MIXED_CURRENCY"), http.StatusUnprocessableEntity, "mixed_currency", "order ord_1 rejected: mixed currencies"},
 		{"out of stock via apperr", apperr.ToStatus(apperr.New(apperr.FailedPrecondition, "short").WithReason("OUT_OF_STOCK", "order_id", "ord_1")).Err(), http.StatusConflict, "out_of_stock", "short"},
 		{"failed precondition without a reason", status.Error(codes.FailedPrecondition, "not now"), http.StatusConflict, "failed_precondition", "not now"},
 		{"unknown reason keeps the code's status", withReason(t, codes.FailedPrecondition, "odd", "SOMETHING_ELSE"), http.StatusConflict, "failed_precondition", "odd"},
@@ -77,7 +79,8 @@ func TestAPI_Problems(t *testing.T) {
 				}
 			}
 			// Every case built with an ErrorInfo carries order_id ord_1.
-			wantOrder := tt.typ == "out_of_stock" || tt.typ == "payment_declined" || strings.HasPrefix(tt.name, "unknown reason")
+			wantOrder := tt.typ == "out_of_stock" || tt.typ == "payment_declined" || tt.typ == "payment_failed" ||
+				tt.typ == "mixed_currency" || strings.HasPrefix(tt.name, "unknown reason")
 			if wantOrder && p.OrderID != "ord_1" {
 				t.Errorf("got order_id %q, want ord_1 from the ErrorInfo metadata", p.OrderID)
 			} else if !wantOrder && p.OrderID != "" {

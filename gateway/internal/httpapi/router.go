@@ -123,6 +123,9 @@ func (a *API) Handler() http.Handler {
 	admin := v1.Group("/admin", requireCaller(), requireRole("admin"))
 	admin.POST("/products", a.createProduct)
 	admin.PUT("/products/:id/stock", a.setStock)
+	admin.GET("/orders/parked", a.listParkedOrders)
+	admin.POST("/orders/:id/retry", a.retryOrder)
+	admin.POST("/orders/:id/compensate", a.compensateOrder)
 	return r
 }
 

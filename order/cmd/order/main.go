@@ -42,6 +42,9 @@ type config struct {
 	// RecoveryInterval (RECOVERY_INTERVAL, default 10s) is how often the
 	// recovery loop looks for such orders.
 	RecoveryInterval time.Duration
+	// RecoveryMaxAttempts (RECOVERY_MAX_ATTEMPTS, default 8) is how many
+	// runs of an order may stop short before it is parked for an operator.
+	RecoveryMaxAttempts int
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -53,6 +56,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.RecoveryInterval, err = bootstrap.ParseDuration(getenv("RECOVERY_INTERVAL"), order.DefaultRecoveryInterval); err != nil {
 		errs = append(errs, fmt.Errorf("RECOVERY_INTERVAL: %w", err))
+	}
+	if c.RecoveryMaxAttempts, err = bootstrap.ParseInt(getenv("RECOVERY_MAX_ATTEMPTS"), order.DefaultMaxAttempts); err != nil {
+		errs = append(errs, fmt.Errorf("RECOVERY_MAX_ATTEMPTS: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return config{}, err
@@ -75,6 +81,9 @@ func (c config) Validate() error {
 	}
 	if c.RecoveryInterval <= 0 {
 		errs = append(errs, fmt.Errorf("RECOVERY_INTERVAL %v: must be positive", c.RecoveryInterval))
+	}
+	if c.RecoveryMaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("RECOVERY_MAX_ATTEMPTS %d: must be at least 1", c.RecoveryMaxAttempts))
 	}
 	return errors.Join(errs...)
 }
@@ -134,7 +143,8 @@ func wire(ctx context.Context, p *bootstrap.Process, own config) (_ lifecycle.Ap
 	svc, err := order.NewService(store,
 		inventoryclient.New(inventoryv1.NewInventoryServiceClient(invConn)),
 		paymentclient.New(paymentv1.NewPaymentServiceClient(payConn)),
-		p.Logger, order.WithRecoveryAfter(own.RecoveryAfter), order.WithThrottle(p.Throttle()))
+		p.Logger, order.WithRecoveryAfter(own.RecoveryAfter),
+		order.WithMaxAttempts(own.RecoveryMaxAttempts), order.WithThrottle(p.Throttle()))
 	if err != nil {
 		return lifecycle.App{}, err
 	}

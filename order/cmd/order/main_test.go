@@ -30,8 +30,8 @@ func TestLoadConfig(t *testing.T) {
 		if err != nil {
 			t.Fatalf("loadConfig: %v", err)
 		}
-		if c.RecoveryAfter != 30*time.Second || c.RecoveryInterval != 10*time.Second {
-			t.Errorf("got %+v, want RECOVERY_AFTER 30s and RECOVERY_INTERVAL 10s", c)
+		if c.RecoveryAfter != 30*time.Second || c.RecoveryInterval != 10*time.Second || c.RecoveryMaxAttempts != 8 {
+			t.Errorf("got %+v, want RECOVERY_AFTER 30s, RECOVERY_INTERVAL 10s and RECOVERY_MAX_ATTEMPTS 8", c)
 		}
 	})
 
@@ -60,6 +60,8 @@ func TestLoadConfig(t *testing.T) {
 			{"RECOVERY_INTERVAL": "often"},
 			{"RECOVERY_INTERVAL": "0s"},
 			{"RECOVERY_INTERVAL": "-1s"},
+			{"RECOVERY_MAX_ATTEMPTS": "many"},
+			{"RECOVERY_MAX_ATTEMPTS": "0"},
 		} {
 			kv["DATABASE_URL"] = "postgres://x@db/order"
 			if _, err := loadConfig(env(kv)); err == nil {

@@ -75,11 +75,43 @@ func (s *Server) CancelOrder(ctx context.Context, req *orderv1.CancelOrderReques
 	return &orderv1.CancelOrderResponse{Order: toProto(o)}, nil
 }
 
+// ListParkedOrders implements orderv1.OrderServiceServer.
+func (s *Server) ListParkedOrders(ctx context.Context, req *orderv1.ListParkedOrdersRequest) (*orderv1.ListParkedOrdersResponse, error) {
+	orders, next, err := s.svc.ListParked(ctx, int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	resp := &orderv1.ListParkedOrdersResponse{NextPageToken: next}
+	for _, o := range orders {
+		resp.Orders = append(resp.Orders, toProto(o))
+	}
+	return resp, nil
+}
+
+// RetryOrder implements orderv1.OrderServiceServer.
+func (s *Server) RetryOrder(ctx context.Context, req *orderv1.RetryOrderRequest) (*orderv1.RetryOrderResponse, error) {
+	o, err := s.svc.RetryOrder(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return &orderv1.RetryOrderResponse{Order: toProto(o)}, nil
+}
+
+// CompensateOrder implements orderv1.OrderServiceServer.
+func (s *Server) CompensateOrder(ctx context.Context, req *orderv1.CompensateOrderRequest) (*orderv1.CompensateOrderResponse, error) {
+	o, err := s.svc.CompensateOrder(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return &orderv1.CompensateOrderResponse{Order: toProto(o)}, nil
+}
+
 func toProto(o order.Order) *orderv1.Order {
 	pb := &orderv1.Order{
 		Id: o.ID, CustomerId: o.CustomerID, Status: statusToProto(o.Status),
 		Total:     money(o.Total),
 		CreatedAt: timestamppb.New(o.CreatedAt), UpdatedAt: timestamppb.New(o.UpdatedAt),
+		Reason: o.Reason, Attention: o.Attention,
 	}
 	for _, l := range o.Lines {
 		pb.Lines = append(pb.Lines, &orderv1.OrderLine{ProductId: l.ProductID, Quantity: l.Quantity, UnitPrice: money(l.UnitPrice)})
@@ -91,18 +123,21 @@ func money(m order.Money) *moneyv1.Money {
 	return &moneyv1.Money{CurrencyCode: m.Currency, MinorUnits: m.Minor}
 }
 
+// statuses maps every domain status to its wire status.
+var statuses = map[order.Status]orderv1.OrderStatus{
+	order.Pending:         orderv1.OrderStatus_ORDER_STATUS_PENDING,
+	order.Confirmed:       orderv1.OrderStatus_ORDER_STATUS_CONFIRMED,
+	order.Rejected:        orderv1.OrderStatus_ORDER_STATUS_REJECTED,
+	order.PaymentDeclined: orderv1.OrderStatus_ORDER_STATUS_PAYMENT_DECLINED,
+	order.Cancelled:       orderv1.OrderStatus_ORDER_STATUS_CANCELLED,
+	order.PaymentFailed:   orderv1.OrderStatus_ORDER_STATUS_PAYMENT_FAILED,
+	order.Cancelling:      orderv1.OrderStatus_ORDER_STATUS_CANCELLING,
+	order.NeedsAttention:  orderv1.OrderStatus_ORDER_STATUS_NEEDS_ATTENTION,
+}
+
 func statusToProto(s order.Status) orderv1.OrderStatus {
-	switch s {
-	case order.Pending:
-		return orderv1.OrderStatus_ORDER_STATUS_PENDING
-	case order.Confirmed:
-		return orderv1.OrderStatus_ORDER_STATUS_CONFIRMED
-	case order.Rejected:
-		return orderv1.OrderStatus_ORDER_STATUS_REJECTED
-	case order.PaymentDeclined:
-		return orderv1.OrderStatus_ORDER_STATUS_PAYMENT_DECLINED
-	case order.Cancelled:
-		return orderv1.OrderStatus_ORDER_STATUS_CANCELLED
+	if st, ok := statuses[s]; ok {
+		return st
 	}
 	return orderv1.OrderStatus_ORDER_STATUS_UNSPECIFIED
 }

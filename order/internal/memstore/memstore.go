@@ -62,6 +62,9 @@ func (s *Store) Update(_ context.Context, o *order.Order) error {
 	if cur.Version != o.Version {
 		return order.ErrStale
 	}
+	if !order.CanTransition(cur.Status, o.Status) {
+		return order.TransitionError(o.ID, cur.Status, o.Status)
+	}
 	o.Version++
 	s.orders[o.ID] = o.Clone()
 	return nil
@@ -84,23 +87,7 @@ func (s *Store) ListByCustomer(_ context.Context, customerID, after string, limi
 		}
 		return all[i].ID > all[j].ID
 	})
-	start := 0
-	if after != "" {
-		i := slices.IndexFunc(all, func(o order.Order) bool { return o.ID == after })
-		if i < 0 {
-			return nil, apperr.New(apperr.Invalid, "unknown page token")
-		}
-		start = i + 1
-	}
-	all = all[start:]
-	if len(all) > limit {
-		all = all[:limit]
-	}
-	out := make([]order.Order, len(all))
-	for i, o := range all {
-		out[i] = o.Clone()
-	}
-	return out, nil
+	return pageAfter(all, after, limit)
 }
 
 // ClaimStale implements order.Store.
@@ -109,7 +96,7 @@ func (s *Store) ClaimStale(_ context.Context, now, olderThan, until time.Time, l
 	defer s.mu.Unlock()
 	var stale []order.Order
 	for _, o := range s.orders {
-		if o.Status == order.Pending && o.UpdatedAt.Before(olderThan) && !o.ClaimedUntil.After(now) {
+		if o.Status.InFlight() && o.UpdatedAt.Before(olderThan) && !o.ClaimedUntil.After(now) && !o.NextAttemptAt.After(now) {
 			stale = append(stale, o)
 		}
 	}
@@ -127,6 +114,48 @@ func (s *Store) ClaimStale(_ context.Context, now, olderThan, until time.Time, l
 		o.ClaimedUntil = until
 		o.Version++
 		s.orders[o.ID] = o
+		out[i] = o.Clone()
+	}
+	return out, nil
+}
+
+// ListByStatus implements order.Store.
+func (s *Store) ListByStatus(_ context.Context, status order.Status, after string, limit int) ([]order.Order, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []order.Order
+	for _, o := range s.orders {
+		if o.Status == status {
+			all = append(all, o)
+		}
+	}
+	// Least recently updated first; the id breaks ties so pages are stable.
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].UpdatedAt.Equal(all[j].UpdatedAt) {
+			return all[i].UpdatedAt.Before(all[j].UpdatedAt)
+		}
+		return all[i].ID < all[j].ID
+	})
+	return pageAfter(all, after, limit)
+}
+
+// pageAfter returns copies of up to limit orders of sorted that come after
+// the order with id after ("" for the start).
+func pageAfter(sorted []order.Order, after string, limit int) ([]order.Order, error) {
+	start := 0
+	if after != "" {
+		i := slices.IndexFunc(sorted, func(o order.Order) bool { return o.ID == after })
+		if i < 0 {
+			return nil, apperr.New(apperr.Invalid, "unknown page token")
+		}
+		start = i + 1
+	}
+	sorted = sorted[start:]
+	if len(sorted) > limit {
+		sorted = sorted[:limit]
+	}
+	out := make([]order.Order, len(sorted))
+	for i, o := range sorted {
 		out[i] = o.Clone()
 	}
 	return out, nil

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 )
 
@@ -18,34 +19,6 @@ import (
 type Money struct {
 	Currency string
 	Minor    int64
-}
-
-// Status is where an order is in the saga.
-type Status int
-
-// Order statuses; every status but Pending is final for the saga.
-const (
-	Pending Status = iota + 1
-	Confirmed
-	Rejected        // out of stock, nothing charged
-	PaymentDeclined // provider declined, stock released
-	Cancelled       // refunded and restocked after confirmation
-)
-
-func (s Status) String() string {
-	switch s {
-	case Pending:
-		return "PENDING"
-	case Confirmed:
-		return "CONFIRMED"
-	case Rejected:
-		return "REJECTED"
-	case PaymentDeclined:
-		return "PAYMENT_DECLINED"
-	case Cancelled:
-		return "CANCELLED"
-	}
-	return "UNSPECIFIED"
 }
 
 // Item is a product and quantity requested by the customer.
@@ -82,10 +55,21 @@ type Order struct {
 	Lines        []Line
 	Total        Money
 	History      []Event
-	// Reason says why a REJECTED or PAYMENT_DECLINED order ended so.
-	Reason    string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// Reason says why an order ended as it did (REJECTED, PAYMENT_DECLINED,
+	// PAYMENT_FAILED, or a compensated CANCELLED one).
+	Reason string
+	// Attention says why a NEEDS_ATTENTION order was parked: a code, a
+	// colon, and what happened (e.g. "REFUND_REFUSED: ...").
+	Attention string
+	// Attempts counts the runs of the saga that stopped short of an end
+	// since the order was placed (or an operator took it up again); at the
+	// limit the order is parked rather than tried again.
+	Attempts int
+	// NextAttemptAt is when recovery may try the order again after a run
+	// that stopped short; zero when it may at once.
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 	// ClaimedUntil is when the claim of the run driving this PENDING order
 	// ends; zero when no run holds it. A run claims the order before it
 	// calls a peer and gives up when its claim ends, so two runs (two
@@ -100,14 +84,45 @@ type Order struct {
 // Steps recorded in an order's history. The saga reads them back to resume
 // where a crashed or failed run stopped.
 const (
-	StepCreated   = "created"
-	StepReserved  = "reserved"
-	StepCharged   = "charged"
-	StepCommitted = "committed"
-	StepRejected  = "rejected"
-	StepDeclined  = "payment declined"
-	StepRefunded  = "refunded"
-	StepRestocked = "restocked"
+	StepCreated         = "created"
+	StepReserved        = "reserved"
+	StepCharged         = "charged"
+	StepCommitted       = "committed"
+	StepRejected        = "rejected"
+	StepDeclined        = "payment declined"
+	StepPaymentFailed   = "payment failed"
+	StepCancelRequested = "cancel requested"
+	StepRefunded        = "refunded"
+	StepRestocked       = "restocked"
+	StepParked          = "parked"
+	StepTakenUp         = "taken up again"
+)
+
+// Reasons an order ended as it did (Order.Reason), also the ErrorInfo
+// reasons of PlaceOrder's errors for it.
+const (
+	ReasonOutOfStock      = api.ReasonOutOfStock
+	ReasonMixedCurrency   = api.ReasonMixedCurrency
+	ReasonPaymentDeclined = "PAYMENT_DECLINED"
+	ReasonPaymentFailed   = api.ReasonPaymentFailed
+	ReasonUnknownProduct  = "UNKNOWN_PRODUCT"
+	// ReasonReservationExpired: the stock held for the order went back
+	// (its reservation expired) before the sale was committed; any money
+	// taken was refunded.
+	ReasonReservationExpired = "RESERVATION_EXPIRED"
+	// ReasonCompensated: an operator gave a parked order up; any money
+	// taken was refunded and any stock held went back.
+	ReasonCompensated = "COMPENSATED"
+)
+
+// Why an order was parked: the code that starts Order.Attention.
+const (
+	// AttentionRetriesExhausted: the runs of the saga kept failing.
+	AttentionRetriesExhausted = "RETRIES_EXHAUSTED"
+	// AttentionRefundRefused: the provider refused to give money back.
+	AttentionRefundRefused = "REFUND_REFUSED"
+	// AttentionUnexpected: a peer answered in a way no contract declares.
+	AttentionUnexpected = "UNEXPECTED_ANSWER"
 )
 
 // Reached reports whether step is recorded in o's history.
@@ -152,8 +167,9 @@ type ChargeResult struct {
 }
 
 // Inventory is the part of the inventory service the saga uses. All three
-// calls are idempotent by order id. Reserve fails with an apperr
-// FailedPrecondition, reason OUT_OF_STOCK, when stock is short.
+// calls are idempotent by order id; a repeated Reserve holds a reservation
+// still held for another TTL. They fail with the refusals declared for them
+// in pkg/api (api.Refusals), or with an error about availability.
 type Inventory interface {
 	Reserve(ctx context.Context, orderID string, items []Item) (Reservation, error)
 	Commit(ctx context.Context, orderID string) error
@@ -161,7 +177,8 @@ type Inventory interface {
 }
 
 // Payment is the part of the payment service the saga uses; idempotent by
-// order id. A decline is a ChargeResult, not an error.
+// order id. A decline is a ChargeResult, not an error; refusals are
+// declared in pkg/api (api.Refusals).
 type Payment interface {
 	Charge(ctx context.Context, orderID string, amount Money, paymentToken string) (ChargeResult, error)
 	Refund(ctx context.Context, orderID string) error
@@ -177,19 +194,27 @@ type Store interface {
 	Get(ctx context.Context, id string) (Order, error)
 	// Update stores o if the stored order still has o.Version, and sets
 	// o.Version to the new version. A stale version fails with ErrStale, an
-	// unknown order with an apperr NotFound. Items never change after
-	// Create, and History only grows: events already stored are kept.
+	// unknown order with an apperr NotFound, and a change of status the
+	// state machine does not allow (CanTransition) with TransitionError.
+	// Items never change after Create, and History only grows: events
+	// already stored are kept.
 	Update(ctx context.Context, o *Order) error
 	// ListByCustomer returns up to limit orders of a customer, newest
 	// first (ties broken by id, descending), that come after the order
 	// with id `after` ("" for the start). An `after` that is not one of the
 	// customer's orders is an apperr Invalid, not a silent restart.
 	ListByCustomer(ctx context.Context, customerID, after string, limit int) ([]Order, error)
-	// ClaimStale claims up to limit PENDING orders that no run holds
-	// (ClaimedUntil zero or not after now) and that have not changed since
-	// olderThan (UpdatedAt before it), least recently updated first. It
+	// ClaimStale claims up to limit orders under way (PENDING or
+	// CANCELLING) that no run holds (ClaimedUntil zero or not after now),
+	// that have not changed since olderThan (UpdatedAt before it) and whose
+	// NextAttemptAt is not after now, least recently updated first. It
 	// sets their ClaimedUntil to until, increments their Version, and
 	// returns them as stored. Concurrent calls, from any number of
 	// processes, never return the same order while its claim lasts.
 	ClaimStale(ctx context.Context, now, olderThan, until time.Time, limit int) ([]Order, error)
+	// ListByStatus returns up to limit orders in status, least recently
+	// updated first (ties broken by id), that come after the order with id
+	// `after` ("" for the start); an `after` not in that status is an apperr
+	// Invalid.
+	ListByStatus(ctx context.Context, status Status, after string, limit int) ([]Order, error)
 }

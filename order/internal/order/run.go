@@ -116,7 +116,7 @@ func (s *Service) await(ctx context.Context, o Order, done <-chan result) (Order
 func (s *Service) drive(ctx context.Context, o Order, retry bool) (Order, error) {
 	var err error
 	for failures := 1; ; failures++ {
-		o, err = s.runSaga(ctx, o)
+		o, err = s.step(ctx, o)
 		if err == nil || errors.Is(err, ErrStale) {
 			return o, err
 		}
@@ -130,12 +130,21 @@ func (s *Service) drive(ctx context.Context, o Order, retry bool) (Order, error)
 			}
 			break
 		}
-		if o.Status != Pending {
+		if !o.Status.InFlight() {
 			return o, nil
 		}
 	}
-	s.unclaim(ctx, &o)
+	s.giveUp(ctx, &o, err)
 	return o, err
+}
+
+// step runs what o's status calls for: the placement's saga, or the
+// cancellation.
+func (s *Service) step(ctx context.Context, o Order) (Order, error) {
+	if o.Status == Cancelling {
+		return s.runCancel(ctx, o)
+	}
+	return s.runSaga(ctx, o)
 }
 
 // reload reads o back after a failed step, so the next attempt starts from

@@ -14,17 +14,6 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 )
 
-// Reasons on errors PlaceOrder returns for orders that ended unsuccessfully.
-const (
-	ReasonOutOfStock      = "OUT_OF_STOCK"
-	ReasonPaymentDeclined = "PAYMENT_DECLINED"
-	ReasonUnknownProduct  = "UNKNOWN_PRODUCT"
-	// ReasonReservationExpired: the stock held for the order went back
-	// (its reservation expired) before the sale was committed; any money
-	// taken was refunded.
-	ReasonReservationExpired = "RESERVATION_EXPIRED"
-)
-
 // Limits on a PlaceOrder request.
 const (
 	MaxItems    = 100
@@ -48,6 +37,7 @@ type Service struct {
 	after     time.Duration
 
 	retryFirst, retryMax time.Duration
+	maxAttempts          int
 	runs                 runs
 	throttle             *overload.Throttle
 }
@@ -71,6 +61,11 @@ func WithRetryBackoff(first, max time.Duration) Option {
 	return func(s *Service) { s.retryFirst, s.retryMax = first, max }
 }
 
+// WithMaxAttempts sets how many runs of an order's saga may stop short of
+// an end before the order is parked for an operator (default
+// DefaultMaxAttempts).
+func WithMaxAttempts(n int) Option { return func(s *Service) { s.maxAttempts = n } }
+
 // WithThrottle makes PlaceOrder refuse new orders, before creating them,
 // in proportion to how often the peers refuse the sagas' steps for
 // overload (platform/overload.Throttle). Without it no order is refused.
@@ -83,7 +78,7 @@ func NewService(store Store, inv Inventory, pay Payment, logger *slog.Logger, op
 	}
 	s := &Service{store: store, inventory: inv, payment: pay, logger: logger,
 		now: time.Now, newID: newOrderID, after: DefaultRecoveryAfter,
-		retryFirst: DefaultRetryFirst, retryMax: DefaultRetryMax, runs: newRuns()}
+		retryFirst: DefaultRetryFirst, retryMax: DefaultRetryMax, maxAttempts: DefaultMaxAttempts, runs: newRuns()}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -92,6 +87,9 @@ func NewService(store Store, inv Inventory, pay Payment, logger *slog.Logger, op
 	}
 	if s.after <= 0 {
 		return nil, fmt.Errorf("order: recovery-after %v must be positive", s.after)
+	}
+	if s.maxAttempts < 1 {
+		return nil, fmt.Errorf("order: max attempts %d must be at least 1", s.maxAttempts)
 	}
 	if s.retryFirst <= 0 || s.retryMax < s.retryFirst {
 		return nil, fmt.Errorf("order: retry backoff %v..%v: want 0 < first <= max", s.retryFirst, s.retryMax)
@@ -247,51 +245,44 @@ func outcomeError(o Order) error {
 		switch o.Reason {
 		case ReasonUnknownProduct:
 			return apperr.New(apperr.Invalid, "order %s rejected: it names a product that does not exist", o.ID).WithReason(o.Reason, "order_id", o.ID)
+		case ReasonMixedCurrency:
+			return apperr.New(apperr.Invalid, "order %s rejected: its products are priced in different currencies", o.ID).WithReason(o.Reason, "order_id", o.ID)
 		case ReasonReservationExpired:
 			return apperr.New(apperr.FailedPrecondition, "order %s rejected: its stock reservation expired; nothing was charged", o.ID).WithReason(o.Reason, "order_id", o.ID)
 		}
 		return apperr.New(apperr.FailedPrecondition, "order %s rejected: out of stock", o.ID).WithReason(ReasonOutOfStock, "order_id", o.ID)
 	case PaymentDeclined:
 		return apperr.New(apperr.FailedPrecondition, "order %s: payment declined", o.ID).WithReason(ReasonPaymentDeclined, "order_id", o.ID)
+	case PaymentFailed:
+		return apperr.New(apperr.FailedPrecondition, "order %s: the payment provider refused the payment details; nothing was charged", o.ID).
+			WithReason(ReasonPaymentFailed, "order_id", o.ID)
 	}
 	return nil
-}
-
-// unclaim gives up this run's claim on o after a failed step. It runs even
-// when ctx is already cancelled (the caller gave up): without it, the order
-// stays held until the claim runs out. UpdatedAt moves, so recovery waits
-// its grace period from the failure before trying again.
-func (s *Service) unclaim(ctx context.Context, o *Order) {
-	ctx, cancel := deadline.Detach(ctx, api.RecordBudget)
-	defer cancel()
-	o.ClaimedUntil = time.Time{}
-	o.UpdatedAt = s.clock()
-	if err := s.update(ctx, o); err != nil {
-		s.logger.WarnContext(ctx, "could not give up the claim on an order; it runs out by itself",
-			"order_id", o.ID, "err", err)
-	}
 }
 
 // runSaga drives a claimed, pending order to a final state, resuming after
 // the last step its history records: a run that crashed or failed part way
 // is continued, never repeated from the start. If a step's outcome is
 // unknown (a peer unreachable or too slow) the order stays PENDING and the
-// error is returned.
+// error is returned; a peer's final refusal ends the order, after whatever
+// must be given back is given back.
 //
 // DESIGN.md, order flow: every step is recorded, and every peer call is
 // idempotent by order id, so repeating the step a crash interrupted is safe.
 func (s *Service) runSaga(ctx context.Context, o Order) (Order, error) {
+	reservedNow := false
 	if !o.Reached(StepReserved) {
 		res, err := s.inventory.Reserve(deadline.Keep(ctx, api.RecordBudget), o.ID, o.Items)
 		s.throttle.Observe(err)
-		if err != nil {
-			if reason, final := reserveRefusal(err); final {
-				// Nothing is held and nothing was charged: the charge comes
-				// only after the reservation is recorded.
-				o.Reason = reason
-				return s.finish(ctx, o, Rejected, StepRejected, err.Error())
-			}
-			return o, fmt.Errorf("reserve stock of order %s: %w", o.ID, err)
+		switch v := reserveVerdict(err); v.kind {
+		case proceed:
+		case end:
+			// Nothing is held and nothing was charged: the charge comes
+			// only after the reservation is recorded.
+			o.Reason = v.reason
+			return s.finish(ctx, o, v.status, StepRejected, err.Error())
+		default:
+			return s.stopShort(ctx, o, v, "reserve stock", err)
 		}
 		o.Lines, o.Total = res.Lines, res.Total
 		s.record(&o, StepReserved, fmt.Sprintf("total %d %s", res.Total.Minor, res.Total.Currency))
@@ -300,22 +291,41 @@ func (s *Service) runSaga(ctx context.Context, o Order) (Order, error) {
 		if err := s.save(ctx, &o, StepReserved); err != nil {
 			return o, err
 		}
+		reservedNow = true
 	}
 
 	if !o.Reached(StepCharged) {
+		if !reservedNow {
+			// A resumed run: the reservation may have expired while the
+			// order waited (a provider outage longer than its TTL). Take no
+			// money for stock that is gone; a repeated Reserve also holds
+			// the stock for another TTL.
+			_, err := s.inventory.Reserve(deadline.Keep(ctx, api.RecordBudget), o.ID, o.Items)
+			s.throttle.Observe(err)
+			switch v := reserveVerdict(err); v.kind {
+			case proceed:
+			case end:
+				// An earlier run may have charged before it crashed: give
+				// that back too.
+				return s.refundAndReject(ctx, o, v.reason, err)
+			default:
+				return s.stopShort(ctx, o, v, "check the reservation", err)
+			}
+		}
 		// A repeat after a crash is answered from payment's record of this
 		// order id: the customer is charged once.
 		charge, err := s.payment.Charge(deadline.Keep(ctx, api.RecordBudget), o.ID, o.Total, o.PaymentToken)
 		s.throttle.Observe(err)
-		switch {
-		case err == nil && charge.Declined:
-			return s.decline(ctx, o, charge.DeclineReason)
-		case apperr.CodeOf(err) == apperr.Invalid:
-			// Payment refused the request before charging; repeating it
-			// cannot help.
-			return s.decline(ctx, o, err.Error())
-		case err != nil:
-			return o, fmt.Errorf("charge order %s: %w", o.ID, err)
+		switch v := chargeVerdict(charge, err); v.kind {
+		case proceed:
+		case end:
+			detail := charge.DeclineReason
+			if err != nil {
+				detail = err.Error()
+			}
+			return s.releaseAndEnd(ctx, o, v, detail)
+		default:
+			return s.stopShort(ctx, o, v, "charge", err)
 		}
 		s.record(&o, StepCharged, "")
 		if err := s.save(ctx, &o, StepCharged); err != nil {
@@ -325,55 +335,62 @@ func (s *Service) runSaga(ctx context.Context, o Order) (Order, error) {
 
 	err := s.inventory.Commit(deadline.Keep(ctx, api.RecordBudget), o.ID)
 	s.throttle.Observe(err)
-	if err != nil {
-		if apperr.CodeOf(err) == apperr.FailedPrecondition {
-			// The reservation is gone (it expired while the order was
-			// stuck): the stock may be sold to someone else, so give the
-			// money back.
-			return s.refundAndReject(ctx, o, err)
+	switch v := commitVerdict(err); v.kind {
+	case proceed:
+		return s.finish(ctx, o, Confirmed, StepCommitted, "")
+	case end:
+		return s.refundAndReject(ctx, o, v.reason, err)
+	default:
+		return s.stopShort(ctx, o, v, "commit stock", err)
+	}
+}
+
+// stopShort ends a run at a step whose verdict is not final: an answer
+// that only an operator can settle parks the order; an outage, an unknown
+// outcome or an unexpected answer leaves it as it is and returns the error,
+// for a later run.
+func (s *Service) stopShort(ctx context.Context, o Order, v verdict, step string, err error) (Order, error) {
+	switch v.kind {
+	case park:
+		return s.park(ctx, o, v.attention)
+	case unexpected:
+		s.logger.ErrorContext(ctx, "a peer answered a step of the saga in a way no contract declares; retrying",
+			"order_id", o.ID, "step", step, "err", err)
+	}
+	return o, fmt.Errorf("%s of order %s: %w", step, o.ID, err)
+}
+
+// releaseAndEnd gives back the stock of an order whose payment was refused
+// (declined, or failed) and ends it with v's status and reason.
+func (s *Service) releaseAndEnd(ctx context.Context, o Order, v verdict, detail string) (Order, error) {
+	err := s.inventory.Release(deadline.Keep(ctx, api.RecordBudget), o.ID)
+	if rv := releaseVerdict(err); rv.kind != proceed {
+		return s.stopShort(ctx, o, rv, "release stock", err)
+	}
+	step := StepDeclined
+	if v.status == PaymentFailed {
+		step = StepPaymentFailed
+	}
+	o.Reason = v.reason
+	return s.finish(ctx, o, v.status, step, detail)
+}
+
+// refundAndReject compensates an order whose stock could not be committed,
+// or whose reservation is gone before the charge: refund whatever was
+// taken, release what may still be held, end REJECTED with reason.
+func (s *Service) refundAndReject(ctx context.Context, o Order, reason string, cause error) (Order, error) {
+	if !o.Reached(StepRefunded) {
+		err := s.payment.Refund(deadline.Keep(ctx, api.RecordBudget), o.ID)
+		if v := refundVerdict(err); v.kind != proceed {
+			return s.stopShort(ctx, o, v, "refund after losing the reservation", err)
 		}
-		return o, fmt.Errorf("commit stock of order %s: %w", o.ID, err)
+		s.record(&o, StepRefunded, cause.Error())
 	}
-	return s.finish(ctx, o, Confirmed, StepCommitted, "")
-}
-
-// reserveRefusal tells a final refusal of Reserve, with the reason the order
-// is rejected for, from a failure that a retry may overcome.
-func reserveRefusal(err error) (reason string, final bool) {
-	switch {
-	case apperr.ReasonOf(err) == ReasonReservationExpired:
-		return ReasonReservationExpired, true
-	case apperr.CodeOf(err) == apperr.FailedPrecondition:
-		return ReasonOutOfStock, true
-	case apperr.CodeOf(err) == apperr.NotFound || apperr.CodeOf(err) == apperr.Invalid:
-		// Inventory will never accept these items; retrying cannot help.
-		return ReasonUnknownProduct, true
+	err := s.inventory.Release(deadline.Keep(ctx, api.RecordBudget), o.ID)
+	if v := releaseVerdict(err); v.kind != proceed {
+		return s.stopShort(ctx, o, v, "release stock", err)
 	}
-	return "", false
-}
-
-// decline releases the stock of an order whose payment was refused and
-// ends it PAYMENT_DECLINED.
-func (s *Service) decline(ctx context.Context, o Order, detail string) (Order, error) {
-	if err := s.inventory.Release(deadline.Keep(ctx, api.RecordBudget), o.ID); err != nil {
-		return o, fmt.Errorf("release stock of declined order %s: %w", o.ID, err)
-	}
-	o.Reason = ReasonPaymentDeclined
-	return s.finish(ctx, o, PaymentDeclined, StepDeclined, detail)
-}
-
-// refundAndReject compensates a charged order whose stock could not be
-// committed: refund, release what may still be held, end REJECTED.
-func (s *Service) refundAndReject(ctx context.Context, o Order, cause error) (Order, error) {
-	// NotFound: payment holds no charge for the order, so nothing to give back.
-	if err := s.payment.Refund(deadline.Keep(ctx, api.RecordBudget), o.ID); err != nil && apperr.CodeOf(err) != apperr.NotFound {
-		return o, fmt.Errorf("refund order %s after losing its reservation: %w", o.ID, err)
-	}
-	s.record(&o, StepRefunded, cause.Error())
-	if err := s.inventory.Release(deadline.Keep(ctx, api.RecordBudget), o.ID); err != nil {
-		return o, fmt.Errorf("release stock of order %s: %w", o.ID, err)
-	}
-	o.Reason = ReasonReservationExpired
+	o.Reason = reason
 	return s.finish(ctx, o, Rejected, StepRejected, "reservation lost before commit")
 }
 
@@ -447,56 +464,43 @@ func (s *Service) ListOrders(ctx context.Context, customerID string, pageSize in
 	if customerID == "" {
 		return nil, "", apperr.New(apperr.Invalid, "customer id is required")
 	}
-	switch {
-	case pageSize < 0:
-		return nil, "", apperr.New(apperr.Invalid, "page_size must not be negative")
-	case pageSize == 0:
-		pageSize = 20
-	case pageSize > 100:
-		pageSize = 100
+	pageSize, err := pageLen(pageSize)
+	if err != nil {
+		return nil, "", err
 	}
 	orders, err := s.store.ListByCustomer(ctx, customerID, pageToken, pageSize+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("list orders: %w", err)
 	}
-	next := ""
-	if len(orders) > pageSize {
-		orders = orders[:pageSize]
-		next = orders[len(orders)-1].ID
-	}
-	return orders, next, nil
+	return page(orders, pageSize)
 }
 
-// CancelOrder refunds, then restocks a confirmed order. The refund is
-// recorded before the restock, so a repeat after a failure (or a crash)
-// between the two restocks without refunding again. Cancelling a cancelled
-// order returns it; a concurrent cancellation fails with ErrStale (apperr
-// Aborted).
-func (s *Service) CancelOrder(ctx context.Context, id string) (Order, error) {
-	o, err := s.GetOrder(ctx, id)
-	if err != nil {
-		return Order{}, err
+// Page sizes of the listing calls.
+const (
+	DefaultPageLen = 20
+	MaxPageLen     = 100
+)
+
+// pageLen validates a requested page size: 0 means the default, more than
+// the maximum means the maximum.
+func pageLen(n int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, apperr.New(apperr.Invalid, "page_size must not be negative")
+	case n == 0:
+		return DefaultPageLen, nil
 	}
-	switch o.Status {
-	case Cancelled:
-		return o, nil
-	case Confirmed:
-	default:
-		return Order{}, apperr.New(apperr.FailedPrecondition, "order %s is %s and cannot be cancelled", id, o.Status)
+	return min(n, MaxPageLen), nil
+}
+
+// page cuts orders, read with one more than size, to a page and the token
+// of the next one ("" when this is the last).
+func page(orders []Order, size int) ([]Order, string, error) {
+	if len(orders) <= size {
+		return orders, "", nil
 	}
-	if !o.Reached(StepRefunded) {
-		if err := s.payment.Refund(deadline.Keep(ctx, api.RecordBudget), o.ID); err != nil {
-			return o, fmt.Errorf("refund order %s: %w", o.ID, err)
-		}
-		s.record(&o, StepRefunded, "")
-		if err := s.save(ctx, &o, StepRefunded); err != nil {
-			return o, err
-		}
-	}
-	if err := s.inventory.Release(deadline.Keep(ctx, api.RecordBudget), o.ID); err != nil {
-		return o, fmt.Errorf("restock order %s: %w", o.ID, err)
-	}
-	return s.finish(ctx, o, Cancelled, StepRestocked, "")
+	orders = orders[:size]
+	return orders, orders[len(orders)-1].ID, nil
 }
 
 // newOrderID returns a random, URL-safe order id.

@@ -55,7 +55,7 @@ func New(pool *pgxpool.Pool) (*Store, error) {
 
 // orderColumns are the columns scanOrder reads, in its order.
 const orderColumns = `id, customer_id, idempotency_key, request_hash, payment_token, status, reason,
-	total_minor, currency, claimed_until, version, created_at, updated_at`
+	total_minor, currency, claimed_until, version, created_at, updated_at, attention, attempts, next_attempt_at`
 
 // Create implements order.Store. The insert does nothing when the key is
 // taken, and then the order that holds it is read: of two concurrent
@@ -71,10 +71,11 @@ func (s *Store) Create(ctx context.Context, o order.Order) (order.Order, bool, e
 
 	tag, err := tx.Exec(ctx, `
 		INSERT INTO orders (`+orderColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		ON CONFLICT (customer_id, idempotency_key) DO NOTHING`,
 		o.ID, o.CustomerID, o.IdempotencyKey, o.RequestHash, o.PaymentToken, o.Status.String(), o.Reason,
-		o.Total.Minor, o.Total.Currency, nullTime(o.ClaimedUntil), o.Version, o.CreatedAt, o.UpdatedAt)
+		o.Total.Minor, o.Total.Currency, nullTime(o.ClaimedUntil), o.Version, o.CreatedAt, o.UpdatedAt,
+		o.Attention, o.Attempts, nullTime(o.NextAttemptAt))
 	if err != nil {
 		return order.Order{}, false, fmt.Errorf("insert order: %w", err)
 	}
@@ -132,24 +133,42 @@ func (s *Store) Update(ctx context.Context, o *order.Order) error {
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 
+	// The state machine is the domain's (order.AllowedFrom); the WHERE
+	// clause applies it in the same statement that checks the version.
+	from := order.AllowedFrom(n.Status)
+	names := make([]string, len(from))
+	for i, st := range from {
+		names[i] = st.String()
+	}
 	tag, err := tx.Exec(ctx, `
 		UPDATE orders SET status = $3, reason = $4, total_minor = $5, currency = $6,
-			claimed_until = $7, updated_at = $8, version = version + 1
-		WHERE id = $1 AND version = $2`,
+			claimed_until = $7, updated_at = $8, attention = $9, attempts = $10, next_attempt_at = $11,
+			version = version + 1
+		WHERE id = $1 AND version = $2 AND status = ANY($12)`,
 		n.ID, n.Version, n.Status.String(), n.Reason, n.Total.Minor, n.Total.Currency,
-		nullTime(n.ClaimedUntil), n.UpdatedAt)
+		nullTime(n.ClaimedUntil), n.UpdatedAt, n.Attention, n.Attempts, nullTime(n.NextAttemptAt), names)
 	if err != nil {
 		return fmt.Errorf("update order %s: %w", n.ID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)`, n.ID).Scan(&exists); err != nil {
-			return fmt.Errorf("look up order %s: %w", n.ID, err)
-		}
-		if !exists {
+		var (
+			status  string
+			version int64
+		)
+		err := tx.QueryRow(ctx, `SELECT status, version FROM orders WHERE id = $1`, n.ID).Scan(&status, &version)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
 			return apperr.New(apperr.NotFound, "order %s not found", n.ID)
+		case err != nil:
+			return fmt.Errorf("look up order %s: %w", n.ID, err)
+		case version != n.Version:
+			return order.ErrStale
 		}
-		return order.ErrStale
+		cur, err := order.ParseStatus(status)
+		if err != nil {
+			return err
+		}
+		return order.TransitionError(n.ID, cur, n.Status)
 	}
 
 	b := &pgx.Batch{}
@@ -195,8 +214,9 @@ func (s *Store) ClaimStale(ctx context.Context, now, olderThan, until time.Time,
 	rows, err := s.pool.Query(ctx, `
 		WITH stale AS (
 			SELECT id FROM orders
-			WHERE status = 'PENDING' AND updated_at < $2
+			WHERE status IN ('PENDING', 'CANCELLING') AND updated_at < $2
 				AND (claimed_until IS NULL OR claimed_until <= $1)
+				AND (next_attempt_at IS NULL OR next_attempt_at <= $1)
 			ORDER BY updated_at, id
 			LIMIT $4
 			FOR UPDATE SKIP LOCKED
@@ -225,6 +245,24 @@ func (s *Store) ClaimStale(ctx context.Context, now, olderThan, until time.Time,
 		return nil, err
 	}
 	return orders, nil
+}
+
+// ListByStatus implements order.Store.
+func (s *Store) ListByStatus(ctx context.Context, status order.Status, after string, limit int) ([]order.Order, error) {
+	if after == "" {
+		return s.selectOrders(ctx, `WHERE status = $1 ORDER BY updated_at, id LIMIT $2`, status.String(), limit)
+	}
+	var at time.Time
+	err := s.pool.QueryRow(ctx, `SELECT updated_at FROM orders WHERE id = $1 AND status = $2`, after, status.String()).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.Invalid, "unknown page token")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up page token: %w", err)
+	}
+	return s.selectOrders(ctx, `
+		WHERE status = $1 AND (updated_at, id) > ($2, $3)
+		ORDER BY updated_at, id LIMIT $4`, status.String(), at, after, limit)
 }
 
 // selectOrders returns the orders matched by the SQL that follows
@@ -300,21 +338,25 @@ func (s *Store) loadChildren(ctx context.Context, orders []order.Order) error {
 // scanOrder reads one row of orderColumns.
 func scanOrder(row pgx.CollectableRow) (order.Order, error) {
 	var (
-		o       order.Order
-		status  string
-		claimed *time.Time
+		o             order.Order
+		status        string
+		claimed, next *time.Time
 	)
 	if err := row.Scan(&o.ID, &o.CustomerID, &o.IdempotencyKey, &o.RequestHash, &o.PaymentToken, &status, &o.Reason,
-		&o.Total.Minor, &o.Total.Currency, &claimed, &o.Version, &o.CreatedAt, &o.UpdatedAt); err != nil {
+		&o.Total.Minor, &o.Total.Currency, &claimed, &o.Version, &o.CreatedAt, &o.UpdatedAt,
+		&o.Attention, &o.Attempts, &next); err != nil {
 		return order.Order{}, err
 	}
-	st, err := parseStatus(status)
+	st, err := order.ParseStatus(status)
 	if err != nil {
 		return order.Order{}, err
 	}
 	o.Status = st
 	if claimed != nil {
 		o.ClaimedUntil = claimed.UTC()
+	}
+	if next != nil {
+		o.NextAttemptAt = next.UTC()
 	}
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
 	return o, nil
@@ -361,6 +403,9 @@ func normalize(o order.Order) order.Order {
 	if !o.ClaimedUntil.IsZero() {
 		o.ClaimedUntil = o.ClaimedUntil.UTC().Truncate(time.Microsecond)
 	}
+	if !o.NextAttemptAt.IsZero() {
+		o.NextAttemptAt = o.NextAttemptAt.UTC().Truncate(time.Microsecond)
+	}
 	for i := range o.History {
 		o.History[i].At = o.History[i].At.UTC().Truncate(time.Microsecond)
 	}
@@ -373,15 +418,6 @@ func nullTime(t time.Time) any {
 		return nil
 	}
 	return t
-}
-
-func parseStatus(s string) (order.Status, error) {
-	for st := order.Pending; st <= order.Cancelled; st++ {
-		if st.String() == s {
-			return st, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown order status %q", s)
 }
 
 // qualified prefixes every column of a comma-separated list with table.

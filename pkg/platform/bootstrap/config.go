@@ -163,6 +163,14 @@ func ParseDuration(s string, def time.Duration) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
+// ParseInt parses s as an int, or returns def when s is empty.
+func ParseInt(s string, def int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	return strconv.Atoi(s)
+}
+
 // parsePairs reads "a=x,b=y" into a map; empty input gives an empty map.
 func parsePairs(s string) (map[string]string, error) {
 	out := map[string]string{}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 
 	"github.com/shopmesh/shopmesh/order/internal/order"
@@ -17,8 +18,12 @@ import (
 // unitPrice is what the fake inventory charges for one unit of anything.
 var unitPrice = order.Money{Currency: "EUR", Minor: 500}
 
-// declineToken is the payment token the fake payment declines.
-const declineToken = "tok_decline"
+// Payment tokens the fake payment treats as the provider would: declined,
+// and refused for another reason than the card.
+const (
+	declineToken = "tok_decline"
+	invalidToken = "tok_invalid"
+)
 
 // Reservation states of the fake inventory.
 const (
@@ -117,7 +122,7 @@ func (w *world) reserve(_ context.Context, orderID string, items []order.Item) (
 	if r := w.reservations[orderID]; r != nil {
 		if r.state == released {
 			return order.Reservation{}, apperr.New(apperr.FailedPrecondition, "reservation of %s was released", orderID).
-				WithReason(order.ReasonReservationExpired)
+				WithReason(api.ReasonReservationReleased)
 		}
 		return r.res, nil
 	}
@@ -137,7 +142,7 @@ func (w *world) commit(_ context.Context, orderID string) error {
 	defer w.mu.Unlock()
 	r := w.reservations[orderID]
 	if r == nil || r.state == released {
-		return apperr.New(apperr.FailedPrecondition, "no reservation to commit for %s", orderID).WithReason("NOT_RESERVED")
+		return apperr.New(apperr.FailedPrecondition, "no reservation to commit for %s", orderID).WithReason(api.ReasonNotReserved)
 	}
 	r.state = committed
 	return nil
@@ -165,6 +170,11 @@ func (w *world) charge(_ context.Context, orderID string, amount order.Money, to
 		}
 		return order.ChargeResult{Declined: p.declined, DeclineReason: declineReason(p.declined)}, nil
 	}
+	if token == invalidToken {
+		// Payment records the refusal and answers it on every repeat.
+		return order.ChargeResult{}, apperr.New(apperr.FailedPrecondition, "provider refused token %s", token).
+			WithReason(api.ReasonPaymentFailed)
+	}
 	p := &payment{amount: amount, declined: token == declineToken}
 	w.payments[orderID] = p
 	return order.ChargeResult{Declined: p.declined, DeclineReason: declineReason(p.declined)}, nil
@@ -186,7 +196,7 @@ func (w *world) refund(_ context.Context, orderID string) error {
 	case p == nil:
 		return apperr.New(apperr.NotFound, "no payment for %s", orderID)
 	case p.declined:
-		return apperr.New(apperr.FailedPrecondition, "payment of %s was declined", orderID)
+		return apperr.New(apperr.FailedPrecondition, "payment of %s was declined", orderID).WithReason(api.ReasonNothingToRefund)
 	}
 	p.refunded = true
 	return nil
@@ -269,6 +279,13 @@ func (c *crashStore) ListByCustomer(ctx context.Context, customerID, after strin
 		return nil, errCrashed
 	}
 	return c.Store.ListByCustomer(ctx, customerID, after, limit)
+}
+
+func (c *crashStore) ListByStatus(ctx context.Context, status order.Status, after string, limit int) ([]order.Order, error) {
+	if c.crashed.Load() {
+		return nil, errCrashed
+	}
+	return c.Store.ListByStatus(ctx, status, after, limit)
 }
 
 func (c *crashStore) ClaimStale(ctx context.Context, now, olderThan, until time.Time, limit int) ([]order.Order, error) {

@@ -81,6 +81,8 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Update", func(t *testing.T) { t.Parallel(); testUpdate(t, newStore) })
 	t.Run("ListByCustomer", func(t *testing.T) { t.Parallel(); testList(t, newStore) })
 	t.Run("ClaimStale", func(t *testing.T) { t.Parallel(); testClaimStale(t, newStore) })
+	t.Run("transitions", func(t *testing.T) { t.Parallel(); testTransitions(t, newStore) })
+	t.Run("ListByStatus", func(t *testing.T) { t.Parallel(); testListByStatus(t, newStore) })
 }
 
 func testCreate(t *testing.T, newStore NewStore) {
@@ -186,6 +188,7 @@ func testUpdate(t *testing.T, newStore NewStore) {
 		s := newStore(t)
 		o := mustCreate(t, s, newOrder("ord_1", "c-1", "k-1", base))
 		o.ClaimedUntil = base.Add(time.Minute)
+		o.Attempts, o.NextAttemptAt = 2, base.Add(90*time.Second)
 		o.Lines = []order.Line{{ProductID: "p-1", Quantity: 2, UnitPrice: order.Money{Currency: "EUR", Minor: 250}}}
 		o.Total = order.Money{Currency: "EUR", Minor: 500}
 		o.History = append(o.History, order.Event{At: base.Add(time.Second), Step: order.StepReserved, Detail: "total 500 EUR"})
@@ -360,10 +363,19 @@ func testClaimStale(t *testing.T, newStore NewStore) {
 		done := mustCreate(t, s, newOrder("ord_done", "c-1", "k-5", base))
 		done.Status = order.Confirmed
 		mustUpdate(t, s, &done)
-		return []string{"ord_stale", "ord_expired_claim"}
+		cancelling := newOrder("ord_cancelling", "c-1", "k-6", base.Add(2*time.Second))
+		cancelling.Status = order.Cancelling
+		mustCreate(t, s, cancelling)
+		parked := newOrder("ord_parked", "c-1", "k-7", base)
+		parked.Status, parked.Attention = order.NeedsAttention, "RETRIES_EXHAUSTED: test"
+		mustCreate(t, s, parked)
+		dueLater := newOrder("ord_due_later", "c-1", "k-8", base)
+		dueLater.NextAttemptAt = now.Add(time.Hour) // its last run stopped short; recovery waits
+		mustCreate(t, s, dueLater)
+		return []string{"ord_stale", "ord_expired_claim", "ord_cancelling"}
 	}
 
-	t.Run("claims pending orders nobody holds that are old enough", func(t *testing.T) {
+	t.Run("claims orders under way that nobody holds, old enough and due", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
 		want := setup(t, s)
@@ -406,8 +418,8 @@ func testClaimStale(t *testing.T, newStore NewStore) {
 		if err != nil {
 			t.Fatalf("ClaimStale after the claims ran out: %v", err)
 		}
-		if len(again) != 3 {
-			t.Errorf("after the claims ran out: got %d orders, want 3", len(again))
+		if len(again) != 4 {
+			t.Errorf("after the claims ran out: got %d orders, want 4", len(again))
 		}
 	})
 
@@ -464,6 +476,78 @@ func testClaimStale(t *testing.T, newStore NewStore) {
 			if n != 1 {
 				t.Errorf("order %s claimed %d times, want once", id, n)
 			}
+		}
+	})
+}
+
+func testTransitions(t *testing.T, newStore NewStore) {
+	t.Run("exactly the changes the state machine allows are stored", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		n := 0
+		for _, from := range order.Statuses {
+			for _, to := range order.Statuses {
+				n++
+				o := newOrder(fmt.Sprintf("ord_%d", n), "c-1", fmt.Sprintf("k-%d", n), base)
+				o.Status = from
+				o = mustCreate(t, s, o)
+				before := o.Clone()
+				o.Status = to
+				o.UpdatedAt = base.Add(time.Second)
+				err := s.Update(t.Context(), &o)
+				switch allowed := order.CanTransition(from, to); {
+				case allowed && err != nil:
+					t.Errorf("%s to %s: %v, want it stored", from, to, err)
+				case !allowed && (apperr.CodeOf(err) != apperr.FailedPrecondition || apperr.ReasonOf(err) != "ILLEGAL_TRANSITION"):
+					t.Errorf("%s to %s: got %v, want FailedPrecondition ILLEGAL_TRANSITION", from, to, err)
+				case !allowed:
+					if d := diff(before, mustGet(t, s, o.ID)); d != "" {
+						t.Errorf("%s to %s was refused but changed the order (-want +got):\n%s", from, to, d)
+					}
+				}
+			}
+		}
+	})
+}
+
+func testListByStatus(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	for i, at := range []time.Duration{3, 1, 2} {
+		o := newOrder(fmt.Sprintf("ord_p%d", i), "c-1", fmt.Sprintf("k-p%d", i), base)
+		o.Status, o.Attention, o.UpdatedAt = order.NeedsAttention, "RETRIES_EXHAUSTED: test", base.Add(at*time.Second)
+		mustCreate(t, s, o)
+	}
+	mustCreate(t, s, newOrder("ord_pending", "c-1", "k-x", base))
+
+	t.Run("pages walk the least recently changed first", func(t *testing.T) {
+		t.Parallel()
+		var ids []string
+		after := ""
+		for range 3 {
+			page, err := s.ListByStatus(t.Context(), order.NeedsAttention, after, 2)
+			if err != nil {
+				t.Fatalf("ListByStatus: %v", err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, o := range page {
+				ids = append(ids, o.ID)
+				if o.Attention == "" {
+					t.Errorf("order %s listed without its attention", o.ID)
+				}
+			}
+			after = page[len(page)-1].ID
+		}
+		if d := diff([]string{"ord_p1", "ord_p2", "ord_p0"}, ids); d != "" {
+			t.Errorf("parked orders differ (-want +got):\n%s", d)
+		}
+	})
+
+	t.Run("a page token not in that status is invalid", func(t *testing.T) {
+		t.Parallel()
+		if _, err := s.ListByStatus(t.Context(), order.NeedsAttention, "ord_pending", 2); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("got %v, want Invalid", err)
 		}
 	})
 }
