@@ -26,6 +26,9 @@ const (
 	// for another reason than the card (e.g. an invalid token); nothing was
 	// taken, now or on any repeat.
 	ReasonPaymentFailed = "PAYMENT_FAILED"
+	// ReasonPaymentRefunded (payment.Charge): the order's payment was given
+	// back, or is being; it is not taken again under the same order id.
+	ReasonPaymentRefunded = "PAYMENT_REFUNDED"
 	// ReasonNothingToRefund (payment.Refund): the payment took no money
 	// (declined, failed, or voided before it was sent).
 	ReasonNothingToRefund = "NOTHING_TO_REFUND"
@@ -67,6 +70,7 @@ var Refusals = map[string][]Refusal{
 		{apperr.Invalid, ""},  // malformed amount or order id
 		{apperr.Conflict, ""}, // the order was charged another amount
 		{apperr.FailedPrecondition, ReasonPaymentFailed},
+		{apperr.FailedPrecondition, ReasonPaymentRefunded},
 	},
 	paymentv1.PaymentService_Refund_FullMethodName: {
 		{apperr.Invalid, ""},

@@ -92,9 +92,11 @@ func chargeVerdict(res ChargeResult, err error) verdict {
 		code == apperr.Invalid:
 		// Refused before anything was taken, now and on every repeat.
 		return ending(PaymentFailed, ReasonPaymentFailed)
-	case code == apperr.Conflict:
-		// Payment holds a charge of another amount for this order: a bug
-		// somewhere, with money involved.
+	case code == apperr.Conflict,
+		code == apperr.FailedPrecondition && reason == api.ReasonPaymentRefunded:
+		// Payment holds a charge of another amount for this order, or gave
+		// the money back while this run meant to take it: money is
+		// involved and the saga cannot tell what the customer is owed.
 		return parking(AttentionUnexpected, err)
 	case transient(err):
 		return again

@@ -75,6 +75,8 @@ const (
 	ReasonNothingToRefund = api.ReasonNothingToRefund
 	// ReasonRefundFailed: the provider refused the refund.
 	ReasonRefundFailed = api.ReasonRefundFailed
+	// ReasonPaymentRefunded: a Charge of an order whose payment was given back.
+	ReasonPaymentRefunded = api.ReasonPaymentRefunded
 )
 
 // Payment is the record of one order's charge.
@@ -210,8 +212,9 @@ func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Mic
 // provider; a repeat returns the recorded payment, or finishes an attempt
 // whose outcome was unknown. Errors: Invalid; Conflict (another amount than
 // recorded); FailedPrecondition with ReasonPaymentFailed (the provider
-// refused, nothing charged); Unavailable (outcome still unknown: repeat
-// with the same order id). A decline is a Declined payment, not an error.
+// refused, nothing charged) or ReasonPaymentRefunded (the payment was given
+// back); Unavailable (outcome still unknown: repeat with the same order
+// id). A decline is a Declined payment, not an error.
 func (s *Service) Charge(ctx context.Context, orderID string, amount Money, token string) (Payment, error) {
 	if orderID == "" {
 		return Payment{}, apperr.New(apperr.Invalid, "order id is required")
@@ -255,6 +258,11 @@ func (s *Service) Charge(ctx context.Context, orderID string, amount Money, toke
 			}
 		case Failed:
 			return Payment{}, failedCharge(p)
+		case RefundPending, Refunded:
+			// The money was given back (or is being): this order will not
+			// be charged again under its id.
+			return Payment{}, apperr.New(apperr.FailedPrecondition, "the payment of order %s was refunded; it is not taken again", orderID).
+				WithReason(ReasonPaymentRefunded, "order_id", orderID)
 		default:
 			return p, nil
 		}
