@@ -150,6 +150,63 @@ func TestSaga(t *testing.T) {
 		}
 	})
 
+	t.Run("the provider refuses the payment details: 422, PAYMENT_FAILED, the stock back at once", func(t *testing.T) {
+		ctx := t.Context()
+		before, charges := c.product(ctx, "p-1003").Available, sim.stats(t).Charges
+		status, body := c.place(ctx, "refused", "invalid-1", "p-1003", 2, "tok_invalid")
+		var p struct {
+			Type    string `json:"type"`
+			OrderID string `json:"order_id"`
+		}
+		_ = json.Unmarshal(body, &p)
+		if status != http.StatusUnprocessableEntity || !strings.HasSuffix(p.Type, "/payment_failed") {
+			t.Fatalf("status %d (%s), want 422 payment_failed", status, body)
+		}
+		if o := c.order(t, "refused", p.OrderID); o.Status != "PAYMENT_FAILED" {
+			t.Errorf("order %s is %s, want PAYMENT_FAILED", p.OrderID, o.Status)
+		}
+		// At once, not when the reservation would have expired.
+		if got := c.product(ctx, "p-1003").Available; got != before {
+			t.Errorf("stock of p-1003 is %d right after the refusal, want %d (back)", got, before)
+		}
+		if got := sim.stats(t).Charges - charges; got != 0 {
+			t.Errorf("%d charges for a refused payment, want 0", got)
+		}
+	})
+
+	t.Run("a cancellation while inventory is down: 202 CANCELLING, then CANCELLED with the stock back", func(t *testing.T) {
+		ctx := t.Context()
+		before := c.product(ctx, "p-1003").Available
+		status, body := c.place(ctx, "canceller", "cancel-1", "p-1003", 1, "tok_visa")
+		if status != http.StatusCreated {
+			t.Fatalf("place: status %d (%s), want 201", status, body)
+		}
+		id, refunds := idOf(body), sim.stats(t).Refunds
+		inv := s.Containers["inventory"]
+		stop := 10 * time.Second
+		if err := inv.Stop(ctx, &stop); err != nil {
+			t.Fatalf("stop inventory: %v", err)
+		}
+		var o order
+		status, _ = c.do(ctx, http.MethodPost, "/v1/orders/"+id+"/cancel", map[string]string{"Authorization": stack.Bearer("canceller")}, nil, &o)
+		if status != http.StatusAccepted || o.Status != "CANCELLING" {
+			t.Errorf("cancel with inventory down: status %d, order %s; want 202 CANCELLING", status, o.Status)
+		}
+		if got := sim.stats(t).Refunds - refunds; got != 1 {
+			t.Errorf("%d refunds while inventory is down, want 1: the money goes back first", got)
+		}
+		if err := inv.Start(ctx); err != nil {
+			t.Fatalf("start inventory: %v", err)
+		}
+		c.waitOrderID(t, "canceller", id, "CANCELLED", 90*time.Second)
+		if got := c.product(ctx, "p-1003").Available; got != before {
+			t.Errorf("stock of p-1003 is %d after the cancellation, want %d (back)", got, before)
+		}
+		if got := sim.stats(t).Refunds - refunds; got != 1 {
+			t.Errorf("%d refunds in all, want 1", got)
+		}
+	})
+
 	t.Run("order service killed between charge and commit: recovery confirms, one charge", func(t *testing.T) {
 		ctx := t.Context()
 		before, charges := c.product(ctx, "p-1002").Available, sim.stats(t).Charges
@@ -294,6 +351,7 @@ func newPaysim(t *testing.T, s *stack.Stack) *paysim {
 type paysimStats struct {
 	Charges  int `json:"charges"`
 	Declines int `json:"declines"`
+	Refunds  int `json:"refunds"`
 }
 
 func (p *paysim) stats(t *testing.T) paysimStats {
