@@ -36,8 +36,8 @@ type Outcome struct {
 	Orders []Order
 }
 
-// Settle waits until no order of the placements' customers is PENDING (or
-// timeout passes) and returns every placement with its customer's orders.
+// Settle waits until no order of the placements' customers is under way
+// (PENDING or CANCELLING; or timeout passes) and returns every placement with its customer's orders.
 // It reads with bearer(customer) through the gateway, a few customers at a
 // time, retrying refusals (503, 429) as a client would.
 func Settle(ctx context.Context, gateway string, bearer func(string) string, ps []load.Placement, timeout time.Duration) ([]Outcome, error) {
@@ -74,7 +74,7 @@ func Settle(ctx context.Context, gateway string, bearer func(string) string, ps 
 						firstErr = err
 					}
 					still = append(still, i)
-				case anyPending(orders):
+				case anyUnderWay(orders):
 					still = append(still, i)
 				}
 				out[i].Orders = orders
@@ -86,7 +86,7 @@ func Settle(ctx context.Context, gateway string, bearer func(string) string, ps 
 			break
 		}
 		if time.Now().After(end) {
-			return out, fmt.Errorf("%d customers still have a PENDING order (or could not be read) after %v; first error: %v", len(pending), timeout, firstErr)
+			return out, fmt.Errorf("%d customers still have an order under way (or could not be read) after %v; first error: %v", len(pending), timeout, firstErr)
 		}
 		select {
 		case <-ctx.Done():
@@ -97,9 +97,11 @@ func Settle(ctx context.Context, gateway string, bearer func(string) string, ps 
 	return out, nil
 }
 
-func anyPending(orders []Order) bool {
+// anyUnderWay reports whether a placement or a cancellation of orders is
+// still under way (docs/order-states.md).
+func anyUnderWay(orders []Order) bool {
 	for _, o := range orders {
-		if o.Status == "PENDING" {
+		if o.Status == "PENDING" || o.Status == "CANCELLING" {
 			return true
 		}
 	}
@@ -158,7 +160,8 @@ func Answers(outcomes []Outcome, allowed ...int) error {
 //
 //   - 201: one order, CONFIRMED, the one the answer named;
 //   - 202: one order, the one the answer named, ended in a final state;
-//   - 402: one order, PAYMENT_DECLINED; 409: one order, REJECTED;
+//   - 402: one order, PAYMENT_DECLINED; 409: one order, REJECTED; 422
+//     naming an order: that order, PAYMENT_FAILED;
 //   - 429, 503, 504 or no answer: no CONFIRMED order: a 5xx means no order
 //     was created, or nothing will be charged for it.
 func Promises(outcomes []Outcome) error {
@@ -190,6 +193,10 @@ func promise(o Outcome) error {
 		return one("PAYMENT_DECLINED")
 	case http.StatusConflict:
 		return one("REJECTED")
+	case http.StatusUnprocessableEntity:
+		if o.OrderID != "" {
+			return one("PAYMENT_FAILED")
+		}
 	}
 	for _, ord := range o.Orders {
 		if ord.Status == "CONFIRMED" {
