@@ -104,6 +104,28 @@ func TestServer_Faults(t *testing.T) {
 		}
 	})
 
+	t.Run("answer latency charges at once and answers late", func(t *testing.T) {
+		t.Parallel()
+		const late = 300 * time.Millisecond
+		s := newSim(t, paysim.WithFaults(paysim.Faults{AnswerLatency: paysim.Duration(late)}))
+		answered := make(chan response, 1)
+		go func() { answered <- s.charge(t, "k1", body100) }()
+		// The charge is made long before the answer comes.
+		deadline := time.Now().Add(5 * time.Second)
+		for s.Stats().Charges == 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		select {
+		case r := <-answered:
+			t.Fatalf("answered (%d) as soon as it charged, want %v later", r.status, late)
+		default:
+		}
+		if r := <-answered; r.status != http.StatusOK {
+			t.Errorf("got status %d (%s), want 200", r.status, r.body)
+		}
+		wantStats(t, s, paysim.Stats{Charges: 1})
+	})
+
 	t.Run("drop charges, then closes the connection unanswered", func(t *testing.T) {
 		t.Parallel()
 		s := newSim(t, paysim.WithFaults(paysim.Faults{DropRate: 1}))

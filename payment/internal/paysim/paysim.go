@@ -18,6 +18,7 @@
 //	GET  /v1/refunds?idempotency_key=K     the refund created with key K, 404 if none
 //	GET  /v1/stats                         counters (no API key needed)
 //	GET  /admin/faults, POST /admin/faults the faults in force (JSON, see Faults)
+//	GET  /admin/charges                    every charge, with the Idempotency-Key it was made with
 //	POST /admin/reset                      forget every charge, refund and counter; no faults
 //
 // The /v1 routes except stats, and the POST admin routes, need
@@ -39,6 +40,11 @@
 //     until the client gives up (or the simulator stops); nothing is done.
 //     Use it to push a client past its timeout.
 //   - PAYSIM_ERROR_RATE ("error_rate"): answer 500 at once; nothing is done.
+//   - PAYSIM_ANSWER_LATENCY ("answer_latency"): for POST /v1/charges and
+//     /v1/refunds, do the work, then wait this long before answering (or
+//     dropping the answer): the money moves at once and the client learns it
+//     late, so a test can act in between, e.g. kill the caller after the
+//     charge is made and before it is recorded.
 //   - PAYSIM_DROP_RATE ("drop_rate"): for POST /v1/charges and /v1/refunds,
 //     do the work (the charge or refund is recorded and counted), then
 //     close the connection without an answer: the client cannot know the
@@ -59,6 +65,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -130,10 +137,11 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // Faults is what the simulator does wrong on purpose (see the package doc).
 // The zero value is a well-behaved provider.
 type Faults struct {
-	Latency   Duration `json:"latency"`
-	HangRate  float64  `json:"hang_rate"`
-	ErrorRate float64  `json:"error_rate"`
-	DropRate  float64  `json:"drop_rate"`
+	Latency       Duration `json:"latency"`
+	HangRate      float64  `json:"hang_rate"`
+	ErrorRate     float64  `json:"error_rate"`
+	DropRate      float64  `json:"drop_rate"`
+	AnswerLatency Duration `json:"answer_latency"`
 }
 
 // Validate reports a fault setting that makes no sense.
@@ -141,6 +149,9 @@ func (f Faults) Validate() error {
 	var errs []error
 	if f.Latency < 0 {
 		errs = append(errs, fmt.Errorf("latency %v is negative", time.Duration(f.Latency)))
+	}
+	if f.AnswerLatency < 0 {
+		errs = append(errs, fmt.Errorf("answer_latency %v is negative", time.Duration(f.AnswerLatency)))
 	}
 	for _, r := range []struct {
 		name string
@@ -153,17 +164,23 @@ func (f Faults) Validate() error {
 	return errors.Join(errs...)
 }
 
-// FaultsFromEnv reads PAYSIM_LATENCY, PAYSIM_HANG_RATE, PAYSIM_ERROR_RATE
-// and PAYSIM_DROP_RATE; unset means no such fault.
+// FaultsFromEnv reads PAYSIM_LATENCY, PAYSIM_ANSWER_LATENCY,
+// PAYSIM_HANG_RATE, PAYSIM_ERROR_RATE and PAYSIM_DROP_RATE; unset means no
+// such fault.
 func FaultsFromEnv(getenv func(string) string) (Faults, error) {
 	var f Faults
 	var errs []error
-	if s := getenv("PAYSIM_LATENCY"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("PAYSIM_LATENCY: %w", err))
+	for _, d := range []struct {
+		env string
+		dst *Duration
+	}{{"PAYSIM_LATENCY", &f.Latency}, {"PAYSIM_ANSWER_LATENCY", &f.AnswerLatency}} {
+		if s := getenv(d.env); s != "" {
+			v, err := time.ParseDuration(s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", d.env, err))
+			}
+			*d.dst = Duration(v)
 		}
-		f.Latency = Duration(d)
 	}
 	for _, r := range []struct {
 		env string
@@ -270,6 +287,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/stats", s.getStats)
 	mux.HandleFunc("GET /admin/faults", s.getFaults)
 	mux.HandleFunc("POST /admin/faults", s.auth(s.setFaults))
+	mux.HandleFunc("GET /admin/charges", s.auth(s.listCharges))
 	mux.HandleFunc("POST /admin/reset", s.auth(s.reset))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	return mux
@@ -418,6 +436,9 @@ func (s *Server) idempotent(kind string, next func(body []byte) outcome) http.Ha
 		}
 		hash := sha256.Sum256(body)
 		status, raw, replayed, drop := s.handleIdempotent(kind, key, hash, body, next)
+		if d := time.Duration(s.Faults().AnswerLatency); d > 0 && !s.sleep(r, d) {
+			return // the client gave up while the answer was on its way
+		}
 		if drop {
 			s.logger.Info("paysim fault: dropping the answer", "kind", kind, "idempotency_key", key, "status", status)
 			// Closes the connection (HTTP/1) or resets the stream (HTTP/2)
@@ -555,6 +576,32 @@ func (s *Server) findRefund(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rp)
 }
 
+// ChargeRecord is a charge with the Idempotency-Key it was made with, as
+// GET /admin/charges lists it.
+type ChargeRecord struct {
+	IdempotencyKey string `json:"idempotency_key"`
+	Charge
+}
+
+// Charges returns every charge made (declined attempts included), with its
+// key, in the order they were made.
+func (s *Server) Charges() []ChargeRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ChargeRecord
+	for k, e := range s.idem {
+		if key, ok := strings.CutPrefix(k, "charge/"); ok && e.id != "" {
+			out = append(out, ChargeRecord{IdempotencyKey: key, Charge: *s.charges[e.id]})
+		}
+	}
+	slices.SortFunc(out, func(a, b ChargeRecord) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func (s *Server) listCharges(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"charges": s.Charges()})
+}
+
 func (s *Server) getStats(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, s.Stats())
 }
@@ -576,7 +623,7 @@ func (s *Server) setFaults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.Info("paysim faults set", "latency", time.Duration(f.Latency), "hang_rate", f.HangRate,
-		"error_rate", f.ErrorRate, "drop_rate", f.DropRate)
+		"error_rate", f.ErrorRate, "drop_rate", f.DropRate, "answer_latency", time.Duration(f.AnswerLatency))
 	writeJSON(w, http.StatusOK, f)
 }
 

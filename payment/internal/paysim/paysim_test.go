@@ -360,3 +360,25 @@ func TestServer_Stats(t *testing.T) {
 		t.Errorf("got stats %+v, want %+v", got, want)
 	}
 }
+
+func TestServer_ListCharges(t *testing.T) {
+	t.Parallel()
+	s := newSim(t)
+	s.charge(t, "charge-ord-1", body100)
+	s.charge(t, "charge-ord-2", `{"amount":100,"currency":"eur","source":"tok_decline"}`)
+	s.charge(t, "charge-ord-1", body100) // a replay makes no second charge
+	if r := s.do(t, http.MethodGet, "/admin/charges", map[string]string{"Authorization": "Bearer wrong"}, ""); r.status != http.StatusUnauthorized {
+		t.Errorf("without the API key: got %d, want 401", r.status)
+	}
+	r := s.do(t, http.MethodGet, "/admin/charges", nil, "")
+	var list struct {
+		Charges []paysim.ChargeRecord `json:"charges"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &list); err != nil || r.status != http.StatusOK {
+		t.Fatalf("GET /admin/charges: %d %s (%v)", r.status, r.body, err)
+	}
+	if len(list.Charges) != 2 || list.Charges[0].IdempotencyKey != "charge-ord-1" || list.Charges[0].Status != "succeeded" ||
+		list.Charges[1].IdempotencyKey != "charge-ord-2" || list.Charges[1].Status != "declined" {
+		t.Errorf("got %+v, want ord-1 succeeded and ord-2 declined, once each", list.Charges)
+	}
+}
