@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -31,6 +32,8 @@ type Process struct {
 	Etcd     *clientv3.Client
 	// Conns holds the one connection per peer service.
 	Conns *grpcx.Conns
+	// resolver resolves the peers through etcd; nil without etcd.
+	resolver *discovery.Builder
 
 	Listener      net.Listener
 	AdminListener net.Listener
@@ -69,11 +72,10 @@ func Start(ctx context.Context, cfg Config, logOut io.Writer, getenv func(string
 		if p.Etcd, err = discovery.NewClient(cfg.EtcdEndpoints, p.etcdTLS(), p.Logger); err != nil {
 			return nil, err
 		}
-		builder, err := discovery.NewBuilder(p.Etcd, p.Logger)
-		if err != nil {
+		if p.resolver, err = discovery.NewBuilder(p.Etcd, p.Logger); err != nil {
 			return nil, err
 		}
-		connOpts = append(connOpts, grpcx.WithResolver(builder), grpcx.WithTarget(discovery.Target))
+		connOpts = append(connOpts, grpcx.WithResolver(p.resolver), grpcx.WithTarget(discovery.Target))
 	} else {
 		// Seed rule 2: DNS only as a fallback, and never quietly.
 		p.Logger.Warn("ETCD_ENDPOINTS is not set: NOT registering in etcd and resolving peers from PEER_TARGETS (DNS); instances will not be watched",
@@ -168,17 +170,26 @@ func (p *Process) Registrar() (lifecycle.Registrar, error) {
 	return r, nil
 }
 
-// PeersReady reports whether every peer has at least one registered
-// instance; a readiness check uses it. Without etcd (PEER_TARGETS) there is
-// nothing to ask, and it reports ready.
+// PeersReady reports whether this process can route to every peer: etcd
+// lists at least one instance of each, or, while etcd does not answer
+// within a second, the last set the process routes to holds one. An etcd
+// outage then costs no readiness (the cached routes keep serving, DESIGN.md
+// discovery), while a peer with no instance at all does. Without etcd
+// (PEER_TARGETS) there is nothing to ask, and it reports ready.
 func (p *Process) PeersReady(ctx context.Context, peers ...string) error {
 	if p.Etcd == nil {
 		return nil
 	}
 	for _, peer := range peers {
-		n, err := discovery.CountInstances(ctx, p.Etcd, peer)
+		askCtx, cancel := context.WithTimeout(ctx, time.Second)
+		n, err := discovery.CountInstances(askCtx, p.Etcd, peer)
+		cancel()
 		if err != nil {
-			return err
+			cached, ok := p.resolver.Known(peer)
+			if !ok || cached == 0 {
+				return fmt.Errorf("etcd does not answer (%w) and no instance of %s is known", err, peer)
+			}
+			continue
 		}
 		if n == 0 {
 			return fmt.Errorf("no instance of %s registered", peer)

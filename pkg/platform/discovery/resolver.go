@@ -48,6 +48,18 @@ type Builder struct {
 	skipped metric.Int64Counter
 	relists metric.Int64Counter
 	stats   resolverStats
+	known   sync.Map // service → int: the size of the set last handed to gRPC
+}
+
+// Known returns how many instances of service the last address set handed
+// to gRPC held, and false before any set was: what this process routes to
+// now, etcd or no etcd. A readiness check uses it while etcd is away.
+func (b *Builder) Known(service string) (int, bool) {
+	v, ok := b.known.Load(service)
+	if !ok {
+		return 0, false
+	}
+	return v.(int), true
 }
 
 // resolverStats counts, over every resolver a Builder made, what made them
@@ -321,6 +333,7 @@ func (r *etcdResolver) push(instances map[string]Instance) {
 		eps = append(eps, resolver.Endpoint{Addresses: []resolver.Address{{Addr: a}}})
 	}
 	r.pushed, r.last = true, addrs
+	r.b.known.Store(r.service, len(addrs))
 	// The error only says the balancer rejected the state; the next update
 	// or ResolveNow brings a new one, so there is nothing to retry here.
 	if err := r.cc.UpdateState(resolver.State{Endpoints: eps}); err != nil {

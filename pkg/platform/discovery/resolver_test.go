@@ -184,3 +184,26 @@ func TestResolver_StartsWhileEtcdIsDown(t *testing.T) {
 	})
 	t.Logf("routed %v after etcd returned", time.Since(back).Round(time.Millisecond))
 }
+
+func TestBuilder_Known(t *testing.T) {
+	etcd := etcdtest.Start(t)
+	cli := newClient(t, etcd.Endpoint)
+	b := newBuilder(t, cli)
+	if _, ok := b.Known(service); ok {
+		t.Fatal("Known before any resolver ran: got ok, want nothing known")
+	}
+	putInstance(t, cli, "10.0.0.1:8080")
+	putInstance(t, cli, "10.0.0.2:8080")
+	cc := &fakeCC{}
+	build(t, b, cc)
+	etcdtest.Eventually(t, 5*time.Second, "both instances known", func() bool {
+		n, ok := b.Known(service)
+		return ok && n == 2
+	})
+	// While etcd is away the process keeps routing to them, and says so.
+	etcd.Stop()
+	time.Sleep(200 * time.Millisecond)
+	if n, ok := b.Known(service); !ok || n != 2 {
+		t.Errorf("with etcd down: Known = %d, %v; want the last set's 2", n, ok)
+	}
+}
