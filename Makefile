@@ -79,7 +79,7 @@ test-unit: ## unit and in-process integration tests of every module, race detect
 .PHONY: test-e2e
 test-e2e: ## end-to-end tests against the real images (needs Docker)
 	@echo "[test] end-to-end tests (builds images first; cached after the first run)"
-	@$(GO) test -count=1 -timeout 20m -v ./e2e/...
+	@$(GO) test -count=1 -timeout 30m -v ./e2e/...
 
 .PHONY: bench
 bench: bench-discovery bench-overload ## run every benchmark (docs/discovery.md, docs/deadlines.md)

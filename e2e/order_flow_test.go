@@ -93,12 +93,12 @@ func (c *client) product(ctx context.Context, id string) product {
 	return p
 }
 
-// TestOrderFlow_PlaceOrder places an order through the gateway and checks
-// the whole path: the order is confirmed, stock went down by the quantity,
-// the total is the inventory's price times the quantity, and one trace id
-// ties together the spans of gateway, order, inventory and payment.
-func TestOrderFlow_PlaceOrder(t *testing.T) {
-	s := stack.Start(t)
+// testOrderFlow places an order through the gateway and checks the whole
+// path: the order is confirmed, stock went down by the quantity, the total
+// is the inventory's price times the quantity, and one trace id ties
+// together the spans of gateway, order, inventory, payment and the call to
+// the provider, and the log lines every service wrote for the request.
+func testOrderFlow(t *testing.T, s *stack.Stack) {
 	ctx := t.Context()
 	c := newClient(t, s.GatewayURL)
 
@@ -158,6 +158,13 @@ func TestOrderFlow_PlaceOrder(t *testing.T) {
 	}
 	if !contains(seen["payment"], "psp POST") {
 		t.Errorf("payment's spans %v lack the call to the provider (psp POST)", seen["payment"])
+	}
+	// Every log line made while serving the request carries its trace id:
+	// each service logged some, on whichever replica served it.
+	for _, svc := range want {
+		if n := s.LogLinesWith(t, svc, `"trace_id":"`+traceID+`"`); n == 0 {
+			t.Errorf("no log line of %s carries the request's trace id %s", svc, traceID)
+		}
 	}
 }
 

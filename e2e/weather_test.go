@@ -15,19 +15,14 @@ import (
 // weatherProducts are bought by TestWeather's load, each with ample stock.
 var weatherProducts = []string{"w-1", "w-2", "w-3", "w-4", "w-5"}
 
-// TestWeather places orders open-loop while the weather is bad — a slow
+// testWeather places orders open-loop while the weather is bad — a slow
 // provider, a flaky one, more orders than the stack can take, its database
 // restarting — and checks what docs/deadlines.md promises: every answer
 // means what it says (a 201 is a confirmed order, a 202 an order that
 // ends, a 5xx no charge), every order ends soon after the load stops, the
 // provider charged exactly the confirmed orders, and the stock adds up. It
 // asserts outcomes, not timings; `make bench` measures the timings.
-func TestWeather(t *testing.T) {
-	s := stack.StartWith(t, stack.Options{Env: map[string]map[string]string{
-		// One client per order, many orders a second: the per-client
-		// limit is the gateway unit tests' business.
-		"gateway": {"RATE_LIMIT_RPS": "1000", "RATE_LIMIT_BURST": "2000"},
-	}})
+func testWeather(t *testing.T, s *stack.Stack) {
 	c := newClient(t, s.GatewayURL)
 	sim := newPaysim(t, s)
 	for _, id := range weatherProducts {

@@ -160,10 +160,12 @@ func Answers(outcomes []Outcome, allowed ...int) error {
 //
 //   - 201: one order, CONFIRMED, the one the answer named;
 //   - 202: one order, the one the answer named, ended in a final state;
+//   - 200 (a repeat, after a retry): one order, the one the answer named;
 //   - 402: one order, PAYMENT_DECLINED; 409: one order, REJECTED; 422
 //     naming an order: that order, PAYMENT_FAILED;
-//   - 429, 503, 504 or no answer: no CONFIRMED order: a 5xx means no order
-//     was created, or nothing will be charged for it.
+//   - 429 or 503: no CONFIRMED order: nothing was done, no order was
+//     created, or nothing will be charged for it;
+//   - 504 or no answer: the outcome is unknown; any order may exist.
 func Promises(outcomes []Outcome) error {
 	var errs []error
 	for _, o := range outcomes {
@@ -184,7 +186,9 @@ func promise(o Outcome) error {
 	switch o.Status {
 	case http.StatusCreated:
 		return one("CONFIRMED")
-	case http.StatusAccepted:
+	case http.StatusAccepted, http.StatusOK:
+		// 202: recorded and finished later; 200: a repeat of a placement
+		// that took place (a retry after a lost answer), in any state.
 		if len(o.Orders) != 1 || o.Orders[0].ID != o.OrderID {
 			return fmt.Errorf("customer has %v, want exactly order %s", o.Orders, o.OrderID)
 		}
@@ -197,6 +201,8 @@ func promise(o Outcome) error {
 		if o.OrderID != "" {
 			return one("PAYMENT_FAILED")
 		}
+	case http.StatusGatewayTimeout, 0:
+		return nil
 	}
 	for _, ord := range o.Orders {
 		if ord.Status == "CONFIRMED" {
@@ -240,4 +246,124 @@ func first(errs []error) error {
 	}
 	shown := errs[:min(5, len(errs))]
 	return fmt.Errorf("%d of them, first %d: %w", len(errs), len(shown), errors.Join(shown...))
+}
+
+// Charge is a charge at the payment provider, as its simulator lists them
+// (GET /admin/charges): payment charges an order under the key
+// "charge-<order id>".
+type Charge struct {
+	Key      string `json:"idempotency_key"`
+	Status   string `json:"status"` // succeeded, declined
+	Refunded bool   `json:"refunded"`
+}
+
+// Records is what the system says after a scenario, read from its own
+// records rather than from the answers: the provider's charges and the
+// stock of the scenario's products before and after.
+type Records struct {
+	Charges      []Charge
+	StockBefore  map[string]int64
+	StockAfter   map[string]int64
+	ParkedIsFine bool // NEEDS_ATTENTION orders are expected (a refused refund, say)
+}
+
+// Report sums a scenario up: what the load did and which invariants held.
+type Report struct {
+	Scenario     string
+	Sent         int         // placements (customers, keys)
+	Attempts     int         // requests, retries included
+	Acknowledged int         // placements whose last answer named an order
+	Final        map[int]int // placements by their last answer (0: none)
+	Orders       map[string]int
+	Checked      []string // the invariants checked, each with what it covered
+}
+
+// String prints the report on a few lines.
+func (r Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d placements, %d requests (%d retries), %d acknowledged; last answers %v; orders %v",
+		r.Scenario, r.Sent, r.Attempts, r.Attempts-r.Sent, r.Acknowledged, r.Final, r.Orders)
+	for _, c := range r.Checked {
+		fmt.Fprintf(&b, "\n  ok: %s", c)
+	}
+	return b.String()
+}
+
+// Verify checks a scenario's whole history (its settled outcomes) against
+// the system's records, in the spirit of Jepsen and etcd's robustness
+// tests: inject, record, then check everything that happened.
+//
+//   - every answer kept its promise (Promises): an acknowledged order exists,
+//     with the answered status or a later final one; a refusal created no
+//     confirmed order;
+//   - no key made two orders;
+//   - no order is still under way;
+//   - every CONFIRMED order was charged exactly once, and not refunded;
+//   - every other order has no net charge;
+//   - the stock moved by exactly the units the CONFIRMED orders hold;
+//   - no order is parked, unless the scenario expects it.
+func Verify(scenario string, outcomes []Outcome, rec Records) (Report, error) {
+	r := Report{Scenario: scenario, Sent: len(outcomes), Final: map[int]int{}, Orders: map[string]int{}}
+	var errs []error
+	charges := map[string]Charge{}
+	for _, c := range rec.Charges {
+		charges[c.Key] = c
+	}
+	taken := func(id string) bool {
+		c, ok := charges["charge-"+id]
+		return ok && c.Status == "succeeded" && !c.Refunded
+	}
+	var orders []Order
+	for _, o := range outcomes {
+		r.Attempts += max(1, len(o.Attempts))
+		r.Final[o.Status]++
+		if o.OrderID != "" {
+			r.Acknowledged++
+		}
+		if len(o.Orders) > 1 {
+			errs = append(errs, fmt.Errorf("key %s made %d orders: %v", o.Key, len(o.Orders), o.Orders))
+		}
+		orders = append(orders, o.Orders...)
+	}
+	if err := Promises(outcomes); err != nil {
+		errs = append(errs, err)
+	}
+	r.Checked = append(r.Checked,
+		fmt.Sprintf("every answer kept its promise (%d placements, %d acknowledged)", r.Sent, r.Acknowledged),
+		"no key made two orders")
+	confirmed, units := 0, map[string]int{}
+	for _, o := range orders {
+		r.Orders[o.Status]++
+		switch o.Status {
+		case "PENDING", "CANCELLING":
+			errs = append(errs, fmt.Errorf("order %s is still %s", o.ID, o.Status))
+		case "NEEDS_ATTENTION":
+			if !rec.ParkedIsFine {
+				errs = append(errs, fmt.Errorf("order %s is parked (NEEDS_ATTENTION)", o.ID))
+			}
+		case "CONFIRMED":
+			confirmed++
+			if !taken(o.ID) {
+				errs = append(errs, fmt.Errorf("order %s is CONFIRMED but the provider holds no charge for it (%+v)", o.ID, charges["charge-"+o.ID]))
+			}
+			for _, l := range o.Lines {
+				units[l.ProductID] += l.Quantity
+			}
+		default:
+			if taken(o.ID) {
+				errs = append(errs, fmt.Errorf("order %s is %s but the provider holds its money", o.ID, o.Status))
+			}
+		}
+	}
+	r.Checked = append(r.Checked, fmt.Sprintf("no order under way (%d orders)", len(orders)),
+		fmt.Sprintf("%d CONFIRMED orders charged once each, every other order with no net charge", confirmed))
+	if rec.StockBefore != nil {
+		for p, before := range rec.StockBefore {
+			if got, want := before-rec.StockAfter[p], int64(units[p]); got != want {
+				errs = append(errs, fmt.Errorf("stock of %s went down by %d, want %d (the units of the confirmed orders)", p, got, want))
+			}
+		}
+		r.Checked = append(r.Checked, fmt.Sprintf("stock moved by exactly the confirmed units (%d products)", len(rec.StockBefore)))
+	}
+	return r, first(errs)
 }

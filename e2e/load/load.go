@@ -15,15 +15,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
 )
 
 // Limits on one run, so no test or benchmark can turn into a flood.
@@ -54,22 +59,52 @@ type Options struct {
 	Products     []string
 	Quantity     int
 	PaymentToken string
-	// Timeout bounds one request (default 15s: longer than any budget).
+	// Tokens, if set, replace PaymentToken: placement n pays with
+	// Tokens[n % len(Tokens)] (a share of declined cards, say).
+	Tokens []string
+	// Timeout bounds one attempt (default 15s: longer than any budget).
 	Timeout time.Duration
+	// Gateways, if set, replace Gateway: placements start at each in turn,
+	// and a retry goes to the next, as a client behind a load balancer
+	// would.
+	Gateways []string
+	// Retries is how many more times a placement is tried, with the same
+	// Idempotency-Key, after an answer that says nothing was done or that
+	// the outcome is unknown (429, 503, 504, or no answer at all), waiting
+	// Retry-After (at most a second) in between. 0: every placement is
+	// tried once.
+	Retries int
 }
 
-// Placement is one POST /v1/orders and what came of it.
+// Attempt is one try of a placement: one request to one gateway.
+type Attempt struct {
+	Gateway string
+	Start   time.Time
+	Latency time.Duration
+	// Status is the HTTP status, 0 when no answer came (Err says why).
+	Status int
+	Err    string
+}
+
+// Placement is one order a customer placed, with every attempt it took,
+// and what its last answer said.
 type Placement struct {
 	Key, Customer string
 	Start         time.Time
-	Latency       time.Duration
-	// Status is the HTTP status, 0 when no answer came (Err says why).
+	// Latency is from the first attempt to the last answer.
+	Latency time.Duration
+	// Status is the last attempt's HTTP status, 0 when no answer came (Err
+	// says why).
 	Status int
-	// OrderID is the order the answer names (an order, or a problem's
-	// order_id), if any.
-	OrderID string
-	Err     string
+	// OrderID is the order the last answer names (an order, or a
+	// problem's order_id), if any.
+	OrderID  string
+	Err      string
+	Attempts []Attempt
 }
+
+// Retries returns how many times the placement was tried again.
+func (p Placement) Retries() int { return max(0, len(p.Attempts)-1) }
 
 // Place offers opts.Rate orders per second for opts.Duration and returns
 // every placement, in the order they were started. Cancelling ctx stops
@@ -83,9 +118,17 @@ func Place(ctx context.Context, opts Options) ([]Placement, error) {
 	if opts.Bearer == nil || opts.Run == "" {
 		return nil, errors.New("load: Bearer and Run are required")
 	}
-	u, err := url.Parse(opts.Gateway)
-	if err != nil || u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("load: gateway %q: want an http(s) URL", opts.Gateway)
+	if len(opts.Gateways) == 0 {
+		opts.Gateways = []string{opts.Gateway}
+	}
+	for _, g := range opts.Gateways {
+		u, err := url.Parse(g)
+		if err != nil || u.Scheme != "http" && u.Scheme != "https" {
+			return nil, fmt.Errorf("load: gateway %q: want an http(s) URL", g)
+		}
+	}
+	if opts.Retries < 0 || opts.Retries > 20 {
+		return nil, fmt.Errorf("load: %d retries: want 0..20", opts.Retries)
 	}
 	if len(opts.Products) == 0 {
 		opts.Products = []string{"p-1001"}
@@ -96,27 +139,31 @@ func Place(ctx context.Context, opts Options) ([]Placement, error) {
 	if opts.PaymentToken == "" {
 		opts.PaymentToken = "tok_visa"
 	}
+	if len(opts.Tokens) == 0 {
+		opts.Tokens = []string{opts.PaymentToken}
+	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 15 * time.Second
 	}
-	bodies := make([][]byte, len(opts.Products))
-	for i, product := range opts.Products {
+	// One body per (product, token) pair: placements cycle through the
+	// products, and through the tokens once per round of products.
+	bodies := make([][]byte, len(opts.Products)*len(opts.Tokens))
+	for i := range bodies {
 		var err error
 		if bodies[i], err = json.Marshal(map[string]any{
-			"items":         []map[string]any{{"product_id": product, "quantity": opts.Quantity}},
-			"payment_token": opts.PaymentToken,
+			"items":         []map[string]any{{"product_id": opts.Products[i%len(opts.Products)], "quantity": opts.Quantity}},
+			"payment_token": opts.Tokens[i/len(opts.Products)%len(opts.Tokens)],
 		}); err != nil {
 			return nil, err
 		}
 	}
-	target := strings.TrimRight(opts.Gateway, "/") + "/v1/orders"
 	var seq atomic.Int64
 	targeter := func(t *vegeta.Target) error {
 		n := seq.Add(1)
 		key := fmt.Sprintf("%s-%d", opts.Run, n)
 		t.Method = http.MethodPost
 		// The fragment is never sent; it ties the result back to its key.
-		t.URL = target + "#" + key
+		t.URL = strings.TrimRight(opts.Gateways[int(n)%len(opts.Gateways)], "/") + "/v1/orders#" + key
 		t.Body = bodies[int(n)%len(bodies)]
 		t.Header = http.Header{
 			"Content-Type":    {"application/json"},
@@ -131,18 +178,29 @@ func Place(ctx context.Context, opts Options) ([]Placement, error) {
 	if closedLoop {
 		workers, pacer = uint64(opts.Workers), vegeta.ConstantPacer{} // as fast as the workers go
 	}
+	hc, err := httpclient.New(httpclient.Options{Name: "load", Timeout: opts.Timeout, ResponseHeaderTimeout: opts.Timeout,
+		MaxIdleConnsPerHost: 512})
+	if err != nil {
+		return nil, err
+	}
+	defer hc.CloseIdleConnections()
+	rt := &retrier{next: hc.Transport, gateways: opts.Gateways, retries: opts.Retries, timeout: opts.Timeout}
+	hc.Transport = rt
+	hc.Timeout = 0 // each attempt has its own; the attacker bounds the whole placement
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	attacker := vegeta.NewAttacker(
-		vegeta.Timeout(opts.Timeout),
+		vegeta.Client(hc),
+		vegeta.Timeout(time.Duration(opts.Retries+1)*(opts.Timeout+time.Second)),
 		vegeta.Workers(min(workers, 64)),
 		vegeta.MaxWorkers(workers),
-		vegeta.Redirects(vegeta.NoFollow),
-		vegeta.KeepAlive(true),
 	)
 	stop := context.AfterFunc(ctx, func() { attacker.Stop() })
 	defer stop()
 	var out []Placement
 	for r := range attacker.Attack(vegeta.Targeter(targeter), pacer, opts.Duration, opts.Run) {
-		out = append(out, placement(r))
+		p := placement(r)
+		p.Attempts = rt.attemptsOf(p.Key)
+		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out, ctx.Err()
@@ -220,4 +278,108 @@ func (s Summary) String() string {
 	}
 	return fmt.Sprintf("offered %.0f/s: goodput %.1f/s, admitted p50 %v p99 %v;%s",
 		s.Offered, s.Goodput, s.P50.Round(time.Millisecond), s.P99.Round(time.Millisecond), b.String())
+}
+
+// retrier is the load's client side: it sends a placement, and on an
+// answer that says nothing was done or that the outcome is unknown, sends
+// it again with the same Idempotency-Key to the next gateway, recording
+// every attempt.
+type retrier struct {
+	next     http.RoundTripper
+	gateways []string
+	retries  int
+	timeout  time.Duration
+
+	attempts sync.Map // Idempotency-Key → []Attempt
+}
+
+func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
+	key := req.Header.Get("Idempotency-Key")
+	first := slices.IndexFunc(r.gateways, func(g string) bool { return strings.HasPrefix(req.URL.String(), strings.TrimRight(g, "/")) })
+	var tried []Attempt
+	defer func() { r.attempts.Store(key, tried) }()
+	for n := 0; ; n++ {
+		gw := r.gateways[(max(first, 0)+n)%len(r.gateways)]
+		try, err := retarget(req, gw)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(req.Context(), r.timeout)
+		start := time.Now()
+		resp, err := r.next.RoundTrip(try.WithContext(ctx))
+		a := Attempt{Gateway: gw, Start: start, Latency: time.Since(start)}
+		if err != nil {
+			a.Err = err.Error()
+		} else {
+			a.Status = resp.StatusCode
+		}
+		tried = append(tried, a)
+		if n >= r.retries || !retryable(a.Status) || req.Context().Err() != nil {
+			if resp != nil {
+				// The body outlives this call: cancel the attempt's context
+				// only once it is read.
+				resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+			} else {
+				cancel()
+			}
+			return resp, err
+		}
+		wait := 200 * time.Millisecond << min(n, 2)
+		if resp != nil {
+			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+				wait = time.Duration(s) * time.Second
+			}
+			httpclient.DrainAndClose(resp.Body)
+		}
+		cancel()
+		select {
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		case <-time.After(min(wait, time.Second)):
+		}
+	}
+}
+
+// retryable reports whether an answer says nothing was done, or that the
+// outcome is unknown: the same request may be sent again.
+func retryable(status int) bool {
+	switch status {
+	case 0, http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// retarget returns req for gateway gw, with a fresh body.
+func retarget(req *http.Request, gw string) (*http.Request, error) {
+	u, err := url.Parse(strings.TrimRight(gw, "/") + req.URL.Path)
+	if err != nil {
+		return nil, err
+	}
+	try := req.Clone(req.Context())
+	try.URL, try.Host = u, u.Host
+	if req.GetBody != nil {
+		if try.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	return try, nil
+}
+
+func (r *retrier) attemptsOf(key string) []Attempt {
+	v, _ := r.attempts.LoadAndDelete(key)
+	a, _ := v.([]Attempt)
+	return a
+}
+
+// cancelOnClose cancels an attempt's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }

@@ -14,15 +14,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	dockernet "github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
@@ -44,27 +50,54 @@ const (
 
 // Stack is a running shopmesh.
 type Stack struct {
-	// GatewayURL is the gateway's base URL as seen from the test process.
-	GatewayURL string
+	// GatewayURLs are the gateways' base URLs as seen from the test
+	// process (published ports on loopback); GatewayURL is the first.
+	GatewayURLs []string
+	GatewayURL  string
 	// PaysimURL is the payment-provider simulator's base URL (HTTPS, signed
 	// by the stack's CA), for its counters and fault injection.
 	PaysimURL string
 	// PostgresAddr is host:port of the database server, for test set-up
 	// and checks that read a service's tables directly.
 	PostgresAddr string
+	// EtcdEndpoints are the etcd members' client URLs as seen from the test
+	// process (https; the certificate names them "etcd").
+	EtcdEndpoints []string
 	// CertsDir holds the stack's PKI (ca.pem and one pair per identity).
 	CertsDir string
-	// Containers by name: postgres, etcd, otelcol, paysim, inventory, payment, order, gateway.
+	// Containers by name: postgres, otelcol, paysim, etcd (etcd-0, etcd-1,
+	// etcd-2 for a cluster), and <service>-<n> for every replica, from 1:
+	// inventory-1, order-2, gateway-1...
 	Containers map[string]*testcontainers.DockerContainer
 	Network    *testcontainers.DockerNetwork
 
 	opts Options
+	mu   sync.Mutex
 }
 
-// Options change how Start configures the services.
+// Options change what Start runs.
 type Options struct {
-	// Env adds or overrides environment variables per service name.
+	// Env adds or overrides environment variables per service name (for
+	// every replica of it).
 	Env map[string]map[string]string
+	// Replicas of inventory, order and payment, and Gateways (default 2
+	// each: every instance has a twin to take over).
+	Replicas, Gateways int
+	// EtcdMembers is 1 (default) or 3, a cluster that survives a member.
+	EtcdMembers int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Replicas <= 0 {
+		o.Replicas = 2
+	}
+	if o.Gateways <= 0 {
+		o.Gateways = 2
+	}
+	if o.EtcdMembers != 3 {
+		o.EtcdMembers = 1
+	}
+	return o
 }
 
 var buildOnce sync.Once
@@ -99,11 +132,17 @@ func repoRoot() string {
 // removed when the test ends.
 func Start(t testing.TB) *Stack { return StartWith(t, Options{}) }
 
-// StartWith is Start with options.
+// Services are shopmesh's gRPC services, in the order they start.
+var Services = []string{"inventory", "payment", "order"}
+
+// StartWith is Start with options. Components start tier by tier
+// (databases and etcd, then the services, then the gateways), the replicas
+// of a tier at once.
 func StartWith(t testing.TB, opts Options) *Stack {
 	t.Helper()
 	containertest.RequireDocker(t)
 	BuildImages(t)
+	opts = opts.withDefaults()
 	ctx := t.Context()
 
 	certs := t.TempDir()
@@ -117,99 +156,292 @@ func StartWith(t testing.TB, opts Options) *Stack {
 	testcontainers.CleanupNetwork(t, nw)
 	s := &Stack{Containers: map[string]*testcontainers.DockerContainer{}, Network: nw, CertsDir: certs, opts: opts}
 
-	s.run(t, "etcd", EtcdImage, certs,
-		testcontainers.WithCmd(
-			"--name=etcd", "--data-dir=/data",
-			"--listen-client-urls=https://0.0.0.0:2379", "--advertise-client-urls=https://etcd:2379",
-			"--client-cert-auth", "--trusted-ca-file=/certs/ca.pem",
-			"--cert-file=/certs/etcd.pem", "--key-file=/certs/etcd-key.pem"),
-		testcontainers.WithWaitStrategy(wait.ForLog("ready to serve client requests").WithStartupTimeout(60*time.Second)))
-	pg := s.run(t, "postgres", pgtest.Image(t), certs, testcontainers.WithExposedPorts("5432/tcp"),
-		testcontainers.WithEnv(map[string]string{"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "postgres-e2e"}),
-		testcontainers.WithFiles(testcontainers.ContainerFile{
-			HostFilePath:      filepath.Join(repoRoot(), "deploy", "postgres", "init", "01-databases.sql"),
-			ContainerFilePath: "/docker-entrypoint-initdb.d/01-databases.sql", FileMode: 0o644,
-		}),
-		// Twice: once for the server that runs the init scripts, once for the real one.
-		testcontainers.WithWaitStrategy(wait.ForLog("database system is ready to accept connections").
-			WithOccurrence(2).WithStartupTimeout(90*time.Second)))
-	s.run(t, "otelcol", OtelcolImage, certs,
-		testcontainers.WithWaitStrategy(wait.ForLog("Everything is ready").WithStartupTimeout(60*time.Second)))
-	sim := s.run(t, "paysim", "shopmesh/paysim:dev", certs, testcontainers.WithExposedPorts("8443/tcp"),
-		testcontainers.WithEnv(map[string]string{
-			"TLS_CERT_FILE": "/certs/paysim.pem", "TLS_KEY_FILE": "/certs/paysim-key.pem", "PAYSIM_API_KEY": PSPAPIKey,
-		}),
-		testcontainers.WithWaitStrategy(wait.ForLog("paysim listening").WithStartupTimeout(30*time.Second)))
+	tier := []spec{
+		{name: "postgres", image: pgtest.Image(t), opts: []testcontainers.ContainerCustomizer{
+			publish("5432/tcp"),
+			testcontainers.WithEnv(map[string]string{"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "postgres-e2e"}),
+			testcontainers.WithFiles(testcontainers.ContainerFile{
+				HostFilePath:      filepath.Join(repoRoot(), "deploy", "postgres", "init", "01-databases.sql"),
+				ContainerFilePath: "/docker-entrypoint-initdb.d/01-databases.sql", FileMode: 0o644,
+			}),
+			// Twice: once for the server that runs the init scripts, once for the real one.
+			testcontainers.WithWaitStrategy(wait.ForLog("database system is ready to accept connections").
+				WithOccurrence(2).WithStartupTimeout(90 * time.Second)),
+		}},
+		{name: "otelcol", image: OtelcolImage, opts: []testcontainers.ContainerCustomizer{
+			testcontainers.WithWaitStrategy(wait.ForLog("Everything is ready").WithStartupTimeout(60 * time.Second)),
+		}},
+		{name: "paysim", image: "shopmesh/paysim:dev", opts: []testcontainers.ContainerCustomizer{
+			publish("8443/tcp"),
+			testcontainers.WithEnv(map[string]string{
+				"TLS_CERT_FILE": "/certs/paysim.pem", "TLS_KEY_FILE": "/certs/paysim-key.pem", "PAYSIM_API_KEY": PSPAPIKey,
+			}),
+			testcontainers.WithWaitStrategy(wait.ForLog("paysim listening").WithStartupTimeout(30 * time.Second)),
+		}},
+	}
+	members := etcdMembers(opts.EtcdMembers)
+	var endpoints []string
+	for _, m := range members {
+		tier = append(tier, etcdSpec(m, members))
+		endpoints = append(endpoints, "https://"+m+":2379")
+	}
+	s.startAll(t, tier...)
 
 	svcEnv := map[string]string{
-		"ETCD_ENDPOINTS":                 "https://etcd:2379",
+		"ETCD_ENDPOINTS":                 strings.Join(endpoints, ","),
 		"TLS_DIR":                        "/certs",
 		"LOG_LEVEL":                      "debug",
 		"OTEL_EXPORTER_OTLP_ENDPOINT":    "https://otelcol:4317",
 		"OTEL_EXPORTER_OTLP_CERTIFICATE": "/certs/ca.pem",
 	}
-	ready := testcontainers.WithWaitStrategy(wait.ForExec([]string{"/app", "healthcheck"}).
-		WithPollInterval(200 * time.Millisecond).WithStartupTimeout(60 * time.Second))
-	s.run(t, "inventory", "shopmesh/inventory:dev", certs, testcontainers.WithEnv(svcEnv), database("inventory"), ready)
-	s.run(t, "payment", "shopmesh/payment:dev", certs, testcontainers.WithEnv(svcEnv), database("payment"), testcontainers.WithEnv(map[string]string{
-		"PSP_URL": "https://paysim:8443", "PSP_CA_FILE": "/certs/ca.pem", "PSP_API_KEY": PSPAPIKey,
-	}), ready)
-	s.run(t, "order", "shopmesh/order:dev", certs, testcontainers.WithEnv(svcEnv), database("order"), ready)
-	gw := s.run(t, "gateway", "shopmesh/gateway:dev", certs, testcontainers.WithEnv(svcEnv),
-		testcontainers.WithEnv(map[string]string{
-			"JWT_SIGNING_KEY": JWTSigningKey,
-			// The saga tests fire dozens of requests at once from one
-			// address and one customer; the per-client limit is the
-			// gateway's unit tests' business, not theirs.
-			"RATE_LIMIT_RPS": "1000", "RATE_LIMIT_BURST": "2000",
+	own := map[string]map[string]string{
+		"inventory": database("inventory"),
+		"order":     database("order"),
+		"payment": merge(database("payment"), map[string]string{
+			"PSP_URL": "https://paysim:8443", "PSP_CA_FILE": "/certs/ca.pem", "PSP_API_KEY": PSPAPIKey,
 		}),
-		testcontainers.WithExposedPorts("8080/tcp"), ready)
+		"gateway": {
+			"JWT_SIGNING_KEY": JWTSigningKey,
+			// The tests fire dozens of requests at once from one address;
+			// the per-client limit is the gateway's unit tests' business.
+			"RATE_LIMIT_RPS": "1000", "RATE_LIMIT_BURST": "2000",
+		},
+	}
+	replica := func(service string, n int) spec {
+		return spec{name: fmt.Sprintf("%s-%d", service, n), alias: service, image: "shopmesh/" + service + ":dev",
+			env: merge(svcEnv, own[service], opts.Env[service]),
+			opts: []testcontainers.ContainerCustomizer{
+				// The service's own port (gRPC, or the gateway's HTTP) and
+				// its admin port, published on loopback for the tests.
+				publish("8080/tcp", "9090/tcp"),
+				testcontainers.WithWaitStrategy(wait.ForExec([]string{"/app", "healthcheck"}).
+					WithPollInterval(200 * time.Millisecond).WithStartupTimeout(60 * time.Second)),
+			}}
+	}
+	tier = nil
+	for _, svc := range Services {
+		for n := 1; n <= opts.Replicas; n++ {
+			tier = append(tier, replica(svc, n))
+		}
+	}
+	s.startAll(t, tier...)
+	tier = nil
+	for n := 1; n <= opts.Gateways; n++ {
+		tier = append(tier, replica("gateway", n))
+	}
+	s.startAll(t, tier...)
 
-	s.GatewayURL = "http://" + containertest.Reachable(t, gw, "8080/tcp")
-	s.PaysimURL = "https://" + containertest.Reachable(t, sim, "8443/tcp")
-	s.PostgresAddr = containertest.Reachable(t, pg, "5432/tcp")
+	for n := 1; n <= opts.Gateways; n++ {
+		s.GatewayURLs = append(s.GatewayURLs, "http://"+containertest.Reachable(t, s.Containers[fmt.Sprintf("gateway-%d", n)], "8080/tcp"))
+	}
+	s.GatewayURL = s.GatewayURLs[0]
+	s.PaysimURL = "https://" + containertest.Reachable(t, s.Containers["paysim"], "8443/tcp")
+	s.PostgresAddr = containertest.Reachable(t, s.Containers["postgres"], "5432/tcp")
+	for _, m := range members {
+		s.EtcdEndpoints = append(s.EtcdEndpoints, "https://"+containertest.Reachable(t, s.Containers[m], "2379/tcp"))
+	}
 	return s
+}
+
+// Replicas returns the container names of a service's replicas, in order.
+func (s *Stack) Replicas(service string) []string {
+	n := s.opts.Replicas
+	if service == "gateway" {
+		n = s.opts.Gateways
+	}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s-%d", service, i+1)
+	}
+	return names
+}
+
+// EtcdMembers returns the container names of the etcd members.
+func (s *Stack) EtcdMembers() []string { return etcdMembers(s.opts.EtcdMembers) }
+
+// AdminURL is the base URL of a service replica's admin port (/readyz,
+// /healthz, /metrics) as seen from the test process.
+func (s *Stack) AdminURL(t testing.TB, name string) string {
+	return "http://" + containertest.Reachable(t, s.Containers[name], "9090/tcp")
+}
+
+// ServiceAddr is host:port of a service replica's own port (gRPC over mTLS)
+// as seen from the test process.
+func (s *Stack) ServiceAddr(t testing.TB, name string) string {
+	return containertest.Reachable(t, s.Containers[name], "8080/tcp")
+}
+
+func etcdMembers(n int) []string {
+	if n == 1 {
+		return []string{"etcd"}
+	}
+	return []string{"etcd-0", "etcd-1", "etcd-2"}
+}
+
+// etcdSpec is one etcd member of members, with TLS for clients and peers;
+// its certificate names it ("etcd", "etcd-0"...) and members verify each
+// other's.
+func etcdSpec(name string, members []string) spec {
+	args := []string{
+		"--name=" + name, "--data-dir=/data",
+		"--listen-client-urls=https://0.0.0.0:2379", "--advertise-client-urls=https://" + name + ":2379",
+		"--client-cert-auth", "--trusted-ca-file=/certs/ca.pem",
+		"--cert-file=/certs/etcd.pem", "--key-file=/certs/etcd-key.pem",
+	}
+	if len(members) > 1 {
+		var cluster []string
+		for _, m := range members {
+			cluster = append(cluster, m+"=https://"+m+":2380")
+		}
+		args = append(args,
+			"--listen-peer-urls=https://0.0.0.0:2380", "--initial-advertise-peer-urls=https://"+name+":2380",
+			"--initial-cluster="+strings.Join(cluster, ","), "--initial-cluster-state=new",
+			"--initial-cluster-token=shopmesh-e2e",
+			"--peer-client-cert-auth", "--peer-trusted-ca-file=/certs/ca.pem",
+			"--peer-cert-file=/certs/etcd.pem", "--peer-key-file=/certs/etcd-key.pem")
+	}
+	return spec{name: name, image: EtcdImage, opts: []testcontainers.ContainerCustomizer{
+		testcontainers.WithCmd(args...),
+		publish("2379/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForLog("ready to serve client requests").WithStartupTimeout(60 * time.Second)),
+	}}
+}
+
+// publish exposes a container's ports on loopback only, each at a host
+// port fixed when the container is made, so that it stays the same when a
+// test stops and starts the container (Docker would pick a new one).
+func publish(ports ...string) testcontainers.CustomizeRequestOption {
+	return func(req *testcontainers.GenericContainerRequest) error {
+		if err := testcontainers.WithExposedPorts(ports...)(req); err != nil {
+			return err
+		}
+		bindings := dockernet.PortMap{}
+		for _, p := range ports {
+			port, err := dockernet.ParsePort(p)
+			if err != nil {
+				return err
+			}
+			host, err := freePort()
+			if err != nil {
+				return err
+			}
+			bindings[port] = []dockernet.PortBinding{{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: strconv.Itoa(host)}}
+		}
+		return testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			if hc.PortBindings == nil {
+				hc.PortBindings = dockernet.PortMap{}
+			}
+			maps.Copy(hc.PortBindings, bindings)
+		})(req)
+	}
+}
+
+var (
+	portsMu sync.Mutex
+	ports   = map[int]bool{} // host ports handed out by this test binary
+)
+
+// freePort returns a loopback port nothing listens on, never the same twice.
+func freePort() (int, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		if !ports[p] {
+			ports[p] = true
+			return p, nil
+		}
+	}
+	return 0, errors.New("no free loopback port")
 }
 
 // database points a service at its own database, created with its own
 // role by deploy/postgres/init/01-databases.sql.
-func database(service string) testcontainers.CustomizeRequestOption {
-	return testcontainers.WithEnv(map[string]string{
+func database(service string) map[string]string {
+	return map[string]string{
 		"DATABASE_URL": fmt.Sprintf("postgres://%s:%s-dev@postgres:5432/%s?sslmode=disable", service, service, service),
-	})
+	}
 }
 
-// run starts one container on the stack's network under alias name, with
-// the PKI copied to /certs, and removes it when the test ends. On failure
-// of the test, the container's logs are printed.
-func (s *Stack) run(t testing.TB, name, image, certs string, opts ...testcontainers.ContainerCustomizer) *testcontainers.DockerContainer {
+// merge returns one map with the entries of ms, later ones winning.
+func merge(ms ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// spec is one container to start: its name (also its alias on the
+// network), an extra alias shared by replicas, its image, its environment
+// and what else it needs.
+type spec struct {
+	name, alias, image string
+	env                map[string]string
+	opts               []testcontainers.ContainerCustomizer
+}
+
+// startAll starts the containers of specs at once, on the stack's network
+// with the PKI in /certs, and waits for each to be ready. Every container
+// is removed when the test ends, and its logs are printed if the test
+// failed.
+func (s *Stack) startAll(t testing.TB, specs ...spec) {
 	t.Helper()
-	files, err := certFiles(certs)
+	files, err := certFiles(s.CertsDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts = append([]testcontainers.ContainerCustomizer{
-		network.WithNetwork([]string{name}, s.Network),
-		testcontainers.WithFiles(files...),
-	}, opts...)
-	if env := s.opts.Env[name]; len(env) > 0 {
-		opts = append(opts, testcontainers.WithEnv(env))
-	}
-	c, err := testcontainers.Run(t.Context(), image, opts...)
-	// Clean up even a container that failed to become ready.
-	testcontainers.CleanupContainer(t, c)
-	if c != nil {
-		t.Cleanup(func() {
-			if t.Failed() {
-				s.dumpLogs(t, name, c)
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
+	for i, sp := range specs {
+		wg.Go(func() {
+			aliases := []string{sp.name}
+			if sp.alias != "" {
+				aliases = append(aliases, sp.alias)
+			}
+			opts := append([]testcontainers.ContainerCustomizer{
+				network.WithNetwork(aliases, s.Network),
+				testcontainers.WithFiles(files...),
+				testcontainers.WithEnv(sp.env),
+			}, sp.opts...)
+			if env := s.opts.Env[sp.name]; len(env) > 0 {
+				opts = append(opts, testcontainers.WithEnv(env))
+			}
+			c, err := testcontainers.Run(t.Context(), sp.image, opts...)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if c != nil {
+				// Clean up even a container that failed to become ready.
+				s.Containers[sp.name] = c
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("start %s: %w", sp.name, err)
 			}
 		})
 	}
-	if err != nil {
-		t.Fatalf("start %s: %v", name, err)
+	wg.Wait()
+	for _, sp := range specs {
+		c := s.Containers[sp.name]
+		if c == nil {
+			continue
+		}
+		testcontainers.CleanupContainer(t, c)
+		t.Cleanup(func() {
+			if t.Failed() {
+				s.dumpLogs(t, sp.name, c)
+			}
+		})
 	}
-	s.Containers[name] = c
-	return c
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (s *Stack) dumpLogs(t testing.TB, name string, c *testcontainers.DockerContainer) {

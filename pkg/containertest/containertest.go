@@ -40,31 +40,31 @@ func RequireDocker(t testing.TB) {
 }
 
 // Reachable returns host:port at which the test process reaches a
-// container's published port. testcontainers guesses the host: when the
-// tests run inside a container it picks that container's default gateway,
-// which is wrong where the Docker daemon runs in the same container (as on
-// shopmesh's CI machines). So the guess is tried first and loopback second,
-// and the first that accepts a connection wins. TESTCONTAINERS_HOST_OVERRIDE
-// still sets the guess.
+// container's published port: loopback, where Docker publishes ports on
+// this machine. Tests send traffic only there, never to the address of a
+// container or of the Docker bridge (testcontainers' own guess of the host
+// is one of those when the tests run in a container). A remote daemon is
+// named with TESTCONTAINERS_HOST_OVERRIDE.
 func Reachable(t testing.TB, c testcontainers.Container, port string) string {
 	t.Helper()
-	ctx := t.Context()
-	mapped, err := c.MappedPort(ctx, port)
+	mapped, err := c.MappedPort(t.Context(), port)
 	if err != nil {
 		t.Fatalf("mapped port %s: %v", port, err)
 	}
-	hosts := []string{"127.0.0.1"}
-	if h, err := c.Host(ctx); err == nil && h != "127.0.0.1" {
-		hosts = append([]string{h}, hosts...)
+	host := os.Getenv("TESTCONTAINERS_HOST_OVERRIDE")
+	if host == "" {
+		host = "127.0.0.1"
 	}
-	for _, h := range hosts {
-		addr := net.JoinHostPort(h, mapped.Port())
+	addr := net.JoinHostPort(host, mapped.Port())
+	for deadline := time.Now().Add(10 * time.Second); ; {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			_ = conn.Close()
 			return addr
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("port %s, published as %s, does not accept connections: %v", port, addr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("port %s (mapped to %s) is reachable at none of %v", port, mapped.Port(), hosts)
-	return ""
 }

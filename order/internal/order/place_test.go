@@ -1,7 +1,12 @@
 package order_test
 
 import (
+	"context"
 	"testing"
+
+	"github.com/shopmesh/shopmesh/order/internal/memstore"
+	"github.com/shopmesh/shopmesh/order/internal/order"
+	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 )
 
 func TestService_Place_ReportsReplays(t *testing.T) {
@@ -17,5 +22,37 @@ func TestService_Place_ReportsReplays(t *testing.T) {
 	}
 	if _, replayed, _ := svc.Place(t.Context(), request("k-2")); replayed {
 		t.Error("a new key reported as a replay")
+	}
+}
+
+// lateStore records an order but reports its Create as out of time: the
+// commit went through and its answer came too late.
+type lateStore struct{ order.Store }
+
+func (s lateStore) Create(ctx context.Context, o order.Order) (order.Order, bool, error) {
+	if _, _, err := s.Store.Create(ctx, o); err != nil {
+		return order.Order{}, false, err
+	}
+	return order.Order{}, false, context.DeadlineExceeded
+}
+
+// A create whose budget ran out may have been recorded: the answer is
+// "unknown, repeat" (Timeout, HTTP 504), never "nothing was done" (503).
+func TestService_Place_CreateOutOfTime(t *testing.T) {
+	t.Parallel()
+	p := newPeers(t)
+	store := memstore.New()
+	svc := newServiceOn(t, lateStore{store}, p)
+	_, err := svc.PlaceOrder(t.Context(), request("k-1"))
+	if got := apperr.CodeOf(err); got != apperr.Timeout {
+		t.Fatalf("got %v (code %q), want Timeout: the order may exist", err, got)
+	}
+	// It did: a repeat with the key finds it, and nothing made a second one.
+	again, _, err := newServiceOn(t, store, p).Place(t.Context(), request("k-1"))
+	if err != nil || again.ID == "" {
+		t.Fatalf("repeat: %v, want the recorded order", err)
+	}
+	if orders, _, _ := svc.ListOrders(t.Context(), "c-1", 10, ""); len(orders) != 1 {
+		t.Errorf("%d orders, want 1", len(orders))
 	}
 }

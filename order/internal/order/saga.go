@@ -178,6 +178,14 @@ func (s *Service) place(ctx context.Context, req PlaceRequest) (Order, bool, err
 		CreatedAt: now, UpdatedAt: now, ClaimedUntil: now.Add(s.after),
 	})
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			// The write may have committed after its budget ran out: the
+			// outcome is unknown, not "nothing done" (a 503 promises that).
+			// A repeat with the same key learns it; an order that was
+			// recorded is finished by recovery.
+			return Order{}, false, apperr.New(apperr.Timeout,
+				"the order was not confirmed recorded within its budget; repeat the request with the same Idempotency-Key to learn its state").WithCause(err)
+		}
 		return Order{}, false, fmt.Errorf("create order: %w", err)
 	}
 	if !created && o.RequestHash != hash {

@@ -174,24 +174,29 @@ func (p *Process) Registrar() (lifecycle.Registrar, error) {
 // lists at least one instance of each, or, while etcd does not answer
 // within a second, the last set the process routes to holds one. An etcd
 // outage then costs no readiness (the cached routes keep serving, DESIGN.md
-// discovery), while a peer with no instance at all does. Without etcd
-// (PEER_TARGETS) there is nothing to ask, and it reports ready.
+// discovery), while a peer with no instance at all does. It also takes
+// every peer's channel out of gRPC's idle mode, so that its routes are
+// known before etcd may go away. Without etcd (PEER_TARGETS) there is
+// nothing to ask, and it reports ready.
 func (p *Process) PeersReady(ctx context.Context, peers ...string) error {
 	if p.Etcd == nil {
 		return nil
 	}
 	for _, peer := range peers {
-		askCtx, cancel := context.WithTimeout(ctx, time.Second)
-		n, err := discovery.CountInstances(askCtx, p.Etcd, peer)
-		cancel()
-		if err != nil {
-			cached, ok := p.resolver.Known(peer)
-			if !ok || cached == 0 {
+		if cc, err := p.Conns.Get(peer); err == nil {
+			cc.Connect()
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	for _, peer := range peers {
+		n, err := discovery.CountInstances(ctx, p.Etcd, peer)
+		switch {
+		case err != nil:
+			if cached, ok := p.resolver.Known(peer); !ok || cached == 0 {
 				return fmt.Errorf("etcd does not answer (%w) and no instance of %s is known", err, peer)
 			}
-			continue
-		}
-		if n == 0 {
+		case n == 0:
 			return fmt.Errorf("no instance of %s registered", peer)
 		}
 	}
