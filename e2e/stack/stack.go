@@ -149,7 +149,7 @@ func StartWith(t testing.TB, opts Options) *Stack {
 	if _, err := devpki.Generate(certs, devpki.Leaves(), devpki.Options{WorldReadableKeys: true}); err != nil {
 		t.Fatalf("dev PKI: %v", err)
 	}
-	nw, err := network.New(ctx)
+	nw, err := network.New(ctx, network.WithLabels(labels()))
 	if err != nil {
 		t.Fatalf("create network: %v", err)
 	}
@@ -408,6 +408,7 @@ func (s *Stack) startAll(t testing.TB, specs ...spec) {
 			}
 			opts := append([]testcontainers.ContainerCustomizer{
 				network.WithNetwork(aliases, s.Network),
+				testcontainers.WithLabels(labels()),
 				testcontainers.WithFiles(files...),
 				testcontainers.WithEnv(sp.env),
 			}, sp.opts...)
