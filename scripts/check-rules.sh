@@ -25,5 +25,13 @@ check "3 (httpclient.New, never the default client)" 'http\.(Get|Post|Head|PostF
 # platform places that start a lifetime of their own, each commented).
 nonmain=$(for f in $files; do grep -q '^package main' "$f" || echo "$f"; done | grep -v -e '^pkg/platform/' || true)
 check "4 (context flows from the caller)" 'context\.(Background|TODO)\(\)' "$nonmain"
+# Layering (STYLE.md): a domain package (<svc>/internal/<svc>) and apperr
+# import no gRPC; grpcx maps their errors to statuses.
+for pkg in ./inventory/internal/inventory ./order/internal/order ./payment/internal/payment ./pkg/platform/apperr; do
+	if go list -deps "$pkg" | grep -qE '^google\.golang\.org/grpc($|/)'; then
+		echo "layering broken: $pkg imports gRPC (go list -deps $pkg)"
+		fail=1
+	fi
+done
 if [ "$fail" -ne 0 ]; then exit 1; fi
 echo "seed rules: ok ($(echo "$files" | wc -l) files checked)"

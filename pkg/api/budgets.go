@@ -1,12 +1,6 @@
 package api
 
-import (
-	"time"
-
-	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
-	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
-	paymentv1 "github.com/shopmesh/shopmesh/pkg/api/payment/v1"
-)
+import "time"
 
 // The parts the budgets below are made of. A service that spends time on
 // one of these inside a call keeps it out of the hops it makes
@@ -60,26 +54,26 @@ const (
 //
 // A method added to the API needs a row here; a test fails until it has one.
 var Budgets = map[string]time.Duration{
-	inventoryv1.InventoryService_ListProducts_FullMethodName:  ReadBudget,
-	inventoryv1.InventoryService_GetProduct_FullMethodName:    ReadBudget,
-	inventoryv1.InventoryService_Reserve_FullMethodName:       StockBudget,
-	inventoryv1.InventoryService_Commit_FullMethodName:        StockBudget,
-	inventoryv1.InventoryService_Release_FullMethodName:       StockBudget,
-	inventoryv1.InventoryService_CreateProduct_FullMethodName: StockBudget,
-	inventoryv1.InventoryService_SetStock_FullMethodName:      StockBudget,
+	InventoryListProducts:  ReadBudget,
+	InventoryGetProduct:    ReadBudget,
+	InventoryReserve:       StockBudget,
+	InventoryCommit:        StockBudget,
+	InventoryRelease:       StockBudget,
+	InventoryCreateProduct: StockBudget,
+	InventorySetStock:      StockBudget,
 
-	paymentv1.PaymentService_Charge_FullMethodName:     ChargeBudget,
-	paymentv1.PaymentService_Refund_FullMethodName:     ChargeBudget,
-	paymentv1.PaymentService_GetPayment_FullMethodName: ReadBudget,
+	PaymentCharge:     ChargeBudget,
+	PaymentRefund:     ChargeBudget,
+	PaymentGetPayment: ReadBudget,
 
-	orderv1.OrderService_PlaceOrder_FullMethodName:  PlaceOrderBudget,
-	orderv1.OrderService_GetOrder_FullMethodName:    ReadBudget,
-	orderv1.OrderService_ListOrders_FullMethodName:  ReadBudget,
-	orderv1.OrderService_CancelOrder_FullMethodName: CancelOrderBudget,
+	OrderPlaceOrder:  PlaceOrderBudget,
+	OrderGetOrder:    ReadBudget,
+	OrderListOrders:  ReadBudget,
+	OrderCancelOrder: CancelOrderBudget,
 
-	orderv1.OrderService_ListParkedOrders_FullMethodName: ReadBudget,
-	orderv1.OrderService_RetryOrder_FullMethodName:       RetryOrderBudget,
-	orderv1.OrderService_CompensateOrder_FullMethodName:  CancelOrderBudget,
+	OrderListParkedOrders: ReadBudget,
+	OrderRetryOrder:       RetryOrderBudget,
+	OrderCompensateOrder:  CancelOrderBudget,
 }
 
 // Outside names the methods whose time is mostly spent waiting on a system
@@ -88,6 +82,6 @@ var Budgets = map[string]time.Duration{
 // its sagas) gives its permit back while it waits on these, so a slow
 // provider fills no limit and makes nobody shed (platform/overload).
 var Outside = map[string]bool{
-	paymentv1.PaymentService_Charge_FullMethodName: true,
-	paymentv1.PaymentService_Refund_FullMethodName: true,
+	PaymentCharge: true,
+	PaymentRefund: true,
 }

@@ -47,15 +47,15 @@ func TestBudgets_Nest(t *testing.T) {
 		budget   time.Duration
 		contains time.Duration
 	}{
-		{"PlaceOrder (create, reserve, charge, commit and three step records)", b[orderv1.OrderService_PlaceOrder_FullMethodName],
-			b[inventoryv1.InventoryService_Reserve_FullMethodName] + b[paymentv1.PaymentService_Charge_FullMethodName] +
-				b[inventoryv1.InventoryService_Commit_FullMethodName] + 4*api.RecordBudget},
-		{"CancelOrder (read, refund, release, three records)", b[orderv1.OrderService_CancelOrder_FullMethodName],
-			api.ReadBudget + b[paymentv1.PaymentService_Refund_FullMethodName] +
-				b[inventoryv1.InventoryService_Release_FullMethodName] + 3*api.RecordBudget},
-		{"CompensateOrder (as CancelOrder)", b[orderv1.OrderService_CompensateOrder_FullMethodName],
-			b[orderv1.OrderService_CancelOrder_FullMethodName]},
-		{"Charge (provider timeout, lookup, two records)", b[paymentv1.PaymentService_Charge_FullMethodName],
+		{"PlaceOrder (create, reserve, charge, commit and three step records)", b[api.OrderPlaceOrder],
+			b[api.InventoryReserve] + b[api.PaymentCharge] +
+				b[api.InventoryCommit] + 4*api.RecordBudget},
+		{"CancelOrder (read, refund, release, three records)", b[api.OrderCancelOrder],
+			api.ReadBudget + b[api.PaymentRefund] +
+				b[api.InventoryRelease] + 3*api.RecordBudget},
+		{"CompensateOrder (as CancelOrder)", b[api.OrderCompensateOrder],
+			b[api.OrderCancelOrder]},
+		{"Charge (provider timeout, lookup, two records)", b[api.PaymentCharge],
 			api.ProviderTimeoutMax + api.ProviderLookupBudget + 2*api.RecordBudget},
 	}
 	for _, tt := range tests {

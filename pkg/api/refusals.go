@@ -1,10 +1,6 @@
 package api
 
-import (
-	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
-	paymentv1 "github.com/shopmesh/shopmesh/pkg/api/payment/v1"
-	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
-)
+import "github.com/shopmesh/shopmesh/pkg/platform/apperr"
 
 // Reasons the services put on their refusals (the ErrorInfo reason of a
 // gRPC status), declared once here so that the service that gives one and
@@ -52,27 +48,27 @@ type Refusal struct {
 // refusal explicitly, and a test over this table fails when one is added
 // and not handled (order/internal/order).
 var Refusals = map[string][]Refusal{
-	inventoryv1.InventoryService_Reserve_FullMethodName: {
+	InventoryReserve: {
 		{apperr.Invalid, ""},  // malformed items
 		{apperr.NotFound, ""}, // an unknown product
 		{apperr.FailedPrecondition, ReasonOutOfStock},
 		{apperr.FailedPrecondition, ReasonMixedCurrency},
 		{apperr.FailedPrecondition, ReasonReservationReleased},
 	},
-	inventoryv1.InventoryService_Commit_FullMethodName: {
+	InventoryCommit: {
 		{apperr.Invalid, ""},
 		{apperr.FailedPrecondition, ReasonNotReserved},
 	},
-	inventoryv1.InventoryService_Release_FullMethodName: {
+	InventoryRelease: {
 		{apperr.Invalid, ""},
 	},
-	paymentv1.PaymentService_Charge_FullMethodName: {
+	PaymentCharge: {
 		{apperr.Invalid, ""},  // malformed amount or order id
 		{apperr.Conflict, ""}, // the order was charged another amount
 		{apperr.FailedPrecondition, ReasonPaymentFailed},
 		{apperr.FailedPrecondition, ReasonPaymentRefunded},
 	},
-	paymentv1.PaymentService_Refund_FullMethodName: {
+	PaymentRefund: {
 		{apperr.Invalid, ""},
 		{apperr.NotFound, ""}, // no payment for the order
 		{apperr.FailedPrecondition, ReasonNothingToRefund},

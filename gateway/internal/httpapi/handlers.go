@@ -17,8 +17,8 @@ import (
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	moneyv1 "github.com/shopmesh/shopmesh/pkg/api/money/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
-	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
+	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
 )
 
 // idPattern bounds path ids and keys to what our services issue.
@@ -134,7 +134,7 @@ func (a *API) placeOrder(c *gin.Context) {
 	// Keep time to answer: order answers PENDING before this budget ends
 	// rather than letting it run out (seed rule 4).
 	resp, err := a.orders.PlaceOrder(deadline.Keep(c.Request.Context(), api.AnswerBudget), pb)
-	a.cfg.Throttle.Observe(apperr.FromStatus(err))
+	a.cfg.Throttle.Observe(grpcx.FromStatus(err))
 	if err != nil {
 		writeProblem(c, err)
 		return

@@ -13,6 +13,7 @@ import (
 
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
 )
 
 // withReason returns a status error carrying an ErrorInfo, as order sends
@@ -43,7 +44,7 @@ func TestAPI_Problems(t *testing.T) {
 		{"payment declined", withReason(t, codes.FailedPrecondition, "order ord_1: payment declined", "PAYMENT_DECLINED"), http.StatusPaymentRequired, "payment_declined", "order ord_1: payment declined"},
 		{"payment refused by the provider", withReason(t, codes.FailedPrecondition, "order ord_1: the payment provider refused the payment details", "PAYMENT_FAILED"), http.StatusUnprocessableEntity, "payment_failed", "order ord_1: the payment provider refused the payment details"},
 		{"mixed currencies", withReason(t, codes.InvalidArgument, "order ord_1 rejected: mixed currencies", "MIXED_CURRENCY"), http.StatusUnprocessableEntity, "mixed_currency", "order ord_1 rejected: mixed currencies"},
-		{"out of stock via apperr", apperr.ToStatus(apperr.New(apperr.FailedPrecondition, "short").WithReason("OUT_OF_STOCK", "order_id", "ord_1")).Err(), http.StatusConflict, "out_of_stock", "short"},
+		{"out of stock via apperr", grpcx.ToStatus(apperr.New(apperr.FailedPrecondition, "short").WithReason("OUT_OF_STOCK", "order_id", "ord_1")).Err(), http.StatusConflict, "out_of_stock", "short"},
 		{"failed precondition without a reason", status.Error(codes.FailedPrecondition, "not now"), http.StatusConflict, "failed_precondition", "not now"},
 		{"unknown reason keeps the code's status", withReason(t, codes.FailedPrecondition, "odd", "SOMETHING_ELSE"), http.StatusConflict, "failed_precondition", "odd"},
 		{"idempotency key reused", status.Error(codes.AlreadyExists, "key used for a different order"), http.StatusConflict, "already_exists", "key used for a different order"},

@@ -9,6 +9,7 @@ import (
 
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
 
 	"github.com/shopmesh/shopmesh/order/internal/grpcapi"
 	"github.com/shopmesh/shopmesh/order/internal/memstore"
@@ -155,12 +156,12 @@ func TestServer_ErrorCodes(t *testing.T) {
 			t.Parallel()
 			srv, inv, pay := newServer(t)
 			err := tt.call(t, srv, inv, pay)
-			st := apperr.ToStatus(err)
+			st := grpcx.ToStatus(err)
 			if st.Code() != tt.want {
 				t.Fatalf("got %v (gRPC code %s), want %s", err, st.Code(), tt.want)
 			}
-			if tt.reason != "" && apperr.ReasonOf(apperr.FromStatus(st.Err())) != tt.reason {
-				t.Errorf("got reason %q, want %q", apperr.ReasonOf(apperr.FromStatus(st.Err())), tt.reason)
+			if tt.reason != "" && apperr.ReasonOf(grpcx.FromStatus(st.Err())) != tt.reason {
+				t.Errorf("got reason %q, want %q", apperr.ReasonOf(grpcx.FromStatus(st.Err())), tt.reason)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
 
 	"github.com/shopmesh/shopmesh/order/internal/order"
 )
@@ -29,7 +30,7 @@ func (c *Client) Reserve(ctx context.Context, orderID string, items []order.Item
 	}
 	resp, err := c.api.Reserve(ctx, req)
 	if err != nil {
-		return order.Reservation{}, apperr.FromStatus(err)
+		return order.Reservation{}, grpcx.FromStatus(err)
 	}
 	switch resp.GetState() {
 	case inventoryv1.ReservationState_RESERVATION_STATE_RESERVED, inventoryv1.ReservationState_RESERVATION_STATE_COMMITTED:
@@ -55,11 +56,11 @@ func (c *Client) Reserve(ctx context.Context, orderID string, items []order.Item
 // Commit implements order.Inventory.
 func (c *Client) Commit(ctx context.Context, orderID string) error {
 	_, err := c.api.Commit(ctx, &inventoryv1.CommitRequest{OrderId: orderID})
-	return apperr.FromStatus(err)
+	return grpcx.FromStatus(err)
 }
 
 // Release implements order.Inventory.
 func (c *Client) Release(ctx context.Context, orderID string) error {
 	_, err := c.api.Release(ctx, &inventoryv1.ReleaseRequest{OrderId: orderID})
-	return apperr.FromStatus(err)
+	return grpcx.FromStatus(err)
 }

@@ -191,7 +191,7 @@ func TestService_PlaceOrder_FinalRefusals(t *testing.T) {
 			return order.ChargeResult{}, apperr.New(apperr.FailedPrecondition, "invalid token").WithReason(api.ReasonPaymentFailed)
 		}
 		svc := newService(t, p)
-		o, err := svc.PlaceOrder(within(t, 5*time.Second), request("k-1"))
+		o, _, err := svc.Place(within(t, 5*time.Second), request("k-1"))
 		wantOutcome(t, err, order.ReasonPaymentFailed, o.ID)
 		wantStatus(t, stored(t, svc, o.ID), order.PaymentFailed)
 		wantCalls(t, p, "reserve", "charge", "release")
@@ -205,7 +205,7 @@ func TestService_PlaceOrder_FinalRefusals(t *testing.T) {
 			return order.Reservation{}, apperr.New(apperr.FailedPrecondition, "mixed").WithReason(api.ReasonMixedCurrency)
 		}
 		svc := newService(t, p)
-		o, err := svc.PlaceOrder(within(t, 5*time.Second), request("k-1"))
+		o, _, err := svc.Place(within(t, 5*time.Second), request("k-1"))
 		if apperr.ReasonOf(err) != order.ReasonMixedCurrency {
 			t.Errorf("got %v, want reason %s", err, order.ReasonMixedCurrency)
 		}
@@ -232,7 +232,7 @@ func TestService_PlaceOrder_FinalRefusals(t *testing.T) {
 			return apperr.New(apperr.FailedPrecondition, "nothing taken").WithReason(api.ReasonNothingToRefund)
 		}
 		svc := newService(t, p)
-		o, err := svc.PlaceOrder(within(t, 5*time.Second), request("k-1"))
+		o, _, err := svc.Place(within(t, 5*time.Second), request("k-1"))
 		wantOutcome(t, err, order.ReasonReservationExpired, o.ID)
 		wantCalls(t, p, "reserve", "charge", "commit", "refund", "release")
 	})
@@ -246,7 +246,7 @@ func TestService_PlaceOrder_FinalRefusals(t *testing.T) {
 			return apperr.New(apperr.FailedPrecondition, "refused").WithReason(api.ReasonRefundFailed)
 		}
 		svc := newService(t, p)
-		o, err := svc.PlaceOrder(within(t, 5*time.Second), request("k-1"))
+		o, _, err := svc.Place(within(t, 5*time.Second), request("k-1"))
 		if err != nil {
 			t.Fatalf("PlaceOrder: %v, want the parked order", err)
 		}

@@ -369,7 +369,7 @@ func (m *model) place(t *rapid.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestBudget)
 	defer cancel()
-	o, _ := m.replica(t).svc.PlaceOrder(ctx, req)
+	o, _, _ := m.replica(t).svc.Place(ctx, req)
 	if o.ID != "" {
 		m.orders = append(m.orders, o.ID)
 	}

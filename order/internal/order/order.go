@@ -1,6 +1,14 @@
 // Package order is the order domain: orders, their life cycle, and the saga
 // that reserves stock, takes payment and commits the sale. It declares the
 // ports it needs (Inventory, Payment, Store); adapters implement them.
+//
+// Files by concern: order.go (the types and ports), status.go (the state
+// machine), service.go (the Service, its options and its store calls),
+// place.go (placing an order), saga.go (the steps reserve → charge →
+// commit and their compensations), verdict.go (what each peer answer means
+// for the order), run.go (the background run that drives a saga), cancel.go,
+// recovery.go (orders no run drives), park.go (orders for an operator) and
+// queries.go (reading orders).
 package order
 
 import (

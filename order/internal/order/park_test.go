@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopmesh/shopmesh/order/internal/memstore"
 	"github.com/shopmesh/shopmesh/order/internal/order"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 )
@@ -14,33 +15,10 @@ import (
 func TestService_Parking(t *testing.T) {
 	t.Parallel()
 
-	// parkedOrder places an order whose every charge is unavailable and
-	// runs recovery until its attempts run out; it returns the service and
-	// the order, and lets the charge through once restore is called.
-	parkedOrder := func(t *testing.T, p *peers) (*order.Service, order.Order, func()) {
-		t.Helper()
-		charge := p.pay.charge
-		var down atomic.Bool
-		down.Store(true)
-		p.pay.charge = func(ctx context.Context, orderID string, amount order.Money, token string) (order.ChargeResult, error) {
-			if down.Load() {
-				p.calls.add("charge")
-				return order.ChargeResult{}, apperr.New(apperr.Unavailable, "payment down")
-			}
-			return charge(ctx, orderID, amount, token)
-		}
-		svc := newService(t, p, order.WithMaxAttempts(3), order.WithRecoveryAfter(20*time.Millisecond))
-		o, err := svc.PlaceOrder(within(t, 5*time.Second), request("k-1"))
-		if err != nil {
-			t.Fatalf("PlaceOrder: %v", err)
-		}
-		return svc, recoverUntil(t, svc, o.ID), func() { down.Store(false) }
-	}
-
 	t.Run("runs that keep stopping short park the order once its attempts run out", func(t *testing.T) {
 		t.Parallel()
 		p := newPeers(t)
-		svc, o, _ := parkedOrder(t, p)
+		svc, o, _ := parkedOrder(t, memstore.New(), p)
 		wantStatus(t, o, order.NeedsAttention)
 		if o.Attempts != 3 || !strings.HasPrefix(o.Attention, order.AttentionRetriesExhausted+":") {
 			t.Errorf("attempts %d, attention %q; want 3 and %s", o.Attempts, o.Attention, order.AttentionRetriesExhausted)
@@ -61,8 +39,10 @@ func TestService_Parking(t *testing.T) {
 	t.Run("RetryOrder takes a parked placement up again where it stopped", func(t *testing.T) {
 		t.Parallel()
 		p := newPeers(t)
-		svc, o, restore := parkedOrder(t, p)
+		store := memstore.New()
+		_, o, restore := parkedOrder(t, store, p)
 		restore()
+		svc := newServiceOn(t, store, p)
 		got, err := svc.RetryOrder(t.Context(), o.ID)
 		if err != nil {
 			t.Fatalf("RetryOrder: %v", err)
@@ -79,7 +59,9 @@ func TestService_Parking(t *testing.T) {
 	t.Run("CompensateOrder gives a parked order up: money and stock back, CANCELLED", func(t *testing.T) {
 		t.Parallel()
 		p := newPeers(t)
-		svc, o, _ := parkedOrder(t, p)
+		store := memstore.New()
+		_, o, _ := parkedOrder(t, store, p)
+		svc := newServiceOn(t, store, p)
 		got, err := svc.CompensateOrder(within(t, 5*time.Second), o.ID)
 		if err != nil {
 			t.Fatalf("CompensateOrder: %v", err)
@@ -107,4 +89,31 @@ func TestService_Parking(t *testing.T) {
 			t.Errorf("RetryOrder of an unknown order: %v, want NotFound", err)
 		}
 	})
+}
+
+// parkedOrder places an order over store whose every charge is
+// unavailable, on a replica whose claims last 20ms so that recovery takes
+// the order over at once, and runs recovery until its attempts run out. It
+// returns that replica and the order, and lets the charge through once
+// restore is called. An operator's retry or compensation is tested on
+// another replica over store, whose claims last as long as a deployment's:
+// then it fits in one run however slow the machine.
+func parkedOrder(t *testing.T, store order.Store, p *peers) (*order.Service, order.Order, func()) {
+	t.Helper()
+	charge := p.pay.charge
+	var down atomic.Bool
+	down.Store(true)
+	p.pay.charge = func(ctx context.Context, orderID string, amount order.Money, token string) (order.ChargeResult, error) {
+		if down.Load() {
+			p.calls.add("charge")
+			return order.ChargeResult{}, apperr.New(apperr.Unavailable, "payment down")
+		}
+		return charge(ctx, orderID, amount, token)
+	}
+	svc := newServiceOn(t, store, p, order.WithMaxAttempts(3), order.WithRecoveryAfter(20*time.Millisecond))
+	o, _, err := svc.Place(within(t, 5*time.Second), request("k-1"))
+	if err != nil {
+		t.Fatalf("PlaceOrder: %v", err)
+	}
+	return svc, recoverUntil(t, svc, o.ID), func() { down.Store(false) }
 }

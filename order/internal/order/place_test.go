@@ -43,7 +43,7 @@ func TestService_Place_CreateOutOfTime(t *testing.T) {
 	p := newPeers(t)
 	store := memstore.New()
 	svc := newServiceOn(t, lateStore{store}, p)
-	_, err := svc.PlaceOrder(t.Context(), request("k-1"))
+	_, _, err := svc.Place(t.Context(), request("k-1"))
 	if got := apperr.CodeOf(err); got != apperr.Timeout {
 		t.Fatalf("got %v (code %q), want Timeout: the order may exist", err, got)
 	}

@@ -44,7 +44,7 @@ func stuckOrder(t *testing.T, p *peers) (*order.Service, string) {
 		return order.ChargeResult{}, apperr.New(apperr.Unavailable, "payment down")
 	}
 	first := newServiceOn(t, store, p)
-	o, err := first.PlaceOrder(within(t, 100*time.Millisecond), request("k-1"))
+	o, _, err := first.Place(within(t, 100*time.Millisecond), request("k-1"))
 	if err != nil || o.Status != order.Pending {
 		t.Fatalf("PlaceOrder with payment down: got %s, %v; want PENDING", o.Status, err)
 	}

@@ -81,7 +81,7 @@ func request(key string) order.PlaceRequest {
 // place places req and fails the test on error.
 func place(t *testing.T, svc *order.Service, req order.PlaceRequest) order.Order {
 	t.Helper()
-	o, err := svc.PlaceOrder(context.Background(), req)
+	o, _, err := svc.Place(context.Background(), req)
 	if err != nil {
 		t.Fatalf("PlaceOrder(%q): %v", req.IdempotencyKey, err)
 	}
@@ -240,7 +240,7 @@ func TestService_PlaceOrder(t *testing.T) {
 		}
 		svc := newService(t, p)
 
-		o, err := svc.PlaceOrder(context.Background(), request("k-1"))
+		o, _, err := svc.Place(context.Background(), request("k-1"))
 		wantOutcome(t, err, order.ReasonOutOfStock, o.ID)
 		wantStatus(t, o, order.Rejected)
 		wantCalls(t, p, "reserve")
@@ -250,7 +250,7 @@ func TestService_PlaceOrder(t *testing.T) {
 		wantStatus(t, stored(t, svc, o.ID), order.Rejected)
 
 		// A repeat answers the same without asking inventory again.
-		again, err := svc.PlaceOrder(context.Background(), request("k-1"))
+		again, _, err := svc.Place(context.Background(), request("k-1"))
 		wantOutcome(t, err, order.ReasonOutOfStock, o.ID)
 		if again.ID != o.ID {
 			t.Errorf("repeat got order %q, want %q", again.ID, o.ID)
@@ -267,7 +267,7 @@ func TestService_PlaceOrder(t *testing.T) {
 		}
 		svc := newService(t, p)
 
-		o, err := svc.PlaceOrder(context.Background(), request("k-1"))
+		o, _, err := svc.Place(context.Background(), request("k-1"))
 		wantOutcome(t, err, order.ReasonPaymentDeclined, o.ID)
 		wantStatus(t, o, order.PaymentDeclined)
 		wantCalls(t, p, "reserve", "charge", "release")
@@ -292,7 +292,7 @@ func TestService_PlaceOrder(t *testing.T) {
 			return apperr.New(apperr.Unavailable, "inventory down")
 		}
 		svc := newService(t, p)
-		o, err := svc.PlaceOrder(within(t, 200*time.Millisecond), request("k-1"))
+		o, _, err := svc.Place(within(t, 200*time.Millisecond), request("k-1"))
 		if err != nil {
 			t.Fatalf("PlaceOrder: %v, want the PENDING order without an error", err)
 		}
@@ -323,7 +323,7 @@ func TestService_PlaceOrder(t *testing.T) {
 		}
 		svc := newService(t, p)
 
-		o, err := svc.PlaceOrder(within(t, 5*time.Second), request("k-1"))
+		o, _, err := svc.Place(within(t, 5*time.Second), request("k-1"))
 		if err != nil {
 			t.Fatalf("PlaceOrder: %v", err)
 		}
@@ -352,7 +352,7 @@ func TestService_PlaceOrder(t *testing.T) {
 		}
 		svc := newService(t, p)
 		ctx := within(t, 200*time.Millisecond)
-		o, err := svc.PlaceOrder(ctx, request("k-1"))
+		o, _, err := svc.Place(ctx, request("k-1"))
 		if err != nil {
 			t.Fatalf("PlaceOrder: %v, want the PENDING order without an error", err)
 		}
@@ -386,7 +386,7 @@ func TestService_PlaceOrder(t *testing.T) {
 			return commit(ctx, orderID)
 		}
 		svc := newService(t, p)
-		o, err := svc.PlaceOrder(within(t, 5*time.Second), request("k-1"))
+		o, _, err := svc.Place(within(t, 5*time.Second), request("k-1"))
 		if err != nil {
 			t.Fatalf("PlaceOrder: %v", err)
 		}
@@ -441,7 +441,7 @@ func TestService_PlaceOrder(t *testing.T) {
 		otherToken := request("k-1")
 		otherToken.PaymentToken = "tok_other"
 		for _, req := range []order.PlaceRequest{moreItems, otherToken} {
-			_, err := svc.PlaceOrder(context.Background(), req)
+			_, _, err := svc.Place(context.Background(), req)
 			if got := apperr.CodeOf(err); got != apperr.Conflict {
 				t.Errorf("got error %v (code %q), want Conflict", err, got)
 			}
@@ -492,7 +492,7 @@ func TestService_PlaceOrder(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				o, err := svc.PlaceOrder(context.Background(), request("k-1"))
+				o, _, err := svc.Place(context.Background(), request("k-1"))
 				ids[i], errs[i] = o.ID, err
 			})
 		}
@@ -562,7 +562,7 @@ func TestService_PlaceOrder_Invalid(t *testing.T) {
 			svc := newService(t, p)
 			req := request("k-1")
 			tt.modify(&req)
-			_, err := svc.PlaceOrder(context.Background(), req)
+			_, _, err := svc.Place(context.Background(), req)
 			if got := apperr.CodeOf(err); got != apperr.Invalid {
 				t.Fatalf("got error %v (code %q), want Invalid", err, got)
 			}
@@ -641,7 +641,7 @@ func TestService_CancelOrder(t *testing.T) {
 			tt.setup(p)
 			p.pay.refund = nil // any refund fails the test
 			svc := newService(t, p)
-			o, _ := svc.PlaceOrder(within(t, 200*time.Millisecond), request("k-1"))
+			o, _, _ := svc.Place(within(t, 200*time.Millisecond), request("k-1"))
 			wantStatus(t, stored(t, svc, o.ID), tt.want)
 			_, err := svc.CancelOrder(context.Background(), o.ID)
 			if got := apperr.CodeOf(err); got != apperr.FailedPrecondition {
@@ -764,7 +764,7 @@ func TestService_Close(t *testing.T) {
 			return order.ChargeResult{}, apperr.New(apperr.Unavailable, "payment down")
 		}
 		svc := newService(t, p, order.WithRetryBackoff(time.Hour, time.Hour))
-		o, err := svc.PlaceOrder(within(t, 100*time.Millisecond), request("k-1"))
+		o, _, err := svc.Place(within(t, 100*time.Millisecond), request("k-1"))
 		if err != nil || o.Status != order.Pending {
 			t.Fatalf("PlaceOrder: %s, %v; want PENDING", o.Status, err)
 		}
@@ -784,7 +784,7 @@ func TestService_Close(t *testing.T) {
 			return order.ChargeResult{}, ctx.Err()
 		}
 		svc := newService(t, p)
-		go func() { _, _ = svc.PlaceOrder(within(t, 100*time.Millisecond), request("k-1")) }()
+		go func() { _, _, _ = svc.Place(within(t, 100*time.Millisecond), request("k-1")) }()
 		<-entered
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
@@ -798,7 +798,7 @@ func TestService_Close(t *testing.T) {
 		p := newPeers(t)
 		svc := newService(t, p)
 		closeService(t, svc)
-		_, err := svc.PlaceOrder(t.Context(), request("k-1"))
+		_, _, err := svc.Place(t.Context(), request("k-1"))
 		if apperr.CodeOf(err) != apperr.Unavailable {
 			t.Errorf("PlaceOrder after Close: got %v, want Unavailable", err)
 		}
@@ -819,7 +819,7 @@ func TestService_PlaceOrder_Throttle(t *testing.T) {
 	}
 	svc := newService(t, p, order.WithThrottle(overload.NewThrottle()))
 	place := func(i int) error {
-		_, err := svc.PlaceOrder(within(t, 20*time.Millisecond), request(fmt.Sprintf("k-%d", i)))
+		_, _, err := svc.Place(within(t, 20*time.Millisecond), request(fmt.Sprintf("k-%d", i)))
 		return err
 	}
 	// A few orders whose sagas keep meeting the refusal...

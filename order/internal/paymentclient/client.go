@@ -8,6 +8,7 @@ import (
 	moneyv1 "github.com/shopmesh/shopmesh/pkg/api/money/v1"
 	paymentv1 "github.com/shopmesh/shopmesh/pkg/api/payment/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
 
 	"github.com/shopmesh/shopmesh/order/internal/order"
 )
@@ -30,7 +31,7 @@ func (c *Client) Charge(ctx context.Context, orderID string, amount order.Money,
 		PaymentToken: token,
 	})
 	if err != nil {
-		return order.ChargeResult{}, apperr.FromStatus(err)
+		return order.ChargeResult{}, grpcx.FromStatus(err)
 	}
 	p := resp.GetPayment()
 	switch p.GetStatus() {
@@ -45,5 +46,5 @@ func (c *Client) Charge(ctx context.Context, orderID string, amount order.Money,
 // Refund implements order.Payment.
 func (c *Client) Refund(ctx context.Context, orderID string) error {
 	_, err := c.api.Refund(ctx, &paymentv1.RefundRequest{OrderId: orderID})
-	return apperr.FromStatus(err)
+	return grpcx.FromStatus(err)
 }

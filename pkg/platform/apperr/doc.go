@@ -1,11 +1,11 @@
-// Package apperr is shopmesh's one vocabulary of domain errors and the one
-// table that turns them into gRPC status codes.
+// Package apperr is shopmesh's one vocabulary of domain errors: a Code, a
+// message for the caller, and a machine-readable reason with metadata.
 //
-// Domain packages return *Error values with a Code; they never import gRPC.
-// The grpcx server interceptor converts whatever a handler returns through
-// ToStatus, so every service maps errors the same way, and an error that is
-// not an *Error becomes codes.Internal with a generic message (the detail goes
-// to the log with the trace id, never to the caller). Clients turn a status
-// back into an *Error with FromStatus, so a callee's "out of stock" stays
-// "out of stock" across hops.
+// Domain packages return *Error values; apperr knows no transport, so a
+// domain that imports it imports no gRPC or HTTP. The transports hold the
+// tables: grpcx.ToStatus and grpcx.FromStatus map codes to gRPC statuses and
+// back (so a callee's "out of stock" stays "out of stock" across hops), and
+// the gateway maps gRPC statuses to HTTP problem details. An error that is
+// not an *Error is a bug or an unexpected failure: it becomes Internal with
+// a generic message, and the detail goes to the log with the trace id.
 package apperr

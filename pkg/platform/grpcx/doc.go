@@ -12,4 +12,8 @@
 // closes them all at shutdown. Reconnecting is gRPC's job, so nothing here
 // dials per request. Plaintext exists only behind the dev flag and logs a
 // warning.
+//
+// ToStatus and FromStatus are the one table between shopmesh's domain
+// errors (apperr) and gRPC status codes: the server interceptor answers
+// with ToStatus, client adapters turn a status back with FromStatus.
 package grpcx

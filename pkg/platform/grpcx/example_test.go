@@ -2,6 +2,7 @@ package grpcx_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
+	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf"
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf/devpki"
@@ -97,4 +99,33 @@ func Example() {
 	// Output:
 	// order: reserved 1 line(s)
 	// gateway: PermissionDenied
+}
+
+// A domain error crosses a gRPC hop with its code, reason and metadata: the
+// server interceptor calls ToStatus, the client adapter FromStatus.
+func ExampleFromStatus() {
+	// inventory's domain code:
+	err := apperr.New(apperr.FailedPrecondition, "product %s is short", "p1").
+		WithReason("OUT_OF_STOCK", "order_id", "o1")
+
+	// What the inventory server sends, and what the order client receives:
+	st := grpcx.ToStatus(fmt.Errorf("reserve: %w", err))
+	fmt.Println(st.Code(), st.Message())
+
+	got := grpcx.FromStatus(st.Err())
+	var e *apperr.Error
+	if errors.As(got, &e) {
+		fmt.Println(apperr.CodeOf(got), apperr.ReasonOf(got), e.Metadata["order_id"])
+	}
+	// Output:
+	// FailedPrecondition product p1 is short
+	// failed_precondition OUT_OF_STOCK o1
+}
+
+// An error that is not an *apperr.Error is a bug or an unexpected failure:
+// the caller learns only that.
+func ExampleToStatus() {
+	st := grpcx.ToStatus(fmt.Errorf("query stock: %w", errors.New("password authentication failed for user shopmesh")))
+	fmt.Println(st.Code(), st.Message())
+	// Output: Internal internal error
 }

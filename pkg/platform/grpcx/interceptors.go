@@ -98,7 +98,7 @@ func errorsUnary(logger *slog.Logger, classify func(error) error) grpc.UnaryServ
 			err = classify(err)
 		}
 		err = dependencyTimeout(ctx, err)
-		st := apperr.ToStatus(err)
+		st := ToStatus(err)
 		switch st.Code() {
 		case codes.Internal:
 			logger.ErrorContext(ctx, "internal error", "method", info.FullMethod, "cause", err.Error())

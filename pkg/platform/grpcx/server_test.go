@@ -243,7 +243,7 @@ func TestServer_Errors(t *testing.T) {
 			t.Errorf("got ErrorInfo reason %q metadata %v, want OUT_OF_STOCK with order_id=o1", info.GetReason(), info.GetMetadata())
 		}
 
-		domain := apperr.FromStatus(err)
+		domain := grpcx.FromStatus(err)
 		if got := apperr.CodeOf(domain); got != apperr.FailedPrecondition {
 			t.Errorf("CodeOf(FromStatus(err)) = %q, want %q", got, apperr.FailedPrecondition)
 		}

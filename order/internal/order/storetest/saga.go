@@ -266,7 +266,7 @@ func testCrashPoints(t *testing.T, newStore NewStore) {
 			}
 			// The dying process's answer does not matter: a dead process
 			// sends none.
-			o, _ := dying.svc.PlaceOrder(t.Context(), request("k-1", token))
+			o, _, _ := dying.svc.Place(t.Context(), request("k-1", token))
 			if o.ID == "" {
 				t.Fatal("PlaceOrder of the dying process returned no order id")
 			}
@@ -322,14 +322,14 @@ func testRecoveryWaits(t *testing.T, newStore NewStore) {
 		dying.crash()
 		return order.ChargeResult{}, errCrashed
 	}
-	held, _ := dying.svc.PlaceOrder(t.Context(), request("k-1", "tok_visa"))
+	held, _, _ := dying.svc.Place(t.Context(), request("k-1", "tok_visa"))
 	// ...and one whose charge failed a moment ago, given up by a process
 	// that stopped: not held, but recent.
 	failing := w.newProcess(t, store)
 	failing.pay.charge = func(context.Context, string, order.Money, string) (order.ChargeResult, error) {
 		return order.ChargeResult{}, apperr.New(apperr.Unavailable, "payment down")
 	}
-	recent, err := failing.svc.PlaceOrder(within(t, time.Second), request("k-2", "tok_visa"))
+	recent, _, err := failing.svc.Place(within(t, time.Second), request("k-2", "tok_visa"))
 	if err != nil || recent.Status != order.Pending {
 		t.Fatalf("PlaceOrder with payment down: got %s, %v; want PENDING", recent.Status, err)
 	}
@@ -367,10 +367,10 @@ func testRepeatRespectsClaim(t *testing.T, newStore NewStore) {
 		dying.crash()
 		return order.ChargeResult{}, errCrashed
 	}
-	o, _ := dying.svc.PlaceOrder(t.Context(), request("k-1", "tok_visa"))
+	o, _, _ := dying.svc.Place(t.Context(), request("k-1", "tok_visa"))
 
 	// While the dead run's claim lasts, a repeat gets the order as it is.
-	again, err := w.newProcess(t, store).svc.PlaceOrder(t.Context(), request("k-1", "tok_visa"))
+	again, _, err := w.newProcess(t, store).svc.Place(t.Context(), request("k-1", "tok_visa"))
 	if err != nil || again.ID != o.ID || again.Status != order.Pending {
 		t.Errorf("repeat while the order is held: got %s %s, %v; want %s PENDING", again.ID, again.Status, err, o.ID)
 	}
@@ -379,7 +379,7 @@ func testRepeatRespectsClaim(t *testing.T, newStore NewStore) {
 	}
 
 	// Once it ran out, a repeat takes the order over and finishes it.
-	got, err := w.newProcess(t, store, order.WithClock(later)).svc.PlaceOrder(t.Context(), request("k-1", "tok_visa"))
+	got, _, err := w.newProcess(t, store, order.WithClock(later)).svc.Place(t.Context(), request("k-1", "tok_visa"))
 	if err != nil {
 		t.Fatalf("repeat after the claim ran out: %v", err)
 	}
@@ -406,7 +406,7 @@ func testReplicas(t *testing.T, newStore NewStore) {
 	var placed sync.WaitGroup
 	for i := range orders {
 		placed.Go(func() {
-			o, err := failing.svc.PlaceOrder(within(t, 2*time.Second), request(fmt.Sprintf("k-%d", i), "tok_visa"))
+			o, _, err := failing.svc.Place(within(t, 2*time.Second), request(fmt.Sprintf("k-%d", i), "tok_visa"))
 			if err != nil || o.Status != order.Pending {
 				t.Errorf("PlaceOrder #%d with payment down: got %s, %v; want PENDING", i, o.Status, err)
 			}
@@ -461,19 +461,19 @@ func testDuplicates(t *testing.T, newStore NewStore) {
 		t.Parallel()
 		w := newWorld(t)
 		p := w.newProcess(t, newStore(t))
-		first, err := p.svc.PlaceOrder(t.Context(), request("k-1", "tok_visa"))
+		first, _, err := p.svc.Place(t.Context(), request("k-1", "tok_visa"))
 		if err != nil {
 			t.Fatalf("PlaceOrder: %v", err)
 		}
 		for i := range 3 {
-			again, err := p.svc.PlaceOrder(t.Context(), request("k-1", "tok_visa"))
+			again, _, err := p.svc.Place(t.Context(), request("k-1", "tok_visa"))
 			if err != nil || again.ID != first.ID || again.Status != order.Confirmed {
 				t.Errorf("repeat #%d: got %s %s, %v; want %s CONFIRMED", i+1, again.ID, again.Status, err, first.ID)
 			}
 		}
 		other := request("k-1", "tok_visa")
 		other.Items[0].Quantity = 3
-		if _, err := p.svc.PlaceOrder(t.Context(), other); apperr.CodeOf(err) != apperr.Conflict {
+		if _, _, err := p.svc.Place(t.Context(), other); apperr.CodeOf(err) != apperr.Conflict {
 			t.Errorf("the key with another body: got %v, want Conflict", err)
 		}
 		if n := w.callCount("charge", first.ID); n != 1 {
@@ -494,7 +494,7 @@ func testDuplicates(t *testing.T, newStore NewStore) {
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				o, err := p.svc.PlaceOrder(context.WithoutCancel(t.Context()), request("k-1", "tok_visa"))
+				o, _, err := p.svc.Place(context.WithoutCancel(t.Context()), request("k-1", "tok_visa"))
 				ids[i], errs[i] = o.ID, err
 			})
 		}
@@ -530,7 +530,7 @@ func testCancelCrash(t *testing.T, newStore NewStore) {
 	w := newWorld(t)
 	store := newStore(t)
 	dying := w.newProcess(t, store)
-	o, err := dying.svc.PlaceOrder(t.Context(), request("k-1", "tok_visa"))
+	o, _, err := dying.svc.Place(t.Context(), request("k-1", "tok_visa"))
 	if err != nil {
 		t.Fatalf("PlaceOrder: %v", err)
 	}

@@ -1,4 +1,4 @@
-package apperr_test
+package grpcx_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
 )
 
 // errorInfo returns st's ErrorInfo detail, or nil.
@@ -52,7 +53,7 @@ func TestToStatus_RoundTrip(t *testing.T) {
 					sent = sent.WithReason("SOME_REASON", "order_id", "o1", "sku", "p1")
 				}
 				// Handlers wrap; the table must see through it.
-				st := apperr.ToStatus(fmt.Errorf("reserve: %w", sent))
+				st := grpcx.ToStatus(fmt.Errorf("reserve: %w", sent))
 				if st.Code() != tt.want {
 					t.Fatalf("ToStatus(%v) code = %v, want %v", sent, st.Code(), tt.want)
 				}
@@ -69,7 +70,7 @@ func TestToStatus_RoundTrip(t *testing.T) {
 					t.Errorf("ErrorInfo = %v, want reason SOME_REASON in domain shopmesh", info)
 				}
 
-				got := apperr.FromStatus(st.Err())
+				got := grpcx.FromStatus(st.Err())
 				var e *apperr.Error
 				if !errors.As(got, &e) {
 					t.Fatalf("FromStatus(%v) = %#v, want an *apperr.Error", st.Err(), got)
@@ -104,7 +105,7 @@ func TestToStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			st := apperr.ToStatus(tt.err)
+			st := grpcx.ToStatus(tt.err)
 			if st.Code() != tt.wantCode || st.Message() != tt.wantMsg {
 				t.Errorf("ToStatus(%v) = %v %q, want %v %q", tt.err, st.Code(), st.Message(), tt.wantCode, tt.wantMsg)
 			}
@@ -116,7 +117,7 @@ func TestToStatus(t *testing.T) {
 
 	t.Run("nil", func(t *testing.T) {
 		t.Parallel()
-		if st := apperr.ToStatus(nil); st != nil {
+		if st := grpcx.ToStatus(nil); st != nil {
 			t.Errorf("ToStatus(nil) = %v, want nil", st)
 		}
 	})
@@ -142,7 +143,7 @@ func TestFromStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := apperr.FromStatus(tt.err)
+			got := grpcx.FromStatus(tt.err)
 			if c := apperr.CodeOf(got); c != tt.want {
 				t.Errorf("CodeOf(FromStatus(%v)) = %q, want %q", tt.err, c, tt.want)
 			}
@@ -154,17 +155,17 @@ func TestFromStatus(t *testing.T) {
 
 	t.Run("context errors through the wire", func(t *testing.T) {
 		t.Parallel()
-		if c := apperr.CodeOf(apperr.FromStatus(apperr.ToStatus(context.DeadlineExceeded).Err())); c != apperr.Timeout {
+		if c := apperr.CodeOf(grpcx.FromStatus(grpcx.ToStatus(context.DeadlineExceeded).Err())); c != apperr.Timeout {
 			t.Errorf("deadline came back as %q, want %q", c, apperr.Timeout)
 		}
-		if c := apperr.CodeOf(apperr.FromStatus(apperr.ToStatus(context.Canceled).Err())); c != apperr.Unavailable {
+		if c := apperr.CodeOf(grpcx.FromStatus(grpcx.ToStatus(context.Canceled).Err())); c != apperr.Unavailable {
 			t.Errorf("cancellation came back as %q, want %q", c, apperr.Unavailable)
 		}
 	})
 
 	t.Run("nil", func(t *testing.T) {
 		t.Parallel()
-		if err := apperr.FromStatus(nil); err != nil {
+		if err := grpcx.FromStatus(nil); err != nil {
 			t.Errorf("FromStatus(nil) = %v, want nil", err)
 		}
 	})
@@ -172,11 +173,11 @@ func TestFromStatus(t *testing.T) {
 	t.Run("error without a status is returned as is", func(t *testing.T) {
 		t.Parallel()
 		local := errors.New("no connection")
-		if got := apperr.FromStatus(local); got != local {
+		if got := grpcx.FromStatus(local); got != local {
 			t.Errorf("FromStatus(%v) = %v, want the same error", local, got)
 		}
 		domain := apperr.New(apperr.NotFound, "p1")
-		if got := apperr.FromStatus(domain); got != error(domain) {
+		if got := grpcx.FromStatus(domain); got != error(domain) {
 			t.Errorf("FromStatus(%v) = %v, want the same error", domain, got)
 		}
 	})
@@ -187,7 +188,7 @@ func TestFromStatus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := apperr.FromStatus(st.Err())
+		got := grpcx.FromStatus(st.Err())
 		if r := apperr.ReasonOf(got); r != "" {
 			t.Errorf("ReasonOf(FromStatus(foreign ErrorInfo)) = %q, want empty", r)
 		}

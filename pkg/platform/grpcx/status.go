@@ -1,4 +1,4 @@
-package apperr
+package grpcx
 
 import (
 	"context"
@@ -7,34 +7,36 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 )
 
 // errorDomain names shopmesh in google.rpc.ErrorInfo details.
 const errorDomain = "shopmesh"
 
-// grpcCodes is the one table from domain codes to gRPC codes.
-var grpcCodes = map[Code]codes.Code{
-	Invalid:            codes.InvalidArgument,
-	NotFound:           codes.NotFound,
-	Conflict:           codes.AlreadyExists,
-	FailedPrecondition: codes.FailedPrecondition,
-	Aborted:            codes.Aborted,
-	Unavailable:        codes.Unavailable,
-	Timeout:            codes.DeadlineExceeded,
-	PermissionDenied:   codes.PermissionDenied,
-	Internal:           codes.Internal,
+// grpcCodes is the one table from domain codes (apperr) to gRPC codes.
+var grpcCodes = map[apperr.Code]codes.Code{
+	apperr.Invalid:            codes.InvalidArgument,
+	apperr.NotFound:           codes.NotFound,
+	apperr.Conflict:           codes.AlreadyExists,
+	apperr.FailedPrecondition: codes.FailedPrecondition,
+	apperr.Aborted:            codes.Aborted,
+	apperr.Unavailable:        codes.Unavailable,
+	apperr.Timeout:            codes.DeadlineExceeded,
+	apperr.PermissionDenied:   codes.PermissionDenied,
+	apperr.Internal:           codes.Internal,
 }
 
 // ToStatus converts err into the gRPC status a server returns. A status error
 // passes through unchanged (a callee's status relayed by a handler); context
-// errors become Canceled/DeadlineExceeded; an *Error uses the table, with its
+// errors become Canceled/DeadlineExceeded; an *apperr.Error uses the table, with its
 // reason and metadata as an ErrorInfo detail; anything else is Internal with a
 // generic message so no internal detail leaks to callers.
 func ToStatus(err error) *status.Status {
 	if err == nil {
 		return nil
 	}
-	var e *Error
+	var e *apperr.Error
 	if errors.As(err, &e) {
 		c, ok := grpcCodes[e.Code]
 		if !ok {
@@ -62,7 +64,7 @@ func ToStatus(err error) *status.Status {
 	return status.New(codes.Internal, "internal error")
 }
 
-// FromStatus converts an error returned by a gRPC call back into an *Error,
+// FromStatus converts an error returned by a gRPC call back into an *apperr.Error,
 // keeping the reason and metadata of an ErrorInfo detail. Errors that carry no
 // gRPC status (nil, or a local failure) are returned as they are.
 func FromStatus(err error) error {
@@ -70,7 +72,7 @@ func FromStatus(err error) error {
 	if !ok || st == nil || err == nil {
 		return err
 	}
-	e := &Error{Code: codeFromGRPC(st.Code()), Message: st.Message()}
+	e := &apperr.Error{Code: codeFromGRPC(st.Code()), Message: st.Message()}
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == errorDomain {
 			e.Reason = info.GetReason()
@@ -80,7 +82,7 @@ func FromStatus(err error) error {
 	return e
 }
 
-func codeFromGRPC(c codes.Code) Code {
+func codeFromGRPC(c codes.Code) apperr.Code {
 	for k, v := range grpcCodes {
 		if v == c {
 			return k
@@ -88,9 +90,9 @@ func codeFromGRPC(c codes.Code) Code {
 	}
 	switch c {
 	case codes.Canceled, codes.ResourceExhausted:
-		return Unavailable
+		return apperr.Unavailable
 	case codes.Unauthenticated:
-		return PermissionDenied
+		return apperr.PermissionDenied
 	}
-	return Internal
+	return apperr.Internal
 }

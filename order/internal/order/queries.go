@@ -1,0 +1,61 @@
+package order
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+)
+
+// GetOrder returns one order.
+func (s *Service) GetOrder(ctx context.Context, id string) (Order, error) {
+	if id == "" {
+		return Order{}, apperr.New(apperr.Invalid, "order id is required")
+	}
+	return s.store.Get(ctx, id)
+}
+
+// ListOrders pages through a customer's orders, newest first; pageToken is
+// the id of the last order of the previous page.
+func (s *Service) ListOrders(ctx context.Context, customerID string, pageSize int, pageToken string) ([]Order, string, error) {
+	if customerID == "" {
+		return nil, "", apperr.New(apperr.Invalid, "customer id is required")
+	}
+	pageSize, err := pageLen(pageSize)
+	if err != nil {
+		return nil, "", err
+	}
+	orders, err := s.store.ListByCustomer(ctx, customerID, pageToken, pageSize+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list orders: %w", err)
+	}
+	return page(orders, pageSize)
+}
+
+// Page sizes of the listing calls.
+const (
+	DefaultPageLen = 20
+	MaxPageLen     = 100
+)
+
+// pageLen validates a requested page size: 0 means the default, more than
+// the maximum means the maximum.
+func pageLen(n int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, apperr.New(apperr.Invalid, "page_size must not be negative")
+	case n == 0:
+		return DefaultPageLen, nil
+	}
+	return min(n, MaxPageLen), nil
+}
+
+// page cuts orders, read with one more than size, to a page and the token
+// of the next one ("" when this is the last).
+func page(orders []Order, size int) ([]Order, string, error) {
+	if len(orders) <= size {
+		return orders, "", nil
+	}
+	orders = orders[:size]
+	return orders, orders[len(orders)-1].ID, nil
+}
