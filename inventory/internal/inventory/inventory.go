@@ -218,21 +218,3 @@ func (s *Service) Release(ctx context.Context, orderID string) (Reservation, err
 	}
 	return s.store.Release(ctx, orderID)
 }
-
-// PriceLines prices items with the products' current prices and sums the
-// total. Every product of one order must share a currency.
-func PriceLines(items []Item, products map[string]Product) ([]Line, Money, error) {
-	lines := make([]Line, 0, len(items))
-	var total Money
-	for _, it := range items {
-		p := products[it.ProductID]
-		if total.Currency == "" {
-			total.Currency = p.Price.Currency
-		} else if total.Currency != p.Price.Currency {
-			return nil, Money{}, apperr.New(apperr.FailedPrecondition, "products in one order must share a currency").WithReason(ReasonMixedPricing)
-		}
-		lines = append(lines, Line{ProductID: it.ProductID, Quantity: it.Quantity, UnitPrice: p.Price})
-		total.Minor += p.Price.Minor * int64(it.Quantity)
-	}
-	return lines, total, nil
-}

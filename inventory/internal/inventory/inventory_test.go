@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/shopmesh/shopmesh/inventory/internal/inventory"
@@ -330,38 +331,70 @@ func TestService_ListProducts(t *testing.T) {
 	})
 }
 
-func TestPriceLines(t *testing.T) {
+func TestAllocate(t *testing.T) {
 	t.Parallel()
 	products := map[string]inventory.Product{
-		"a": {ID: "a", Price: inventory.Money{Currency: "EUR", Minor: 250}},
-		"b": {ID: "b", Price: inventory.Money{Currency: "EUR", Minor: 1000}},
-		"u": {ID: "u", Price: inventory.Money{Currency: "USD", Minor: 1000}},
+		"a": {ID: "a", Available: 5, Price: inventory.Money{Currency: "EUR", Minor: 250}},
+		"b": {ID: "b", Available: 2, Price: inventory.Money{Currency: "EUR", Minor: 1000}},
+		"u": {ID: "u", Available: 9, Price: inventory.Money{Currency: "USD", Minor: 1000}},
+	}
+	items := func(kv ...any) []inventory.Item {
+		var its []inventory.Item
+		for i := 0; i < len(kv); i += 2 {
+			its = append(its, inventory.Item{ProductID: kv[i].(string), Quantity: int32(kv[i+1].(int))})
+		}
+		return its
 	}
 
-	t.Run("prices each line and sums the total", func(t *testing.T) {
+	t.Run("prices each line, sums the total and the units per product", func(t *testing.T) {
 		t.Parallel()
-		lines, total, err := inventory.PriceLines([]inventory.Item{{ProductID: "a", Quantity: 3}, {ProductID: "b", Quantity: 2}}, products)
+		a, err := inventory.Allocate(items("a", 3, "b", 2), products)
 		if err != nil {
-			t.Fatalf("PriceLines: %v", err)
+			t.Fatalf("Allocate: %v", err)
 		}
 		want := []inventory.Line{
 			{ProductID: "a", Quantity: 3, UnitPrice: inventory.Money{Currency: "EUR", Minor: 250}},
 			{ProductID: "b", Quantity: 2, UnitPrice: inventory.Money{Currency: "EUR", Minor: 1000}},
 		}
-		if !slices.Equal(lines, want) {
-			t.Errorf("got lines %+v, want %+v", lines, want)
+		if !slices.Equal(a.Lines, want) {
+			t.Errorf("got lines %+v, want %+v", a.Lines, want)
 		}
-		if want := (inventory.Money{Currency: "EUR", Minor: 2750}); total != want {
-			t.Errorf("got total %+v, want %+v", total, want)
+		if want := (inventory.Money{Currency: "EUR", Minor: 2750}); a.Total != want {
+			t.Errorf("got total %+v, want %+v", a.Total, want)
+		}
+		if a.Take["a"] != 3 || a.Take["b"] != 2 || len(a.Take) != 2 {
+			t.Errorf("takes %v, want a:3 b:2", a.Take)
+		}
+		if products["a"].Available != 5 {
+			t.Errorf("Allocate changed the products it was given")
 		}
 	})
 
-	t.Run("mixed currencies", func(t *testing.T) {
-		t.Parallel()
-		_, _, err := inventory.PriceLines([]inventory.Item{{ProductID: "a", Quantity: 1}, {ProductID: "u", Quantity: 1}}, products)
-		wantCode(t, err, apperr.FailedPrecondition)
-		if got := apperr.ReasonOf(err); got != inventory.ReasonMixedPricing {
-			t.Errorf("got reason %q, want %q", got, inventory.ReasonMixedPricing)
-		}
-	})
+	refusals := []struct {
+		name       string
+		items      []inventory.Item
+		code       apperr.Code
+		reason     string
+		wantInText string
+	}{
+		{"an unknown product", items("a", 1, "x", 1), apperr.NotFound, "", "x"},
+		{"more than is available", items("b", 3), apperr.FailedPrecondition, inventory.ReasonOutOfStock, "b"},
+		{"a product listed twice is summed", items("a", 3, "a", 3), apperr.FailedPrecondition, inventory.ReasonOutOfStock, "6 requested"},
+		{"the first short item in request order is named", items("a", 9, "b", 9), apperr.FailedPrecondition, inventory.ReasonOutOfStock, "product a"},
+		{"mixed currencies", items("a", 1, "u", 1), apperr.FailedPrecondition, inventory.ReasonMixedPricing, "currency"},
+		{"short stock is named before mixed currencies", items("u", 1, "b", 3), apperr.FailedPrecondition, inventory.ReasonOutOfStock, "b"},
+	}
+	for _, tt := range refusals {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := inventory.Allocate(tt.items, products)
+			wantCode(t, err, tt.code)
+			if got := apperr.ReasonOf(err); got != tt.reason {
+				t.Errorf("got reason %q, want %q", got, tt.reason)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.wantInText) {
+				t.Errorf("error %q does not say %q", err, tt.wantInText)
+			}
+		})
+	}
 }

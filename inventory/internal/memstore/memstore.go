@@ -150,30 +150,17 @@ func (s *Store) Reserve(_ context.Context, orderID string, items []inventory.Ite
 		}
 		return clone(r), nil
 	}
-	// Check everything before changing anything: all or nothing. Sum per
-	// product, so a product listed twice cannot overdraw it.
-	requested := make(map[string]int64, len(items))
-	for _, it := range items {
-		p, ok := s.products[it.ProductID]
-		if !ok {
-			return inventory.Reservation{}, apperr.New(apperr.NotFound, "product %s not found", it.ProductID)
-		}
-		requested[it.ProductID] += int64(it.Quantity)
-		if p.Available < requested[it.ProductID] {
-			return inventory.Reservation{}, apperr.New(apperr.FailedPrecondition, "product %s: %d available, %d requested", it.ProductID, p.Available, requested[it.ProductID]).
-				WithReason(inventory.ReasonOutOfStock, "product_id", it.ProductID)
-		}
-	}
-	lines, total, err := inventory.PriceLines(items, s.products)
+	// The rule decides, then the stock moves: all or nothing.
+	a, err := inventory.Allocate(items, s.products)
 	if err != nil {
 		return inventory.Reservation{}, err
 	}
-	for _, it := range items {
-		p := s.products[it.ProductID]
-		p.Available -= int64(it.Quantity)
-		s.products[it.ProductID] = p
+	for id, n := range a.Take {
+		p := s.products[id]
+		p.Available -= n
+		s.products[id] = p
 	}
-	r := inventory.Reservation{OrderID: orderID, Lines: lines, Total: total, State: inventory.Reserved}
+	r := inventory.Reservation{OrderID: orderID, Lines: a.Lines, Total: a.Total, State: inventory.Reserved}
 	s.reservations[orderID] = r
 	s.expires[orderID] = s.now().Add(s.ttl)
 	return clone(r), nil

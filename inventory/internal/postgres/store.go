@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"slices"
 	"time"
 
@@ -241,12 +240,12 @@ func (s *Store) Reserve(ctx context.Context, orderID string, items []inventory.I
 // takeStock holds every item for the reservation just inserted, or fails
 // with a domain error, which rolls the whole transaction back.
 func takeStock(ctx context.Context, tx pgx.Tx, orderID string, items []inventory.Item) (inventory.Reservation, error) {
-	// Sum per product: a product listed twice must not overdraw it.
-	requested := make(map[string]int64, len(items))
+	ids := make([]string, 0, len(items))
 	for _, it := range items {
-		requested[it.ProductID] += int64(it.Quantity)
+		ids = append(ids, it.ProductID)
 	}
-	ids := slices.Sorted(maps.Keys(requested))
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
 
 	// Lock in id order (ORDER BY sits below the row locking in the plan,
 	// so rows are locked as sorted). NO KEY UPDATE is the lock an UPDATE
@@ -265,21 +264,7 @@ func takeStock(ctx context.Context, tx pgx.Tx, orderID string, items []inventory
 		products[p.ID] = p
 	}
 
-	// Check in request order, as the in-memory store does, so both stores
-	// name the same item when several are short.
-	sum := make(map[string]int64, len(items))
-	for _, it := range items {
-		p, ok := products[it.ProductID]
-		if !ok {
-			return inventory.Reservation{}, apperr.New(apperr.NotFound, "product %s not found", it.ProductID)
-		}
-		sum[it.ProductID] += int64(it.Quantity)
-		if p.Available < sum[it.ProductID] {
-			return inventory.Reservation{}, apperr.New(apperr.FailedPrecondition, "product %s: %d available, %d requested", it.ProductID, p.Available, sum[it.ProductID]).
-				WithReason(inventory.ReasonOutOfStock, "product_id", it.ProductID)
-		}
-	}
-	lines, total, err := inventory.PriceLines(items, products)
+	a, err := inventory.Allocate(items, products)
 	if err != nil {
 		return inventory.Reservation{}, err
 	}
@@ -288,7 +273,7 @@ func takeStock(ctx context.Context, tx pgx.Tx, orderID string, items []inventory
 	// above shows up as a failed reservation and never as an oversale.
 	qtys := make([]int64, len(ids))
 	for i, id := range ids {
-		qtys[i] = requested[id]
+		qtys[i] = a.Take[id]
 	}
 	tag, err := tx.Exec(ctx, `
 		UPDATE products AS p SET available = p.available - r.qty
@@ -302,12 +287,12 @@ func takeStock(ctx context.Context, tx pgx.Tx, orderID string, items []inventory
 		return inventory.Reservation{}, fmt.Errorf("reserve order %s: stock of %d products changed under lock, %d taken", orderID, len(ids), tag.RowsAffected())
 	}
 
-	lineNos := make([]int32, len(lines))
-	lineIDs := make([]string, len(lines))
-	lineQtys := make([]int32, len(lines))
-	prices := make([]int64, len(lines))
-	currencies := make([]string, len(lines))
-	for i, l := range lines {
+	lineNos := make([]int32, len(a.Lines))
+	lineIDs := make([]string, len(a.Lines))
+	lineQtys := make([]int32, len(a.Lines))
+	prices := make([]int64, len(a.Lines))
+	currencies := make([]string, len(a.Lines))
+	for i, l := range a.Lines {
 		lineNos[i], lineIDs[i], lineQtys[i], prices[i], currencies[i] = int32(i), l.ProductID, l.Quantity, l.UnitPrice.Minor, l.UnitPrice.Currency
 	}
 	if _, err := tx.Exec(ctx, `
@@ -318,10 +303,10 @@ func takeStock(ctx context.Context, tx pgx.Tx, orderID string, items []inventory
 		return inventory.Reservation{}, dbErr(err, "reserve order %s: lines", orderID)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE reservations SET total_minor = $2, total_currency = NULLIF($3, '') WHERE order_id = $1`,
-		orderID, total.Minor, total.Currency); err != nil {
+		orderID, a.Total.Minor, a.Total.Currency); err != nil {
 		return inventory.Reservation{}, dbErr(err, "reserve order %s: total", orderID)
 	}
-	return inventory.Reservation{OrderID: orderID, Lines: lines, Total: total, State: inventory.Reserved}, nil
+	return inventory.Reservation{OrderID: orderID, Lines: a.Lines, Total: a.Total, State: inventory.Reserved}, nil
 }
 
 // Commit implements inventory.Store. A reservation past its expiry that the
