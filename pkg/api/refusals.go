@@ -31,6 +31,22 @@ const (
 	// ReasonRefundFailed (payment.Refund): the provider refused the refund;
 	// the money is still taken.
 	ReasonRefundFailed = "REFUND_FAILED"
+
+	// The reasons an order ended as it did (order.PlaceOrder's refusals
+	// and an order's reason), besides ReasonOutOfStock, ReasonMixedCurrency
+	// and ReasonPaymentFailed above.
+
+	// ReasonPaymentDeclined: the card was declined; nothing was taken.
+	ReasonPaymentDeclined = "PAYMENT_DECLINED"
+	// ReasonUnknownProduct: the order names a product that does not exist.
+	ReasonUnknownProduct = "UNKNOWN_PRODUCT"
+	// ReasonReservationExpired: the stock held for the order went back
+	// (its reservation expired) before the sale was committed; any money
+	// taken was refunded.
+	ReasonReservationExpired = "RESERVATION_EXPIRED"
+	// ReasonCompensated: an operator gave a parked order up; any money
+	// taken was refunded and any stock held went back.
+	ReasonCompensated = "COMPENSATED"
 )
 
 // Refusal is an answer a method may give besides success that is not about

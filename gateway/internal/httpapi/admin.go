@@ -8,16 +8,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	moneyv1 "github.com/shopmesh/shopmesh/pkg/api/money/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
-)
-
-// Limits of the admin requests: inventory's own (inventory.proto), checked
-// here too so a bad body is a 422 with field details before any call.
-const (
-	maxProductName = 200
-	maxAvailable   = 1_000_000
 )
 
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -41,8 +35,8 @@ func (r CreateProductRequest) validate() []FieldError {
 	if !idPattern.MatchString(r.ID) {
 		errs = append(errs, FieldError{Field: "id", Detail: idPatternFieldMsg})
 	}
-	if n := utf8.RuneCountInString(r.Name); n < 1 || n > maxProductName || !printable(r.Name) {
-		errs = append(errs, FieldError{Field: "name", Detail: fmt.Sprintf("must be 1..%d printable characters", maxProductName)})
+	if n := utf8.RuneCountInString(r.Name); n < 1 || n > api.MaxProductNameLen || !printable(r.Name) {
+		errs = append(errs, FieldError{Field: "name", Detail: fmt.Sprintf("must be 1..%d printable characters", api.MaxProductNameLen)})
 	}
 	if !currencyPattern.MatchString(r.Price.Currency) {
 		errs = append(errs, FieldError{Field: "price.currency", Detail: "must be an ISO 4217 code such as EUR"})
@@ -50,8 +44,8 @@ func (r CreateProductRequest) validate() []FieldError {
 	if r.Price.AmountMinor <= 0 {
 		errs = append(errs, FieldError{Field: "price.amount_minor", Detail: "must be greater than 0"})
 	}
-	if r.Available < 0 || r.Available > maxAvailable {
-		errs = append(errs, FieldError{Field: "available", Detail: fmt.Sprintf("must be 0..%d", maxAvailable)})
+	if r.Available < 0 || r.Available > api.MaxAvailable {
+		errs = append(errs, FieldError{Field: "available", Detail: fmt.Sprintf("must be 0..%d", api.MaxAvailable)})
 	}
 	return errs
 }
@@ -60,8 +54,8 @@ func (r SetStockRequest) validate() []FieldError {
 	switch {
 	case r.Available == nil:
 		return []FieldError{{Field: "available", Detail: "is required"}}
-	case *r.Available < 0 || *r.Available > maxAvailable:
-		return []FieldError{{Field: "available", Detail: fmt.Sprintf("must be 0..%d", maxAvailable)}}
+	case *r.Available < 0 || *r.Available > api.MaxAvailable:
+		return []FieldError{{Field: "available", Detail: fmt.Sprintf("must be 0..%d", api.MaxAvailable)}}
 	}
 	return nil
 }
@@ -112,7 +106,7 @@ func (a *API) setStock(c *gin.Context) {
 // listParkedOrders answers GET /v1/admin/orders/parked: the orders that
 // need an operator, the longest parked first, each with why.
 func (a *API) listParkedOrders(c *gin.Context) {
-	size, err := pageSize(c)
+	size, err := pageSize(c, api.OrdersPage)
 	if err != nil {
 		abortProblem(c, http.StatusBadRequest, "invalid_argument", err.Error())
 		return

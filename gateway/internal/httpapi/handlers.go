@@ -75,7 +75,7 @@ type Order struct {
 }
 
 func (a *API) listProducts(c *gin.Context) {
-	size, err := pageSize(c)
+	size, err := pageSize(c, api.ProductsPage)
 	if err != nil {
 		abortProblem(c, http.StatusBadRequest, "invalid_argument", err.Error())
 		return
@@ -157,7 +157,7 @@ func (a *API) placeOrder(c *gin.Context) {
 
 func (a *API) listOrders(c *gin.Context) {
 	customer := customerID(c)
-	size, err := pageSize(c)
+	size, err := pageSize(c, api.OrdersPage)
 	if err != nil {
 		abortProblem(c, http.StatusBadRequest, "invalid_argument", err.Error())
 		return
@@ -247,14 +247,16 @@ func pathID(c *gin.Context) (string, bool) {
 	return id, true
 }
 
-func pageSize(c *gin.Context) (int32, error) {
+// pageSize reads the page_size query parameter within the listing's
+// bounds; absent, it is 0 and the callee serves its default.
+func pageSize(c *gin.Context, bounds api.PageSizes) (int32, error) {
 	s := c.Query("page_size")
 	if s == "" {
 		return 0, nil
 	}
 	n, err := strconv.ParseInt(s, 10, 32)
-	if err != nil || n < 1 || n > 200 {
-		return 0, errors.New("page_size must be an integer from 1 to 200")
+	if err != nil || n < 1 || n > int64(bounds.Max) {
+		return 0, fmt.Errorf("page_size must be an integer from 1 to %d", bounds.Max)
 	}
 	return int32(n), nil
 }

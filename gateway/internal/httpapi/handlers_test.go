@@ -297,6 +297,13 @@ func TestAPI_ListOrders(t *testing.T) {
 		t.Parallel()
 		wantProblem(t, serve(t, newHandler(t, nil, nil), http.MethodGet, "/v1/orders", nil, ""), http.StatusUnauthorized, "unauthenticated")
 	})
+
+	t.Run("a page larger than order serves is refused, not cut silently", func(t *testing.T) {
+		t.Parallel()
+		h := newHandler(t, nil, nil) // order must not be called
+		rec := serve(t, h, http.MethodGet, fmt.Sprintf("/v1/orders?page_size=%d", api.OrdersPage.Max+1), as("c-1"), "")
+		wantProblem(t, rec, http.StatusBadRequest, "invalid_argument")
+	})
 }
 
 func TestAPI_GetOrder(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/shopmesh/shopmesh/pkg/api"
 )
 
 // Problem is an RFC 9457 problem details body, with the trace id so a user
@@ -57,12 +59,12 @@ var httpStatuses = map[codes.Code]int{
 
 // reasonStatuses refines a callee's code by its ErrorInfo reason.
 var reasonStatuses = map[string]int{
-	"OUT_OF_STOCK":     http.StatusConflict,
-	"PAYMENT_DECLINED": http.StatusPaymentRequired,
+	api.ReasonOutOfStock:      http.StatusConflict,
+	api.ReasonPaymentDeclined: http.StatusPaymentRequired,
 	// The provider refused the payment details themselves: the request
 	// cannot succeed as it is (another token might).
-	"PAYMENT_FAILED": http.StatusUnprocessableEntity,
-	"MIXED_CURRENCY": http.StatusUnprocessableEntity,
+	api.ReasonPaymentFailed: http.StatusUnprocessableEntity,
+	api.ReasonMixedCurrency: http.StatusUnprocessableEntity,
 }
 
 // writeProblem answers with the problem for a gRPC error. Internal details

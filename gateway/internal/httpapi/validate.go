@@ -3,13 +3,12 @@ package httpapi
 import (
 	"fmt"
 	"unicode"
+
+	"github.com/shopmesh/shopmesh/pkg/api"
 )
 
 // Limits of an order request, checked before any downstream call.
 const (
-	maxOrderItems     = 100
-	maxQuantity       = 1000
-	maxPaymentToken   = 256
 	maxFieldErrors    = 50
 	idPatternFieldMsg = "must be 1-64 letters, digits, '-' or '_'"
 )
@@ -26,24 +25,24 @@ func (r PlaceOrderRequest) validate() []FieldError {
 	}
 	switch n := len(r.Items); {
 	case n == 0:
-		add("items", fmt.Sprintf("must have 1..%d items", maxOrderItems))
-	case n > maxOrderItems:
-		add("items", fmt.Sprintf("must have 1..%d items, has %d", maxOrderItems, n))
+		add("items", fmt.Sprintf("must have 1..%d items", api.MaxOrderItems))
+	case n > api.MaxOrderItems:
+		add("items", fmt.Sprintf("must have 1..%d items, has %d", api.MaxOrderItems, n))
 	default:
 		for i, it := range r.Items {
 			if !idPattern.MatchString(it.ProductID) {
 				add(fmt.Sprintf("items[%d].product_id", i), idPatternFieldMsg)
 			}
-			if it.Quantity < 1 || it.Quantity > maxQuantity {
-				add(fmt.Sprintf("items[%d].quantity", i), fmt.Sprintf("must be 1..%d", maxQuantity))
+			if it.Quantity < 1 || it.Quantity > api.MaxItemQuantity {
+				add(fmt.Sprintf("items[%d].quantity", i), fmt.Sprintf("must be 1..%d", api.MaxItemQuantity))
 			}
 		}
 	}
 	switch {
 	case r.PaymentToken == "":
 		add("payment_token", "is required")
-	case len(r.PaymentToken) > maxPaymentToken:
-		add("payment_token", fmt.Sprintf("must be at most %d bytes", maxPaymentToken))
+	case len(r.PaymentToken) > api.MaxPaymentTokenLen:
+		add("payment_token", fmt.Sprintf("must be at most %d bytes", api.MaxPaymentTokenLen))
 	case !printable(r.PaymentToken):
 		add("payment_token", "must be printable text")
 	}

@@ -6,18 +6,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
-)
-
-// Limits on a product's fields, checked by CreateProduct and SetStock.
-const (
-	// MaxProductIDLen is the longest product id; ids use [A-Za-z0-9_-],
-	// as the gateway's path ids do, so an id never needs escaping in a URL.
-	MaxProductIDLen = 64
-	// MaxNameLen is the longest product name, in characters.
-	MaxNameLen = 200
-	// MaxAvailable is the largest stock one call may set.
-	MaxAvailable = 1_000_000
 )
 
 // SeedCatalog is the catalog a fresh inventory starts with, so `make up`
@@ -71,8 +61,8 @@ func validateProduct(p Product) error {
 }
 
 func validateProductID(id string) error {
-	if id == "" || len(id) > MaxProductIDLen {
-		return apperr.New(apperr.Invalid, "product id must be 1..%d characters, got %d", MaxProductIDLen, len(id))
+	if id == "" || len(id) > api.MaxProductIDLen {
+		return apperr.New(apperr.Invalid, "product id must be 1..%d characters, got %d", api.MaxProductIDLen, len(id))
 	}
 	for _, c := range id {
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
@@ -86,8 +76,8 @@ func validateName(name string) error {
 	if !utf8.ValidString(name) {
 		return apperr.New(apperr.Invalid, "product name must be valid UTF-8")
 	}
-	if n := utf8.RuneCountInString(name); n > MaxNameLen {
-		return apperr.New(apperr.Invalid, "product name must be 1..%d characters, got %d", MaxNameLen, n)
+	if n := utf8.RuneCountInString(name); n > api.MaxProductNameLen {
+		return apperr.New(apperr.Invalid, "product name must be 1..%d characters, got %d", api.MaxProductNameLen, n)
 	}
 	if strings.TrimSpace(name) == "" {
 		return apperr.New(apperr.Invalid, "product name must not be blank")
@@ -111,8 +101,8 @@ func validatePrice(m Money) error {
 }
 
 func validateAvailable(n int64) error {
-	if n < 0 || n > MaxAvailable {
-		return apperr.New(apperr.Invalid, "available must be 0..%d, got %d", MaxAvailable, n)
+	if n < 0 || n > api.MaxAvailable {
+		return apperr.New(apperr.Invalid, "available must be 0..%d, got %d", api.MaxAvailable, n)
 	}
 	return nil
 }

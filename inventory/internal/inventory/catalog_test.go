@@ -7,6 +7,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/inventory/internal/inventory"
 	"github.com/shopmesh/shopmesh/inventory/internal/memstore"
+	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 )
 
@@ -43,10 +44,10 @@ func TestService_CreateProduct(t *testing.T) {
 		t.Parallel()
 		svc := newService(t, &fakeStore{t: t, create: func(_ context.Context, p inventory.Product) (inventory.Product, error) { return p, nil }})
 		p := valid
-		p.ID = strings.Repeat("a", inventory.MaxProductIDLen)
-		p.Name = strings.Repeat("é", inventory.MaxNameLen) // characters, not bytes
+		p.ID = strings.Repeat("a", api.MaxProductIDLen)
+		p.Name = strings.Repeat("é", api.MaxProductNameLen) // characters, not bytes
 		p.Price.Minor = 1
-		p.Available = inventory.MaxAvailable
+		p.Available = api.MaxAvailable
 		if _, err := svc.CreateProduct(t.Context(), p); err != nil {
 			t.Errorf("CreateProduct at the limits: %v, want no error", err)
 		}
@@ -61,13 +62,13 @@ func TestService_CreateProduct(t *testing.T) {
 		change func(p *inventory.Product)
 	}{
 		{"empty id", func(p *inventory.Product) { p.ID = "" }},
-		{"id too long", func(p *inventory.Product) { p.ID = strings.Repeat("a", inventory.MaxProductIDLen+1) }},
+		{"id too long", func(p *inventory.Product) { p.ID = strings.Repeat("a", api.MaxProductIDLen+1) }},
 		{"id with a slash", func(p *inventory.Product) { p.ID = "p/1" }},
 		{"id with a space", func(p *inventory.Product) { p.ID = "p 1" }},
 		{"id with a non-ASCII letter", func(p *inventory.Product) { p.ID = "pé" }},
 		{"empty name", func(p *inventory.Product) { p.Name = "" }},
 		{"blank name", func(p *inventory.Product) { p.Name = "  \t" }},
-		{"name too long", func(p *inventory.Product) { p.Name = strings.Repeat("x", inventory.MaxNameLen+1) }},
+		{"name too long", func(p *inventory.Product) { p.Name = strings.Repeat("x", api.MaxProductNameLen+1) }},
 		{"name with NUL", func(p *inventory.Product) { p.Name = "milk\x00jug" }},
 		{"name not UTF-8", func(p *inventory.Product) { p.Name = "milk \xff" }},
 		{"zero price", func(p *inventory.Product) { p.Price.Minor = 0 }},
@@ -77,7 +78,7 @@ func TestService_CreateProduct(t *testing.T) {
 		{"currency of 4 letters", func(p *inventory.Product) { p.Price.Currency = "EURO" }},
 		{"currency with a digit", func(p *inventory.Product) { p.Price.Currency = "EU1" }},
 		{"negative stock", func(p *inventory.Product) { p.Available = -1 }},
-		{"stock too large", func(p *inventory.Product) { p.Available = inventory.MaxAvailable + 1 }},
+		{"stock too large", func(p *inventory.Product) { p.Available = api.MaxAvailable + 1 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,7 +115,7 @@ func TestService_SetStock(t *testing.T) {
 		{"empty id", "", 1},
 		{"invalid id", "p/1", 1},
 		{"negative", "p-1001", -1},
-		{"too large", "p-1001", inventory.MaxAvailable + 1},
+		{"too large", "p-1001", api.MaxAvailable + 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -120,14 +120,6 @@ type Expirer interface {
 	ReleaseExpired(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
-// Limits on requests, so one call cannot ask for unbounded work.
-const (
-	MaxItems       = 100
-	MaxQuantity    = 1000
-	DefaultPageLen = 50
-	MaxPageLen     = 200
-)
-
 // Service is the inventory use cases: input validation in front of a Store.
 type Service struct {
 	store Store
@@ -143,14 +135,10 @@ func NewService(store Store) (*Service, error) {
 
 // ListProducts pages through the catalog; pageToken is the last id seen.
 func (s *Service) ListProducts(ctx context.Context, pageSize int, pageToken string) (products []Product, next string, err error) {
-	switch {
-	case pageSize < 0:
+	if pageSize < 0 {
 		return nil, "", apperr.New(apperr.Invalid, "page_size must not be negative")
-	case pageSize == 0:
-		pageSize = DefaultPageLen
-	case pageSize > MaxPageLen:
-		pageSize = MaxPageLen
 	}
+	pageSize = api.ProductsPage.Clamp(pageSize)
 	// Ask for one more to know whether another page exists.
 	products, err = s.store.ListProducts(ctx, pageToken, pageSize+1)
 	if err != nil {
@@ -176,16 +164,16 @@ func (s *Service) Reserve(ctx context.Context, orderID string, items []Item) (Re
 	if orderID == "" {
 		return Reservation{}, apperr.New(apperr.Invalid, "order id is required")
 	}
-	if len(items) == 0 || len(items) > MaxItems {
-		return Reservation{}, apperr.New(apperr.Invalid, "an order needs 1 to %d items, got %d", MaxItems, len(items))
+	if len(items) == 0 || len(items) > api.MaxOrderItems {
+		return Reservation{}, apperr.New(apperr.Invalid, "an order needs 1 to %d items, got %d", api.MaxOrderItems, len(items))
 	}
 	seen := make(map[string]bool, len(items))
 	for _, it := range items {
 		if it.ProductID == "" {
 			return Reservation{}, apperr.New(apperr.Invalid, "product id is required")
 		}
-		if it.Quantity < 1 || it.Quantity > MaxQuantity {
-			return Reservation{}, apperr.New(apperr.Invalid, "quantity of %s must be 1..%d, got %d", it.ProductID, MaxQuantity, it.Quantity)
+		if it.Quantity < 1 || it.Quantity > api.MaxItemQuantity {
+			return Reservation{}, apperr.New(apperr.Invalid, "quantity of %s must be 1..%d, got %d", it.ProductID, api.MaxItemQuantity, it.Quantity)
 		}
 		if seen[it.ProductID] {
 			return Reservation{}, apperr.New(apperr.Invalid, "product %s listed twice", it.ProductID)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/inventory/internal/inventory"
 	"github.com/shopmesh/shopmesh/inventory/internal/memstore"
+	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 )
 
@@ -122,10 +123,10 @@ func TestService_Reserve(t *testing.T) {
 		}{
 			{"empty order id", "", items(1)},
 			{"no items", "ord-1", nil},
-			{"more than 100 items", "ord-1", items(inventory.MaxItems + 1)},
+			{"more than 100 items", "ord-1", items(api.MaxOrderItems + 1)},
 			{"quantity 0", "ord-1", []inventory.Item{{ProductID: "p-1001", Quantity: 0}}},
 			{"negative quantity", "ord-1", []inventory.Item{{ProductID: "p-1001", Quantity: -1}}},
-			{"quantity 1001", "ord-1", []inventory.Item{{ProductID: "p-1001", Quantity: inventory.MaxQuantity + 1}}},
+			{"quantity 1001", "ord-1", []inventory.Item{{ProductID: "p-1001", Quantity: api.MaxItemQuantity + 1}}},
 			{"empty product id", "ord-1", []inventory.Item{{ProductID: "", Quantity: 1}}},
 			{"duplicate product", "ord-1", []inventory.Item{{ProductID: "p-1001", Quantity: 1}, {ProductID: "p-1002", Quantity: 1}, {ProductID: "p-1001", Quantity: 2}}},
 		}
@@ -145,8 +146,8 @@ func TestService_Reserve(t *testing.T) {
 			name  string
 			items []inventory.Item
 		}{
-			{"100 items", items(inventory.MaxItems)},
-			{"quantity 1000", []inventory.Item{{ProductID: "p-1001", Quantity: inventory.MaxQuantity}}},
+			{"100 items", items(api.MaxOrderItems)},
+			{"quantity 1000", []inventory.Item{{ProductID: "p-1001", Quantity: api.MaxItemQuantity}}},
 			{"quantity 1", []inventory.Item{{ProductID: "p-1001", Quantity: 1}}},
 		}
 		for _, tt := range tests {
@@ -300,9 +301,9 @@ func TestService_ListProducts(t *testing.T) {
 		pageSize int
 		want     int
 	}{
-		{"zero means the default", 0, inventory.DefaultPageLen},
-		{"over the maximum is capped", 1000, inventory.MaxPageLen},
-		{"the maximum itself", inventory.MaxPageLen, inventory.MaxPageLen},
+		{"zero means the default", 0, api.ProductsPage.Default},
+		{"over the maximum is capped", 1000, api.ProductsPage.Max},
+		{"the maximum itself", api.ProductsPage.Max, api.ProductsPage.Max},
 	}
 	for _, tt := range sizes {
 		t.Run(tt.name, func(t *testing.T) {

@@ -109,18 +109,13 @@ const (
 // Reasons an order ended as it did (Order.Reason), also the ErrorInfo
 // reasons of PlaceOrder's errors for it.
 const (
-	ReasonOutOfStock      = api.ReasonOutOfStock
-	ReasonMixedCurrency   = api.ReasonMixedCurrency
-	ReasonPaymentDeclined = "PAYMENT_DECLINED"
-	ReasonPaymentFailed   = api.ReasonPaymentFailed
-	ReasonUnknownProduct  = "UNKNOWN_PRODUCT"
-	// ReasonReservationExpired: the stock held for the order went back
-	// (its reservation expired) before the sale was committed; any money
-	// taken was refunded.
-	ReasonReservationExpired = "RESERVATION_EXPIRED"
-	// ReasonCompensated: an operator gave a parked order up; any money
-	// taken was refunded and any stock held went back.
-	ReasonCompensated = "COMPENSATED"
+	ReasonOutOfStock         = api.ReasonOutOfStock
+	ReasonMixedCurrency      = api.ReasonMixedCurrency
+	ReasonPaymentDeclined    = api.ReasonPaymentDeclined
+	ReasonPaymentFailed      = api.ReasonPaymentFailed
+	ReasonUnknownProduct     = api.ReasonUnknownProduct
+	ReasonReservationExpired = api.ReasonReservationExpired
+	ReasonCompensated        = api.ReasonCompensated
 )
 
 // Why an order was parked: the code that starts Order.Attention.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 )
@@ -21,17 +22,17 @@ func (r PlaceRequest) validate() error {
 	switch {
 	case r.CustomerID == "":
 		return apperr.New(apperr.Invalid, "customer id is required")
-	case r.IdempotencyKey == "" || len(r.IdempotencyKey) > MaxKeyLen:
-		return apperr.New(apperr.Invalid, "idempotency key must have 1 to %d characters", MaxKeyLen)
-	case len(r.Items) == 0 || len(r.Items) > MaxItems:
-		return apperr.New(apperr.Invalid, "an order needs 1 to %d items, got %d", MaxItems, len(r.Items))
+	case r.IdempotencyKey == "" || len(r.IdempotencyKey) > api.MaxIdempotencyKeyLen:
+		return apperr.New(apperr.Invalid, "idempotency key must have 1 to %d characters", api.MaxIdempotencyKeyLen)
+	case len(r.Items) == 0 || len(r.Items) > api.MaxOrderItems:
+		return apperr.New(apperr.Invalid, "an order needs 1 to %d items, got %d", api.MaxOrderItems, len(r.Items))
 	}
 	// Inventory refuses a product listed twice; caught only there, it would
 	// leave the order PENDING for good.
 	seen := make(map[string]bool, len(r.Items))
 	for _, it := range r.Items {
-		if it.ProductID == "" || it.Quantity < 1 || it.Quantity > MaxQuantity {
-			return apperr.New(apperr.Invalid, "each item needs a product id and a quantity of 1 to %d", MaxQuantity)
+		if it.ProductID == "" || it.Quantity < 1 || it.Quantity > api.MaxItemQuantity {
+			return apperr.New(apperr.Invalid, "each item needs a product id and a quantity of 1 to %d", api.MaxItemQuantity)
 		}
 		if seen[it.ProductID] {
 			return apperr.New(apperr.Invalid, "product %s listed twice", it.ProductID)

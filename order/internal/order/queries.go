@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 )
 
@@ -32,22 +33,13 @@ func (s *Service) ListOrders(ctx context.Context, customerID string, pageSize in
 	return page(orders, pageSize)
 }
 
-// Page sizes of the listing calls.
-const (
-	DefaultPageLen = 20
-	MaxPageLen     = 100
-)
-
-// pageLen validates a requested page size: 0 means the default, more than
-// the maximum means the maximum.
+// pageLen validates a requested page size (api.OrdersPage): 0 means the
+// default, more than the maximum means the maximum.
 func pageLen(n int) (int, error) {
-	switch {
-	case n < 0:
+	if n < 0 {
 		return 0, apperr.New(apperr.Invalid, "page_size must not be negative")
-	case n == 0:
-		return DefaultPageLen, nil
 	}
-	return min(n, MaxPageLen), nil
+	return api.OrdersPage.Clamp(n), nil
 }
 
 // page cuts orders, read with one more than size, to a page and the token

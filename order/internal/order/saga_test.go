@@ -14,6 +14,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/order/internal/memstore"
 	"github.com/shopmesh/shopmesh/order/internal/order"
+	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 )
@@ -544,13 +545,13 @@ func TestService_PlaceOrder_Invalid(t *testing.T) {
 	}{
 		{"no customer", func(r *order.PlaceRequest) { r.CustomerID = "" }},
 		{"no idempotency key", func(r *order.PlaceRequest) { r.IdempotencyKey = "" }},
-		{"idempotency key over 128 characters", func(r *order.PlaceRequest) { r.IdempotencyKey = strings.Repeat("k", order.MaxKeyLen+1) }},
+		{"idempotency key over 128 characters", func(r *order.PlaceRequest) { r.IdempotencyKey = strings.Repeat("k", api.MaxIdempotencyKeyLen+1) }},
 		{"no items", func(r *order.PlaceRequest) { r.Items = nil }},
-		{"more than 100 items", func(r *order.PlaceRequest) { r.Items = items(order.MaxItems + 1) }},
+		{"more than 100 items", func(r *order.PlaceRequest) { r.Items = items(api.MaxOrderItems + 1) }},
 		{"empty product id", func(r *order.PlaceRequest) { r.Items[0].ProductID = "" }},
 		{"quantity 0", func(r *order.PlaceRequest) { r.Items[0].Quantity = 0 }},
 		{"negative quantity", func(r *order.PlaceRequest) { r.Items[0].Quantity = -1 }},
-		{"quantity 1001", func(r *order.PlaceRequest) { r.Items[0].Quantity = order.MaxQuantity + 1 }},
+		{"quantity 1001", func(r *order.PlaceRequest) { r.Items[0].Quantity = api.MaxItemQuantity + 1 }},
 		{"duplicate product", func(r *order.PlaceRequest) {
 			r.Items = []order.Item{{ProductID: "p-1", Quantity: 1}, {ProductID: "p-1", Quantity: 1}}
 		}},
@@ -577,9 +578,9 @@ func TestService_PlaceOrder_Invalid(t *testing.T) {
 		t.Parallel()
 		p := newPeers(t)
 		svc := newService(t, p)
-		req := request(strings.Repeat("k", order.MaxKeyLen))
-		req.Items = items(order.MaxItems)
-		req.Items[0].Quantity = order.MaxQuantity
+		req := request(strings.Repeat("k", api.MaxIdempotencyKeyLen))
+		req.Items = items(api.MaxOrderItems)
+		req.Items[0].Quantity = api.MaxItemQuantity
 		place(t, svc, req)
 	})
 }

@@ -13,13 +13,6 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 )
 
-// Limits on a Place request.
-const (
-	MaxItems    = 100
-	MaxQuantity = 1000
-	MaxKeyLen   = 128
-)
-
 // DefaultRecoveryAfter is how long a run may hold a PENDING order, and how
 // long an order may sit PENDING without progress before the recovery loop
 // takes it over (RECOVERY_AFTER).
