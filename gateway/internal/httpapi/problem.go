@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/trace"
@@ -42,19 +43,23 @@ const problemBase = "https://shopmesh.dev/problems/"
 // polling an accepted order sees it end soon after it does.
 const retryAfterSeconds = "1"
 
-// httpStatuses is the one table from gRPC codes to HTTP statuses.
-var httpStatuses = map[codes.Code]int{
-	codes.InvalidArgument:    http.StatusBadRequest,
-	codes.NotFound:           http.StatusNotFound,
-	codes.AlreadyExists:      http.StatusConflict,
-	codes.FailedPrecondition: http.StatusConflict,
-	codes.Aborted:            http.StatusConflict,
-	codes.PermissionDenied:   http.StatusForbidden,
-	codes.Unauthenticated:    http.StatusUnauthorized,
-	codes.ResourceExhausted:  http.StatusTooManyRequests,
-	codes.DeadlineExceeded:   http.StatusGatewayTimeout,
-	codes.Unavailable:        http.StatusServiceUnavailable,
-	codes.Canceled:           http.StatusServiceUnavailable,
+// problems is the one table from gRPC codes to HTTP answers: the status
+// and the problem type. A code not listed is a 500 "internal".
+var problems = map[codes.Code]struct {
+	status int
+	typ    string
+}{
+	codes.InvalidArgument:    {http.StatusBadRequest, "invalid_argument"},
+	codes.NotFound:           {http.StatusNotFound, "not_found"},
+	codes.AlreadyExists:      {http.StatusConflict, "already_exists"},
+	codes.FailedPrecondition: {http.StatusConflict, "failed_precondition"},
+	codes.Aborted:            {http.StatusConflict, "conflict"},
+	codes.PermissionDenied:   {http.StatusForbidden, "forbidden"},
+	codes.Unauthenticated:    {http.StatusUnauthorized, "unauthenticated"},
+	codes.ResourceExhausted:  {http.StatusTooManyRequests, "rate_limited"},
+	codes.DeadlineExceeded:   {http.StatusGatewayTimeout, "timeout"},
+	codes.Unavailable:        {http.StatusServiceUnavailable, "unavailable"},
+	codes.Canceled:           {http.StatusServiceUnavailable, "unavailable"},
 }
 
 // reasonStatuses refines a callee's code by its ErrorInfo reason.
@@ -71,14 +76,9 @@ var reasonStatuses = map[string]int{
 // never reach the client; they are in the callee's log under the trace id.
 func writeProblem(c *gin.Context, err error) {
 	st := status.Convert(err)
-	code := http.StatusInternalServerError
-	if s, ok := httpStatuses[st.Code()]; ok {
-		code = s
-	}
-	typ := "internal"
-	detail := "internal error"
-	if code != http.StatusInternalServerError {
-		typ, detail = snake(st.Code()), st.Message()
+	code, typ, detail := http.StatusInternalServerError, "internal", "internal error"
+	if p, ok := problems[st.Code()]; ok {
+		code, typ, detail = p.status, p.typ, st.Message()
 	}
 	orderID := ""
 	var fields []FieldError
@@ -86,7 +86,7 @@ func writeProblem(c *gin.Context, err error) {
 		switch d := d.(type) {
 		case *errdetails.ErrorInfo:
 			if s, ok := reasonStatuses[d.GetReason()]; ok {
-				code, typ = s, lower(d.GetReason())
+				code, typ = s, strings.ToLower(d.GetReason())
 			}
 			orderID = d.GetMetadata()["order_id"]
 		case *errdetails.BadRequest:
@@ -130,38 +130,4 @@ func writeProblemBody(c *gin.Context, code int, typ, detail, orderID string, fie
 		c.Header("Retry-After", retryAfterSeconds)
 	}
 	c.AbortWithStatusJSON(code, p)
-}
-
-func snake(c codes.Code) string {
-	switch c {
-	case codes.InvalidArgument:
-		return "invalid_argument"
-	case codes.NotFound:
-		return "not_found"
-	case codes.AlreadyExists:
-		return "already_exists"
-	case codes.FailedPrecondition:
-		return "failed_precondition"
-	case codes.Aborted:
-		return "conflict"
-	case codes.PermissionDenied:
-		return "forbidden"
-	case codes.Unauthenticated:
-		return "unauthenticated"
-	case codes.ResourceExhausted:
-		return "rate_limited"
-	case codes.DeadlineExceeded:
-		return "timeout"
-	}
-	return "unavailable"
-}
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, ch := range b {
-		if ch >= 'A' && ch <= 'Z' {
-			b[i] = ch + 'a' - 'A'
-		}
-	}
-	return string(b)
 }

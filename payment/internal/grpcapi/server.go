@@ -6,17 +6,19 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	moneyv1 "github.com/shopmesh/shopmesh/pkg/api/money/v1"
 	paymentv1 "github.com/shopmesh/shopmesh/pkg/api/payment/v1"
 
 	"github.com/shopmesh/shopmesh/payment/internal/payment"
 )
 
-// AllowedCallers: only order moves money; the gateway may read a payment.
+// AllowedCallers: only order calls payment; nothing else moves or reads
+// money (the gateway shows an order's payment from the order).
 var AllowedCallers = map[string][]string{
-	"/payment.v1.PaymentService/Charge":     {"order"},
-	"/payment.v1.PaymentService/Refund":     {"order"},
-	"/payment.v1.PaymentService/GetPayment": {"order", "gateway"},
+	api.PaymentCharge:     {"order"},
+	api.PaymentRefund:     {"order"},
+	api.PaymentGetPayment: {"order"},
 }
 
 // Server implements paymentv1.PaymentServiceServer.

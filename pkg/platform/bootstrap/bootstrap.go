@@ -211,15 +211,11 @@ func (p *Process) App(server lifecycle.Server, registrar lifecycle.Registrar, re
 	closers := append(slices.Clip(extra),
 		lifecycle.Closer{Name: "peer connections and etcd", Close: func(context.Context) error { return p.closeClients() }},
 		lifecycle.Closer{Name: "telemetry", Close: p.Telemetry.Shutdown})
-	delay := p.Config.PropagationDelay
-	if delay == 0 {
-		delay = -1 // PROPAGATION_DELAY=0s means no wait; lifecycle reads 0 as "default"
-	}
 	app := lifecycle.App{
 		Name: p.Config.Service, Logger: p.Logger,
 		Server: server, Listener: p.Listener,
 		AdminListener: p.AdminListener, Metrics: p.Telemetry.MetricsHandler, Ready: ready,
-		PropagationDelay: delay, ShutdownTimeout: p.Config.ShutdownTimeout,
+		PropagationDelay: p.Config.PropagationDelay, ShutdownTimeout: p.Config.ShutdownTimeout,
 		Closers: closers,
 	}
 	if registrar != nil {

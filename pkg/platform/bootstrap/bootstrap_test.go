@@ -32,9 +32,7 @@ func TestProcess_App(t *testing.T) {
 		}{
 			{"", func(d time.Duration) bool { return d == time.Second }, "1s"},
 			{"250ms", func(d time.Duration) bool { return d == 250*time.Millisecond }, "250ms"},
-			// lifecycle reads 0 as its default of 1s; "no wait" must reach
-			// it as a negative delay.
-			{"0s", func(d time.Duration) bool { return d < 0 }, "negative (no wait)"},
+			{"0s", func(d time.Duration) bool { return d == 0 }, "0 (no wait)"},
 		}
 		for _, tt := range tests {
 			app := process(t, tt.env).App(nil, nil, nil)

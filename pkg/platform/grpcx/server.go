@@ -40,7 +40,6 @@ type serverConfig struct {
 	classify        func(error) error
 	limiter         *overload.Limiter
 	allowed         map[string][]string
-	grpcOpts        []grpc.ServerOption
 }
 
 // WithServerLogger sets the logger for call logs (default slog.Default()).
@@ -87,11 +86,6 @@ const AnyCaller = "*"
 // grpc.health.v1 stays open to every caller.
 func WithAllowedCallers(rules map[string][]string) ServerOption {
 	return func(c *serverConfig) { c.allowed = rules }
-}
-
-// WithGRPCOptions appends raw grpc.ServerOptions (for tests and tuning).
-func WithGRPCOptions(opts ...grpc.ServerOption) ServerOption {
-	return func(c *serverConfig) { c.grpcOpts = append(c.grpcOpts, opts...) }
 }
 
 // Server is a gRPC server with its health service.
@@ -143,7 +137,6 @@ func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
 		),
 		grpc.ChainStreamInterceptor(recoveryStream(cfg.logger), authzStream(cfg.allowed, id != nil)),
 	}
-	sopts = append(sopts, cfg.grpcOpts...)
 	s := &Server{Server: grpc.NewServer(sopts...), Health: health.NewServer(), logger: cfg.logger}
 	healthpb.RegisterHealthServer(s.Server, s.Health)
 	return s

@@ -61,7 +61,8 @@ type App struct {
 	Registrar Registrar
 	// PropagationDelay is how long to wait after turning not-ready and
 	// deregistering before draining, so resolvers and load balancers stop
-	// routing here (zero: 1s; negative: no wait).
+	// routing here (zero: no wait; services take it from PROPAGATION_DELAY,
+	// default 1s).
 	PropagationDelay time.Duration
 	// ShutdownTimeout bounds the whole stop sequence (default 15s); the
 	// Registrar's Stop gets a quarter of it at most.
@@ -77,9 +78,6 @@ type App struct {
 func Run(ctx context.Context, app App) error {
 	if app.Server == nil || app.Listener == nil || app.AdminListener == nil || app.Logger == nil {
 		return errors.New("lifecycle: Server, Listener, AdminListener and Logger are required")
-	}
-	if app.PropagationDelay == 0 {
-		app.PropagationDelay = time.Second
 	}
 	if app.ShutdownTimeout == 0 {
 		app.ShutdownTimeout = 15 * time.Second

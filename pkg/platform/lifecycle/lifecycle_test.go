@@ -116,8 +116,8 @@ func TestRun_PropagationDelay(t *testing.T) {
 		delay    time.Duration
 		min, max time.Duration // of the gap between deregistering and stopping
 	}{
-		{"zero means the 1s default", 0, time.Second, 3 * time.Second},
-		{"negative means no wait", -1, 0, 500 * time.Millisecond},
+		{"a delay is waited", time.Second, time.Second, 3 * time.Second},
+		{"zero means no wait", 0, 0, 500 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,7 +148,6 @@ func TestRun_HangingDeregistrationLeavesTimeToDrain(t *testing.T) {
 	rec := &recorder{}
 	app := baseApp(t, newFakeServer(rec))
 	app.Registrar = &fakeRegistrar{rec: rec, hang: true}
-	app.PropagationDelay = -1
 	app.ShutdownTimeout = budget
 	var (
 		left     time.Duration
