@@ -74,7 +74,14 @@ test: test-unit test-e2e ## run every test: unit (race detector on) and end-to-e
 .PHONY: test-unit
 test-unit: ## unit and in-process integration tests of every module, race detector on
 	@echo "[test] unit tests: $(filter-out e2e,$(MODULES))"
-	@$(GO) test -race -count=1 -timeout 10m $(foreach m,$(filter-out e2e,$(MODULES)),./$(m)/...)
+	@pkgs=$$($(GO) list $(foreach m,$(filter-out e2e,$(MODULES)),./$(m)/...)); \
+	pg=$$(grep -rl 'postgres/pgtest"' --include='*_test.go' $(filter-out e2e,$(MODULES)) | xargs -n1 dirname | sort -u | sed 's|^|./|'); \
+	pgpkgs=$$($(GO) list $$pg); \
+	others=$$(echo "$$pkgs" | grep -vxF "$$pgpkgs"); \
+	echo "[test] packages without Postgres, two at a time"; \
+	$(GO) test -race -count=1 -timeout 10m $$others && \
+	echo "[test] packages with a Postgres container, one at a time (their saga suites place 20 orders at once, each write within its 500ms budget)" && \
+	$(GO) test -race -count=1 -timeout 15m -p 1 $$pgpkgs
 
 .PHONY: test-e2e
 test-e2e: ## end-to-end tests against the real images (needs Docker)

@@ -122,8 +122,7 @@ func wire(ctx context.Context, p *bootstrap.Process, own config) (_ lifecycle.Ap
 	if err != nil {
 		return lifecycle.App{}, err
 	}
-	sweeper, err := inventory.NewSweeper(store,
-		inventory.WithSweepInterval(own.SweepInterval), inventory.WithSweepLogger(p.Logger))
+	sweeper, err := inventory.NewSweeper(store)
 	if err != nil {
 		return lifecycle.App{}, err
 	}
@@ -135,14 +134,15 @@ func wire(ctx context.Context, p *bootstrap.Process, own config) (_ lifecycle.Ap
 	if err != nil {
 		return lifecycle.App{}, err
 	}
-	if err := sweeper.Start(ctx); err != nil {
+	sweeping, err := lifecycle.Every(ctx, "expired reservations released", own.SweepInterval, p.Logger, sweeper.Sweep)
+	if err != nil {
 		return lifecycle.App{}, err
 	}
 	ready := platformpg.Ready(pool)
 	// The service's closers run before the shared ones: the sweeper stops
 	// before the pool it uses closes, and both before telemetry flushes.
 	return p.App(srv, reg, ready,
-		lifecycle.Closer{Name: "reservation sweeper", Close: sweeper.Close},
+		lifecycle.Closer{Name: "reservation sweeper", Close: sweeping.Close},
 		lifecycle.Closer{Name: "database pool", Close: func(context.Context) error { pool.Close(); return nil }},
 	), nil
 }

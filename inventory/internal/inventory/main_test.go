@@ -6,8 +6,7 @@ import (
 	"go.uber.org/goleak"
 )
 
-// TestMain fails the package if a test leaves a goroutine behind: every
-// Sweeper must be closed.
+// TestMain fails the package if a test leaves a goroutine behind.
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }

@@ -2,19 +2,17 @@ package order
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 )
 
-// DefaultRecoveryInterval is how often the recovery loop looks for stale
-// orders (RECOVERY_INTERVAL).
+// DefaultRecoveryInterval is how often the recovery loop runs a
+// RecoveryPass (RECOVERY_INTERVAL).
 const DefaultRecoveryInterval = 10 * time.Second
 
-// recoveryBatch bounds the orders one pass drives, so a pass ends and the
-// next tick (or Close) gets a turn even when many orders are stale.
+// recoveryBatch bounds the orders one RecoveryPass drives.
 const recoveryBatch = 100
 
 // RecoverStale finishes or compensates orders left PENDING by a run that
@@ -60,60 +58,15 @@ func (s *Service) RecoverStale(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
-// Recovery is a running recovery loop: it calls Service.RecoverStale every
-// interval until closed. It owns one goroutine; Close stops it and waits.
-type Recovery struct {
-	cancel context.CancelFunc
-	done   chan struct{}
+// RecoveryPass is one pass of the recovery loop, which the service runs
+// every RECOVERY_INTERVAL with lifecycle.Every: RecoverStale with a bounded
+// batch, so a pass ends and the next tick (or shutdown) gets a turn even
+// when many orders are stale.
+func (s *Service) RecoveryPass(ctx context.Context) (int, error) {
+	return s.RecoverStale(ctx, recoveryBatch)
 }
 
-// StartRecovery starts the recovery loop of svc. The first pass runs at
-// once, so orders a crash left behind are picked up as soon as this
-// replica starts (after their grace period). ctx bounds the loop's life;
-// Close ends it earlier.
-func StartRecovery(ctx context.Context, svc *Service, interval time.Duration) (*Recovery, error) {
-	if svc == nil {
-		return nil, errors.New("order: recovery needs a service")
-	}
-	if interval <= 0 {
-		return nil, fmt.Errorf("order: recovery interval %v must be positive", interval)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	r := &Recovery{cancel: cancel, done: make(chan struct{})}
-	go r.loop(ctx, svc, interval)
-	return r, nil
-}
-
-func (r *Recovery) loop(ctx context.Context, svc *Service, interval time.Duration) {
-	defer close(r.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := svc.RecoverStale(ctx, recoveryBatch); err != nil && ctx.Err() == nil {
-			svc.logger.WarnContext(ctx, "recovery pass failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// Close stops the loop and waits for it until ctx is done. An order being
-// driven when Close is called stops at its next step and is left for
-// another replica (or the next start) to finish. Close may be called more
-// than once; its signature fits lifecycle.Closer.
-func (r *Recovery) Close(ctx context.Context) error {
-	r.cancel()
-	select {
-	case <-r.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("recovery loop did not stop: %w", ctx.Err())
-	}
-}
-
+// lastStep names the last step o's history records.
 func lastStep(o Order) string {
 	if len(o.History) == 0 {
 		return ""

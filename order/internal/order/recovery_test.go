@@ -10,29 +10,6 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 )
 
-func TestStartRecovery_Invalid(t *testing.T) {
-	t.Parallel()
-	svc := newService(t, newPeers(t))
-	tests := []struct {
-		name     string
-		svc      *order.Service
-		interval time.Duration
-	}{
-		{"no service", nil, time.Second},
-		{"zero interval", svc, 0},
-		{"negative interval", svc, -time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if r, err := order.StartRecovery(t.Context(), tt.svc, tt.interval); err == nil {
-				_ = r.Close(t.Context())
-				t.Errorf("StartRecovery with %s returned no error", tt.name)
-			}
-		})
-	}
-}
-
 // stuckOrder places an order whose charge fails, leaving it PENDING, and
 // returns a Service over the same store whose clock is an hour ahead, so
 // the order is stale for it.
@@ -58,29 +35,17 @@ func stuckOrder(t *testing.T, p *peers) (*order.Service, string) {
 func TestRecovery(t *testing.T) {
 	t.Parallel()
 
-	t.Run("the first pass runs at start and finishes a stale order", func(t *testing.T) {
+	t.Run("a pass finishes a stale order", func(t *testing.T) {
 		t.Parallel()
 		p := newPeers(t)
 		svc, id := stuckOrder(t, p)
-		// An interval too long to matter: only the first pass can do it.
-		r, err := order.StartRecovery(t.Context(), svc, time.Hour)
-		if err != nil {
-			t.Fatalf("StartRecovery: %v", err)
-		}
-		deadline := time.Now().Add(5 * time.Second)
-		for stored(t, svc, id).Status == order.Pending && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
-		if err := r.Close(t.Context()); err != nil {
-			t.Errorf("Close: %v", err)
+		if n, err := svc.RecoveryPass(t.Context()); n != 1 || err != nil {
+			t.Errorf("RecoveryPass: got %d, %v; want 1, nil", n, err)
 		}
 		wantStatus(t, stored(t, svc, id), order.Confirmed)
-		if err := r.Close(t.Context()); err != nil {
-			t.Errorf("second Close: %v", err)
-		}
 	})
 
-	t.Run("Close stops a pass at its next step and waits for it", func(t *testing.T) {
+	t.Run("a pass stopped at a step leaves the order PENDING, its claim given up", func(t *testing.T) {
 		t.Parallel()
 		p := newPeers(t)
 		svc, id := stuckOrder(t, p)
@@ -90,44 +55,16 @@ func TestRecovery(t *testing.T) {
 			<-ctx.Done() // a peer call that ends only with its context
 			return ctx.Err()
 		}
-		r, err := order.StartRecovery(t.Context(), svc, time.Hour)
-		if err != nil {
-			t.Fatalf("StartRecovery: %v", err)
-		}
+		ctx, stop := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { _, err := svc.RecoveryPass(ctx); done <- err }()
 		<-entered
-		if err := r.Close(t.Context()); err != nil {
-			t.Errorf("Close: %v", err)
-		}
+		stop() // what shutdown does to the loop (lifecycle.Every's Close)
+		<-done
 		o := stored(t, svc, id)
 		wantStatus(t, o, order.Pending)
 		if !o.ClaimedUntil.IsZero() {
 			t.Errorf("the stopped pass left the order claimed until %v, want the claim given up", o.ClaimedUntil)
-		}
-	})
-
-	t.Run("Close gives up waiting when its context ends", func(t *testing.T) {
-		t.Parallel()
-		p := newPeers(t)
-		svc, _ := stuckOrder(t, p)
-		entered, unblock := make(chan struct{}), make(chan struct{})
-		p.inv.commit = func(context.Context, string) error {
-			close(entered)
-			<-unblock // a peer call that ignores its context
-			return nil
-		}
-		r, err := order.StartRecovery(t.Context(), svc, time.Hour)
-		if err != nil {
-			t.Fatalf("StartRecovery: %v", err)
-		}
-		<-entered
-		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
-		defer cancel()
-		if err := r.Close(ctx); err == nil {
-			t.Error("Close returned nil while the loop was still running")
-		}
-		close(unblock)
-		if err := r.Close(t.Context()); err != nil {
-			t.Errorf("Close after the loop could stop: %v", err)
 		}
 	})
 

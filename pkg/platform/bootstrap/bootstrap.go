@@ -213,13 +213,10 @@ func (p *Process) App(server lifecycle.Server, registrar lifecycle.Registrar, re
 		lifecycle.Closer{Name: "telemetry", Close: p.Telemetry.Shutdown})
 	app := lifecycle.App{
 		Name: p.Config.Service, Logger: p.Logger,
-		Server: server, Listener: p.Listener,
+		Server: server, Registrar: registrar, Listener: p.Listener,
 		AdminListener: p.AdminListener, Metrics: p.Telemetry.MetricsHandler, Ready: ready,
 		PropagationDelay: p.Config.PropagationDelay, ShutdownTimeout: p.Config.ShutdownTimeout,
 		Closers: closers,
-	}
-	if registrar != nil {
-		app.Registrar = registrar
 	}
 	return app
 }

@@ -3,7 +3,8 @@
 // by the service's run function and passed in as a getenv func), telemetry,
 // the TLS identity, the etcd client, the shared gRPC connections and server,
 // the listeners and the registration. A service's run function calls Start,
-// registers its gRPC handlers on Process.Server and hands Process.App() to
+// registers its gRPC handlers on the server Process.NewGRPCServer returns,
+// and hands Process.App(server, registrar, ready, closers...) to
 // lifecycle.Run.
 //
 // It exists so the four services read the same variables the same way; a

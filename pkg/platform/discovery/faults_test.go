@@ -173,22 +173,42 @@ func (d *deleteWatch) deleted(key string) (int, error) {
 	return len(d.deletes[key]), d.err
 }
 
-// leaseOf returns the lease a key is attached to and its remaining TTL in
-// seconds (0 if the key is missing, -1 if the lease is gone).
+// leaseOf returns the lease key is bound to and the whole seconds it has
+// left, as etcd reports them: 0 means less than a second (alive), -1 that
+// the lease is gone; 0, -1 when key is not there. A member that does not
+// answer yet (it just restarted) is asked again for up to 5s.
 func leaseOf(t *testing.T, cli *clientv3.Client, key string) (clientv3.LeaseID, int64) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	for {
+		id, left, err := leaseTTL(ctx, cli, key)
+		if err == nil {
+			return id, left
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("lease of %s: %v", key, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func leaseTTL(ctx context.Context, cli *clientv3.Client, key string) (clientv3.LeaseID, int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	resp, err := cli.Get(ctx, key)
-	if err != nil || len(resp.Kvs) == 0 || resp.Kvs[0].Lease == 0 {
-		return 0, 0
+	if err != nil {
+		return 0, -1, err
+	}
+	if len(resp.Kvs) == 0 || resp.Kvs[0].Lease == 0 {
+		return 0, -1, nil
 	}
 	id := clientv3.LeaseID(resp.Kvs[0].Lease)
 	ttl, err := cli.TimeToLive(ctx, id)
 	if err != nil {
-		return id, 0
+		return id, -1, err
 	}
-	return id, ttl.TTL
+	return id, ttl.TTL, nil
 }
 
 func noFailures(t *testing.T, l *load, when string) {
@@ -247,7 +267,7 @@ func TestDiscovery_EtcdDownLongerThanTTL(t *testing.T) {
 		r   *discovery.Registrar
 		old clientv3.LeaseID
 	}{{ra, leaseA}, {rb, leaseB}} {
-		if id, left := leaseOf(t, admin, k.r.Key()); id == 0 || id == k.old || left <= 0 {
+		if id, left := leaseOf(t, admin, k.r.Key()); id == 0 || id == k.old || left < 0 {
 			t.Fatalf("%s after etcd returned: lease %x with %ds left, want a new live lease (old %x)", k.r.Key(), id, left, k.old)
 		}
 	}
@@ -263,7 +283,7 @@ func TestDiscovery_EtcdDownLongerThanTTL(t *testing.T) {
 		return errA == nil && errB == nil && oa.TTL == -1 && ob.TTL == -1
 	})
 	for _, r := range []*discovery.Registrar{ra, rb} {
-		if id, ttlLeft := leaseOf(t, admin, r.Key()); id == 0 || ttlLeft <= 0 {
+		if id, ttlLeft := leaseOf(t, admin, r.Key()); id == 0 || ttlLeft < 0 {
 			t.Fatalf("%s: lease %x with %ds left after the old lease expired, want a live one", r.Key(), id, ttlLeft)
 		}
 	}
@@ -422,7 +442,7 @@ func TestDiscovery_MemberFailover(t *testing.T) {
 		t.Fatalf("the instance that stayed was deleted %d times (observer error %v): its registration did not survive", n, err)
 	}
 	id, left := leaseOf(t, cluster.Client(t), rStay.Key())
-	if id == 0 || left <= 0 {
+	if id == 0 || left < 0 {
 		t.Fatalf("after the failovers %s has lease %x with %ds left, want a live one", rStay.Key(), id, left)
 	}
 	t.Logf("the instance that stayed: never deleted; lease %x before, %x after", stayLease, id)
@@ -466,7 +486,7 @@ func TestDiscovery_QuorumLoss(t *testing.T) {
 	if n, _ := deletes.deleted(ra.Key()); n != 0 {
 		t.Fatalf("a deleted %d times during a quorum loss shorter than its TTL", n)
 	}
-	if id, left := leaseOf(t, admin, ra.Key()); id != leaseA || left <= 0 {
+	if id, left := leaseOf(t, admin, ra.Key()); id != leaseA || left < 0 {
 		t.Fatalf("a's lease after a quorum loss shorter than its TTL: %x (%ds left), want the old one %x alive", id, left, leaseA)
 	}
 
@@ -478,7 +498,7 @@ func TestDiscovery_QuorumLoss(t *testing.T) {
 	}
 	etcdtest.Eventually(t, 5*time.Second, "a registered again after its key was deleted", func() bool {
 		id, left := leaseOf(t, admin, ra.Key())
-		return id != 0 && left > 0
+		return id != 0 && left >= 0
 	})
 	t.Logf("a's key put back %v after it was deleted", time.Since(deleted).Round(time.Millisecond))
 	waitRouting(t, l, 5*time.Second, "a", "b")

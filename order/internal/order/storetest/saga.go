@@ -3,11 +3,13 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
 
 	"github.com/shopmesh/shopmesh/order/internal/order"
 )
@@ -64,15 +66,22 @@ func wantEachStepOnce(t *testing.T, o order.Order) {
 // stops the loop, and returns the order.
 func recoverWith(t *testing.T, p *process, s order.Store, id string) order.Order {
 	t.Helper()
-	r, err := order.StartRecovery(t.Context(), p.svc, 10*time.Millisecond)
-	if err != nil {
-		t.Fatalf("StartRecovery: %v", err)
-	}
+	r := startRecovery(t, p, 10*time.Millisecond)
 	o := waitFinal(t, s, id)
 	if err := r.Close(t.Context()); err != nil {
 		t.Errorf("Close: %v", err)
 	}
 	return o
+}
+
+// startRecovery runs p's recovery loop as the service does.
+func startRecovery(t *testing.T, p *process, interval time.Duration) *lifecycle.Periodic {
+	t.Helper()
+	r, err := lifecycle.Every(t.Context(), "stale orders recovered", interval, slog.New(slog.DiscardHandler), p.svc.RecoveryPass)
+	if err != nil {
+		t.Fatalf("lifecycle.Every: %v", err)
+	}
+	return r
 }
 
 // RunSaga runs the order saga over stores from newStore through what
@@ -421,18 +430,14 @@ func testReplicas(t *testing.T, newStore NewStore) {
 
 	// Two replicas start later, each with its recovery loop; a slow
 	// payment widens the window in which they could collide.
-	var loops []*order.Recovery
+	var loops []*lifecycle.Periodic
 	for range 2 {
 		p := w.newProcess(t, store, order.WithClock(later))
 		p.pay.charge = func(ctx context.Context, id string, amount order.Money, token string) (order.ChargeResult, error) {
 			time.Sleep(2 * time.Millisecond)
 			return w.charge(ctx, id, amount, token)
 		}
-		r, err := order.StartRecovery(t.Context(), p.svc, 5*time.Millisecond)
-		if err != nil {
-			t.Fatalf("StartRecovery: %v", err)
-		}
-		loops = append(loops, r)
+		loops = append(loops, startRecovery(t, p, 5*time.Millisecond))
 	}
 	for _, id := range ids {
 		o := waitFinal(t, store, id)
