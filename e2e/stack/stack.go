@@ -103,6 +103,22 @@ func (o Options) withDefaults() Options {
 var buildOnce sync.Once
 var buildErr error
 
+// identities are the certificates the stack's containers load: one per
+// service, the infrastructure reached by DNS name, and admin for the tests'
+// own calls (make certs writes the same set for compose).
+var identities = []devpki.Leaf{
+	{Name: "gateway"},
+	{Name: "order"},
+	{Name: "inventory"},
+	{Name: "payment"},
+	{Name: "paysim"},
+	// Clients reach the cluster as "etcd" and members reach each other by
+	// their own names.
+	{Name: "etcd", ExtraDNS: []string{"etcd-0", "etcd-1", "etcd-2"}},
+	{Name: "otelcol"},
+	{Name: "admin"},
+}
+
 // BuildImages runs deploy/images.sh once per test binary: it builds the
 // service binaries and images, and etcd's and the collector's when missing.
 // The Postgres image comes from pgtest.Image.
@@ -146,7 +162,7 @@ func StartWith(t testing.TB, opts Options) *Stack {
 	ctx := t.Context()
 
 	certs := t.TempDir()
-	if _, err := devpki.Generate(certs, devpki.Leaves(), devpki.Options{WorldReadableKeys: true}); err != nil {
+	if _, err := devpki.Generate(certs, identities, devpki.Options{WorldReadableKeys: true}); err != nil {
 		t.Fatalf("dev PKI: %v", err)
 	}
 	nw, err := network.New(ctx, network.WithLabels(labels()))

@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("config of gateway: %w", err)
 	}
-	p, err := bootstrap.Start(ctx, cfg, stdout, getenv)
+	p, err := bootstrap.Start(ctx, cfg, bootstrap.API{Budgets: api.Budgets, Idempotent: api.Idempotent}, stdout, getenv)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/api"
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/bootstrap"
 	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
@@ -85,7 +86,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("config of inventory: %w", err)
 	}
-	p, err := bootstrap.Start(ctx, cfg, stdout, getenv)
+	p, err := bootstrap.Start(ctx, cfg, bootstrap.API{Budgets: api.Budgets, Idempotent: api.Idempotent}, stdout, getenv)
 	if err != nil {
 		return err
 	}

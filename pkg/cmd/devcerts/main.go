@@ -1,6 +1,6 @@
 // Command devcerts writes the development PKI that shopmesh's processes load
-// with tlsconf.Load: a CA and one certificate per identity in
-// devpki.Leaves(). "make certs" runs it from the repository root:
+// with tlsconf.Load: a CA and one certificate per identity in identities.
+// "make certs" runs it from the repository root:
 //
 //	go run ./pkg/cmd/devcerts -out deploy/certs [-force] [-world-readable]
 //
@@ -22,6 +22,22 @@ import (
 
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf/devpki"
 )
+
+// identities is the compose stack's identity table: the four services, the
+// infrastructure they reach by DNS name with HostClientConfig, and admin, a
+// client identity for tools. A new service adds its row here.
+var identities = []devpki.Leaf{
+	{Name: "gateway"},
+	{Name: "order"},
+	{Name: "inventory"},
+	{Name: "payment"},
+	{Name: "paysim"},
+	// Clients reach the cluster as "etcd" and members reach each other by
+	// their own names.
+	{Name: "etcd", ExtraDNS: []string{"etcd-0", "etcd-1", "etcd-2"}},
+	{Name: "otelcol"},
+	{Name: "admin"},
+}
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -50,7 +66,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fl.Args())
 	}
 
-	res, err := devpki.Generate(*out, devpki.Leaves(), devpki.Options{
+	res, err := devpki.Generate(*out, identities, devpki.Options{
 		Force:             *force,
 		WorldReadableKeys: *worldReadable,
 	})

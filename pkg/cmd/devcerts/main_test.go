@@ -10,7 +10,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf"
-	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf/devpki"
 )
 
 func TestMain(m *testing.M) {
@@ -19,7 +18,7 @@ func TestMain(m *testing.M) {
 
 func TestRun(t *testing.T) {
 	t.Parallel()
-	files := 2 + 2*len(devpki.Leaves()) // the CA and every leaf, certificate and key
+	files := 2 + 2*len(identities) // the CA and every leaf, certificate and key
 
 	t.Run("first run writes every file, second run nothing", func(t *testing.T) {
 		t.Parallel()
@@ -28,7 +27,7 @@ func TestRun(t *testing.T) {
 		if got := lines(out); len(got) != files || !strings.HasPrefix(got[0], "wrote "+dir) {
 			t.Errorf("first run printed %d lines, want %d \"wrote\" lines:\n%s", len(got), files, out)
 		}
-		for _, l := range devpki.Leaves() {
+		for _, l := range identities {
 			if _, err := tlsconf.Load(dir, l.Name); err != nil {
 				t.Errorf("Load(%q) after devcerts: %v", l.Name, err)
 			}
@@ -50,7 +49,7 @@ func TestRun(t *testing.T) {
 		dir := t.TempDir()
 		mustRun(t, "-out", dir)
 		out := mustRun(t, "-out", dir, "-world-readable")
-		if got := lines(out); len(got) != len(devpki.Leaves()) || !strings.HasPrefix(got[0], "chmod 0644 ") {
+		if got := lines(out); len(got) != len(identities) || !strings.HasPrefix(got[0], "chmod 0644 ") {
 			t.Errorf("printed %q, want one \"chmod 0644\" line per leaf key", out)
 		}
 		fi, err := os.Stat(filepath.Join(dir, "order-key.pem"))

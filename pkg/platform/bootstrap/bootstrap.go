@@ -13,7 +13,6 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/discovery"
 	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
@@ -34,15 +33,29 @@ type Process struct {
 	Conns *grpcx.Conns
 	// resolver resolves the peers through etcd; nil without etcd.
 	resolver *discovery.Builder
+	api      API
 
 	Listener      net.Listener
 	AdminListener net.Listener
 }
 
-// Start sets up telemetry, TLS, etcd and the peer connections and opens the
-// listeners. On error everything already opened is closed again.
-func Start(ctx context.Context, cfg Config, logOut io.Writer, getenv func(string) string) (_ *Process, err error) {
-	p := &Process{Config: cfg}
+// API is what the platform must know of the API a service serves and
+// calls. The service passes it in (shopmesh's services pass pkg/api's
+// tables): the platform knows no service or method by name.
+type API struct {
+	// Budgets is each method's cap, keyed by full method name
+	// (grpcx.WithBudgets, grpcx.WithServerBudgets).
+	Budgets map[string]time.Duration
+	// Idempotent names, per peer service, the methods or services safe to
+	// repeat when the callee was UNAVAILABLE (grpcx.Policy.Retryable).
+	Idempotent map[string][]string
+}
+
+// Start sets up telemetry, TLS, etcd and the peer connections to the peers
+// of api, and opens the listeners. On error everything already opened is
+// closed again.
+func Start(ctx context.Context, cfg Config, api API, logOut io.Writer, getenv func(string) string) (_ *Process, err error) {
+	p := &Process{Config: cfg, api: api}
 	defer func() {
 		if err != nil {
 			p.Abort(ctx)
@@ -125,7 +138,7 @@ func (p *Process) NewGRPCServer(allowed map[string][]string, opts ...grpcx.Serve
 	return grpcx.NewServer(p.Identity, append([]grpcx.ServerOption{
 		grpcx.WithServerLogger(p.Logger),
 		grpcx.WithDefaultDeadline(p.Config.DefaultTimeout),
-		grpcx.WithServerBudgets(api.Budgets),
+		grpcx.WithServerBudgets(p.api.Budgets),
 		grpcx.WithAllowedCallers(allowed),
 	}, opts...)...)
 }

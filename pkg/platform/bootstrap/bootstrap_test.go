@@ -80,7 +80,7 @@ func TestStart_PeerTargetsFallback(t *testing.T) {
 	}
 	logs := &syncWriter{w: &strings.Builder{}}
 	getenv := func(string) string { return "" }
-	p, err := bootstrap.Start(t.Context(), cfg, logs, getenv)
+	p, err := bootstrap.Start(t.Context(), cfg, bootstrap.API{}, logs, getenv)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}

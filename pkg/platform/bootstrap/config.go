@@ -39,7 +39,7 @@ type Config struct {
 	LogLevel     slog.Level
 	// DefaultTimeout (GRPC_DEFAULT_TIMEOUT, default 5s) is the deadline
 	// given to incoming calls that carry none, for methods without a budget
-	// in pkg/api.Budgets (which sets every other hop's budget).
+	// in the API's budgets (API.Budgets, which set every other hop's budget).
 	DefaultTimeout time.Duration
 
 	// OverloadLimit (OVERLOAD_LIMIT, default true) puts the adaptive

@@ -41,7 +41,7 @@ func Example() {
 		return
 	}
 	defer os.RemoveAll(dir)
-	if _, err := devpki.Generate(dir, devpki.Leaves(), devpki.Options{}); err != nil {
+	if _, err := devpki.Generate(dir, devpki.Named("gateway", "order", "inventory", "payment", "admin"), devpki.Options{}); err != nil {
 		fmt.Println(err)
 		return
 	}

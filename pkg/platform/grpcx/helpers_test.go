@@ -36,7 +36,7 @@ type pki struct{ dir string }
 func newPKI(t *testing.T) pki {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := devpki.Generate(dir, devpki.Leaves(), devpki.Options{}); err != nil {
+	if _, err := devpki.Generate(dir, devpki.Named("gateway", "order", "inventory", "payment", "admin"), devpki.Options{}); err != nil {
 		t.Fatalf("generate dev PKI: %v", err)
 	}
 	return pki{dir: dir}

@@ -40,7 +40,7 @@ type Mesh struct {
 func New(tb testing.TB) *Mesh {
 	tb.Helper()
 	dir := tb.TempDir()
-	if _, err := devpki.Generate(dir, devpki.Leaves(), devpki.Options{}); err != nil {
+	if _, err := devpki.Generate(dir, devpki.Named("gateway", "order", "inventory", "payment", "admin"), devpki.Options{}); err != nil {
 		tb.Fatalf("generate dev PKI: %v", err)
 	}
 	etcd := etcdtest.Start(tb)

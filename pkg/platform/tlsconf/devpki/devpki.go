@@ -50,22 +50,15 @@ type Leaf struct {
 	ExtraDNS []string
 }
 
-// Leaves returns shopmesh's identity table: the four services, the
-// infrastructure they reach by DNS name with HostClientConfig, and admin, a
-// client identity for tests and tools.
-func Leaves() []Leaf {
-	return []Leaf{
-		{Name: "gateway"},
-		{Name: "order"},
-		{Name: "inventory"},
-		{Name: "payment"},
-		{Name: "paysim"},
-		// Clients reach the cluster as "etcd" and members reach each other
-		// by their own names.
-		{Name: "etcd", ExtraDNS: []string{"etcd-0", "etcd-1", "etcd-2"}},
-		{Name: "otelcol"},
-		{Name: "admin"},
+// Named returns one plain Leaf per name. The identities a deployment needs
+// are the deployment's to list (make certs: pkg/cmd/devcerts; the e2e
+// stack: e2e/stack); the platform knows none by name.
+func Named(names ...string) []Leaf {
+	leaves := make([]Leaf, len(names))
+	for i, n := range names {
+		leaves[i] = Leaf{Name: n}
 	}
+	return leaves
 }
 
 // Options change what Generate does. The zero value is the safe default.
