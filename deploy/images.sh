@@ -38,7 +38,7 @@ TOOLS=(loadcurve)
 # service_pkg NAME prints the main package of service NAME, relative to ROOT.
 service_pkg() {
 	case $1 in
-	paysim) echo ./payment/cmd/paysim ;;
+	paysim) echo ./paysim/cmd/paysim ;;
 	loadcurve) echo ./e2e/cmd/loadcurve ;;
 	*) echo "./$1/cmd/$1" ;;
 	esac

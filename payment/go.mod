@@ -65,6 +65,7 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
 	github.com/shirou/gopsutil/v4 v4.26.6 // indirect
+	github.com/shopmesh/shopmesh/paysim v0.0.0
 	github.com/sirupsen/logrus v1.10.2 // indirect
 	github.com/stretchr/testify v1.12.1 // indirect
 	github.com/testcontainers/testcontainers-go v0.45.0 // indirect
@@ -102,3 +103,5 @@ require (
 )
 
 replace github.com/shopmesh/shopmesh/pkg => ../pkg
+
+replace github.com/shopmesh/shopmesh/paysim => ../paysim

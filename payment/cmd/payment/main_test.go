@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/shopmesh/shopmesh/payment/internal/paysim"
+	"github.com/shopmesh/shopmesh/paysim"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle/runtest"
 	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"

@@ -19,8 +19,8 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
 
 	"github.com/shopmesh/shopmesh/payment/internal/payment"
-	"github.com/shopmesh/shopmesh/payment/internal/paysim"
 	pgstore "github.com/shopmesh/shopmesh/payment/internal/postgres"
+	"github.com/shopmesh/shopmesh/paysim"
 )
 
 // TestMain removes the Postgres container after the tests, then fails the

@@ -14,8 +14,8 @@ import (
 
 	"github.com/shopmesh/shopmesh/payment/internal/memstore"
 	"github.com/shopmesh/shopmesh/payment/internal/payment"
-	"github.com/shopmesh/shopmesh/payment/internal/paysim"
 	"github.com/shopmesh/shopmesh/payment/internal/pspclient"
+	"github.com/shopmesh/shopmesh/paysim"
 	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"

@@ -15,8 +15,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/shopmesh/shopmesh/payment/internal/payment"
-	"github.com/shopmesh/shopmesh/payment/internal/paysim"
 	"github.com/shopmesh/shopmesh/payment/internal/pspclient"
+	"github.com/shopmesh/shopmesh/paysim"
 	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
 )
 

@@ -1,4 +1,5 @@
-// Command paysim runs the payment-provider simulator (see internal/paysim).
+// Command paysim runs the payment-provider simulator (package paysim, the
+// module root).
 package main
 
 import (
@@ -16,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/shopmesh/shopmesh/payment/internal/paysim"
+	"github.com/shopmesh/shopmesh/paysim"
 )
 
 func main() {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopmesh/shopmesh/payment/internal/paysim"
+	"github.com/shopmesh/shopmesh/paysim"
 )
 
 // try sends a request like do but returns a transport error instead of

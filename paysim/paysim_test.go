@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/shopmesh/shopmesh/payment/internal/paysim"
+	"github.com/shopmesh/shopmesh/paysim"
 )
 
 // TestMain fails the package if a test leaves a server or client
