@@ -14,4 +14,9 @@
 //  3. drain the main server with a deadline, then force it;
 //  4. run the closers in order (client connections, database pools, and
 //     telemetry last so the shutdown itself is traced and logged).
+//
+// Every runs a service's background job (inventory's reservation sweep,
+// order's recovery) as a pass at once and then every interval, in a
+// goroutine it owns; its Close is one of the closers, so the job stops
+// before the pool it uses closes.
 package lifecycle
