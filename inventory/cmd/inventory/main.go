@@ -135,7 +135,7 @@ func wire(ctx context.Context, p *bootstrap.Process, own config) (_ lifecycle.Ap
 	if err != nil {
 		return lifecycle.App{}, err
 	}
-	sweeping, err := lifecycle.Every(ctx, "expired reservations released", own.SweepInterval, p.Logger, sweeper.Sweep)
+	sweeping, err := lifecycle.Every(ctx, "reservation sweep", own.SweepInterval, p.Logger, sweeper.Sweep)
 	if err != nil {
 		return lifecycle.App{}, err
 	}

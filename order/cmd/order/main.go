@@ -166,7 +166,7 @@ func wire(ctx context.Context, p *bootstrap.Process, own config) (_ lifecycle.Ap
 	// Last, so nothing after it can fail and leave it running. Its closer
 	// runs before the pool's and the peer connections' (p.App closes the
 	// extra closers first): it stops using them before they go.
-	recovery, err := lifecycle.Every(ctx, "stale orders recovered", own.RecoveryInterval, p.Logger, svc.RecoveryPass)
+	recovery, err := lifecycle.Every(ctx, "order recovery", own.RecoveryInterval, p.Logger, svc.RecoveryPass)
 	if err != nil {
 		return lifecycle.App{}, err
 	}

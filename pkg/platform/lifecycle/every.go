@@ -25,7 +25,8 @@ type Periodic struct {
 }
 
 // Every starts running pass every interval until Close is called or ctx
-// ends. name says what the pass does, in the log lines of its outcomes.
+// ends. name names the job (e.g. "reservation sweep") in the log lines of
+// its outcomes.
 func Every(ctx context.Context, name string, interval time.Duration, logger *slog.Logger, pass Pass) (*Periodic, error) {
 	switch {
 	case name == "" || pass == nil || logger == nil:
@@ -51,7 +52,7 @@ func (p *Periodic) loop(ctx context.Context, name string, interval time.Duration
 		case err != nil:
 			logger.WarnContext(ctx, name+" failed; trying again at the next tick", "err", err, "handled", n, "interval", interval)
 		case n > 0:
-			logger.InfoContext(ctx, name, "handled", n)
+			logger.InfoContext(ctx, name+" done", "handled", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -77,7 +77,7 @@ func recoverWith(t *testing.T, p *process, s order.Store, id string) order.Order
 // startRecovery runs p's recovery loop as the service does.
 func startRecovery(t *testing.T, p *process, interval time.Duration) *lifecycle.Periodic {
 	t.Helper()
-	r, err := lifecycle.Every(t.Context(), "stale orders recovered", interval, slog.New(slog.DiscardHandler), p.svc.RecoveryPass)
+	r, err := lifecycle.Every(t.Context(), "order recovery", interval, slog.New(slog.DiscardHandler), p.svc.RecoveryPass)
 	if err != nil {
 		t.Fatalf("lifecycle.Every: %v", err)
 	}
