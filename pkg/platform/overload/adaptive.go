@@ -84,7 +84,10 @@ func (l *adaptiveLimit) tryAcquire() bool {
 }
 
 // acquire takes a permit, waiting in line for at most wait; it fails with
-// errWaitExceeded, or ctx's error when ctx ends first.
+// errWaitExceeded, or ctx's error when ctx ends first. When both have
+// ended by the time the waiter runs (a busy machine wakes it late), the
+// wait, being the earlier, is the reason: the caller learns it was
+// refused, not that it ran out of time.
 func (l *adaptiveLimit) acquire(ctx context.Context, wait time.Duration) error {
 	l.mu.Lock()
 	if l.used < l.size && l.queue.Len() == 0 {
@@ -104,6 +107,11 @@ func (l *adaptiveLimit) acquire(ctx context.Context, wait time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		err = ctx.Err()
+		select {
+		case <-timer.C:
+			err = errWaitExceeded
+		default:
+		}
 	case <-timer.C:
 		err = errWaitExceeded
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
-	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
 	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 )
 
@@ -100,13 +99,13 @@ func TestLimiter_Admit(t *testing.T) {
 		ctx, cancel := context.WithTimeout(overload.Continuing(t.Context()), 200*time.Millisecond)
 		defer cancel()
 		_, _, err := l.Admit(ctx, "route")
+		// Continuing work would wait without end; its deadline bounds the
+		// wait, which ends MinBudget before the deadline so the caller can
+		// still answer. Had it waited for the deadline itself, the error
+		// would be the context's. (Not checked by the clock: a busy
+		// machine may wake the waiter late.)
 		if !errors.Is(err, overload.ErrOverloaded) {
 			t.Fatalf("got %v, want ErrOverloaded", err)
-		}
-		// It gave up before the last MinBudget of its deadline: the caller
-		// still has time to answer.
-		if left, _ := deadline.Left(ctx); left <= 0 {
-			t.Errorf("Admit returned after the deadline passed")
 		}
 	})
 

@@ -568,13 +568,18 @@ func testCancelCrash(t *testing.T, newStore NewStore) {
 // placeAsClient places req as a client does, each attempt within budget:
 // an answer that the outcome is unknown (Timeout: with many placements at
 // once on a loaded machine, the create may outlast RecordBudget) is
-// repeated with the same key, which learns the outcome.
+// repeated with the same key after a growing pause, which learns the
+// outcome. It gives up after a minute.
 func placeAsClient(t *testing.T, svc *order.Service, budget time.Duration, req order.PlaceRequest) (order.Order, error) {
 	t.Helper()
-	for try := 1; ; try++ {
+	giveUp := time.Now().Add(time.Minute)
+	pause := 20 * time.Millisecond
+	for {
 		o, _, err := svc.Place(within(t, budget), req)
-		if apperr.CodeOf(err) != apperr.Timeout || try == 5 {
+		if apperr.CodeOf(err) != apperr.Timeout || time.Now().After(giveUp) {
 			return o, err
 		}
+		time.Sleep(pause)
+		pause = min(2*pause, time.Second)
 	}
 }
