@@ -6,7 +6,7 @@ SHELL := /bin/bash
 GO        ?= go
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
-MODULES   := pkg gateway order inventory payment paysim e2e
+MODULES   := pkg gateway order inventory payment shipping paysim e2e
 GATEWAY_PORT ?= 8080
 export GATEWAY_PORT
 # Ryuk, testcontainers' reaper, would need an image pull; every test removes

@@ -6,7 +6,7 @@
 #
 #   etcd       shopmesh/etcd:<pin>      deploy/etcd    (etcd server, own module)
 #   otelcol    shopmesh/otelcol:<pin>   deploy/otelcol (collector, own module)
-#   gateway order inventory payment paysim
+#   gateway order inventory payment shipping paysim
 #              shopmesh/<name>:dev      ./<svc>/cmd/<name> in the go.work workspace
 #   loadcurve  shopmesh/loadcurve:dev   ./e2e/cmd/loadcurve (make bench only; not built by default)
 #
@@ -31,7 +31,7 @@ LOGS="$BUILD/logs"
 DOCKERFILES="$DEPLOY/docker"
 
 PINNED=(etcd otelcol)
-SERVICES=(gateway order inventory payment paysim)
+SERVICES=(gateway order inventory payment shipping paysim)
 # Built only when asked for by name (make bench).
 TOOLS=(loadcurve)
 

@@ -166,6 +166,53 @@ func testOrderFlow(t *testing.T, s *stack.Stack) {
 			t.Errorf("no log line of %s carries the request's trace id %s", svc, traceID)
 		}
 	}
+	testShipped(t, s, placed.ID)
+}
+
+// testShipped: after the order is confirmed, order's shipping relay tells
+// shipping (found through etcd, over mTLS, authorized as order), which
+// records the shipment; the call is traced from order into shipping.
+func testShipped(t *testing.T, s *stack.Stack, orderID string) {
+	ctx := t.Context()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := s.Shipments(ctx, []string{orderID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[orderID] == "CREATED" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order %s is CONFIRMED but after 30s its shipment is %q, want CREATED", orderID, got[orderID])
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		spans, err := s.Spans(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byTrace := map[string]map[string]bool{}
+		for _, sp := range spans {
+			if strings.Contains(sp.Name, "CreateShipment") {
+				if byTrace[sp.TraceID] == nil {
+					byTrace[sp.TraceID] = map[string]bool{}
+				}
+				byTrace[sp.TraceID][sp.Service] = true
+			}
+		}
+		for _, services := range byTrace {
+			if services["order"] && services["shipping"] {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no trace holds CreateShipment spans of both order and shipping (%d traces with one)", len(byTrace))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 func traceIDOf(t *testing.T, traceparent string) string {

@@ -16,7 +16,8 @@ import (
 // TestShopmesh runs the end-to-end suite against one stack, built from the
 // repository's images on a private Docker network: Postgres, a 3-member
 // etcd cluster, the collector, the payment-provider simulator, two
-// replicas each of inventory, payment and order, and two gateways. The
+// replicas each of inventory, payment, shipping and order, and two
+// gateways. The
 // scenarios run one after another; each uses products and customers of its
 // own, and puts back whatever it breaks, so the next finds a healthy stack.
 // Run one alone with, e.g.:
@@ -28,7 +29,7 @@ func TestShopmesh(t *testing.T) {
 	s := stack.StartWith(t, stack.Options{EtcdMembers: 3, Env: map[string]map[string]string{
 		// Pick up orders left under way by a crash quickly: the shortest
 		// claim that still holds PlaceOrder's whole budget (9s).
-		"order": {"RECOVERY_AFTER": "10s", "RECOVERY_INTERVAL": "1s"},
+		"order": {"RECOVERY_AFTER": "10s", "RECOVERY_INTERVAL": "1s", "SHIPPING_RELAY_INTERVAL": "500ms"},
 	}})
 	t.Run("order flow", func(t *testing.T) { testOrderFlow(t, s) })
 	t.Run("saga", func(t *testing.T) { testSaga(t, s) })
@@ -103,12 +104,35 @@ func (sc scenario) run(t *testing.T, s *stack.Stack) result {
 	}
 	report, err := check.Verify(sc.name, outcomes, check.Records{
 		Charges: sim.charges(t), StockBefore: before, StockAfter: after, ParkedIsFine: sc.parkedIsFine,
+		Shipments: shipments(t, s, check.Orders(outcomes)),
 	})
 	t.Log(report)
 	if err != nil {
 		t.Errorf("invariants broken: %v", err)
 	}
 	return result{outcomes: outcomes, report: report}
+}
+
+// shipments waits until the shipping service holds what the orders'
+// statuses call for (order tells it after the fact, every
+// SHIPPING_RELAY_INTERVAL), for at most a minute, and returns what it holds.
+func shipments(t *testing.T, s *stack.Stack, orders []check.Order) map[string]string {
+	t.Helper()
+	ids := make([]string, len(orders))
+	for i, o := range orders {
+		ids[i] = o.ID
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		got, err := s.Shipments(t.Context(), ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if check.Shipped(orders, got) == nil || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // finalFailures returns the placements whose last answer said nothing was

@@ -32,7 +32,7 @@
 // # Faults
 //
 // The simulator misbehaves on purpose, as configured at start-up by these
-// environment variables (read by [FaultsFromEnv]) or at run time through
+// environment variables (read by [ReadFaults]) or at run time through
 // POST /admin/faults with the JSON names in brackets. Rates are shares of
 // requests between 0 and 1; each request rolls its own dice, from a
 // generator seeded with PAYSIM_SEED (or [WithSeed]), so a run is

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/settings"
 )
 
 // Duration is a time.Duration written in JSON as a Go duration string.
@@ -63,42 +64,20 @@ func (f Faults) Validate() error {
 	return errors.Join(errs...)
 }
 
-// FaultsFromEnv reads PAYSIM_LATENCY, PAYSIM_ANSWER_LATENCY,
+// ReadFaults reads PAYSIM_LATENCY, PAYSIM_ANSWER_LATENCY,
 // PAYSIM_HANG_RATE, PAYSIM_ERROR_RATE and PAYSIM_DROP_RATE; unset means no
 // such fault.
-func FaultsFromEnv(getenv func(string) string) (Faults, error) {
-	var f Faults
-	var errs []error
-	for _, d := range []struct {
-		env string
-		dst *Duration
-	}{{"PAYSIM_LATENCY", &f.Latency}, {"PAYSIM_ANSWER_LATENCY", &f.AnswerLatency}} {
-		if s := getenv(d.env); s != "" {
-			v, err := time.ParseDuration(s)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", d.env, err))
-			}
-			*d.dst = Duration(v)
-		}
+func ReadFaults(s *settings.Reader) Faults {
+	f := Faults{
+		Latency:       Duration(s.Duration("PAYSIM_LATENCY", 0)),
+		AnswerLatency: Duration(s.Duration("PAYSIM_ANSWER_LATENCY", 0)),
+		HangRate:      s.Float("PAYSIM_HANG_RATE", 0),
+		ErrorRate:     s.Float("PAYSIM_ERROR_RATE", 0),
+		DropRate:      s.Float("PAYSIM_DROP_RATE", 0),
 	}
-	for _, r := range []struct {
-		env string
-		dst *float64
-	}{{"PAYSIM_HANG_RATE", &f.HangRate}, {"PAYSIM_ERROR_RATE", &f.ErrorRate}, {"PAYSIM_DROP_RATE", &f.DropRate}} {
-		s := getenv(r.env)
-		if s == "" {
-			continue
-		}
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || !(v >= 0 && v <= 1) {
-			errs = append(errs, fmt.Errorf("%s=%q: want a number in [0, 1]", r.env, s))
-		}
-		*r.dst = v
-	}
-	if err := errors.Join(errs...); err != nil {
-		return Faults{}, err
-	}
-	return f, nil
+	err := f.Validate()
+	s.Check(err == nil, "PAYSIM_* faults: %v", err)
+	return f
 }
 
 // rollLocked reports whether a fault with the given rate hits this request.

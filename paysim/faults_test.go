@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/platform/settings"
+
 	"github.com/shopmesh/shopmesh/paysim"
 )
 
@@ -271,18 +273,18 @@ func TestNew_InvalidFaults(t *testing.T) {
 	}
 }
 
-func TestFaultsFromEnv(t *testing.T) {
+func TestReadFaults(t *testing.T) {
 	t.Parallel()
 	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
 
-	got, err := paysim.FaultsFromEnv(env(map[string]string{
+	got, err := settings.Read(env(map[string]string{
 		"PAYSIM_LATENCY": "150ms", "PAYSIM_ERROR_RATE": "0.2", "PAYSIM_HANG_RATE": "0.05", "PAYSIM_DROP_RATE": "1",
-	}))
+	}), paysim.ReadFaults)
 	want := paysim.Faults{Latency: paysim.Duration(150 * time.Millisecond), ErrorRate: 0.2, HangRate: 0.05, DropRate: 1}
 	if err != nil || got != want {
 		t.Errorf("got %+v, %v; want %+v", got, err, want)
 	}
-	if got, err := paysim.FaultsFromEnv(env(nil)); err != nil || got != (paysim.Faults{}) {
+	if got, err := settings.Read(env(nil), paysim.ReadFaults); err != nil || got != (paysim.Faults{}) {
 		t.Errorf("empty environment: got %+v, %v; want no faults", got, err)
 	}
 	for _, kv := range []map[string]string{
@@ -292,7 +294,7 @@ func TestFaultsFromEnv(t *testing.T) {
 		{"PAYSIM_DROP_RATE": "often"},
 		{"PAYSIM_DROP_RATE": "NaN"},
 	} {
-		if _, err := paysim.FaultsFromEnv(env(kv)); err == nil {
+		if _, err := settings.Read(env(kv), paysim.ReadFaults); err == nil {
 			t.Errorf("%v: got no error", kv)
 		}
 	}

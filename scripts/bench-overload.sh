@@ -31,7 +31,7 @@ loadcurve() {
 restack() {
 	echo "[bench] services with OVERLOAD_LIMIT=$1"
 	OVERLOAD_LIMIT=$1 POSTGRES_IMAGE=$(deploy/postgres/image.sh) \
-		$COMPOSE -p shopmesh -f deploy/compose.yaml up -d gateway order inventory payment >/dev/null
+		$COMPOSE -p shopmesh -f deploy/compose.yaml up -d gateway order inventory payment shipping >/dev/null
 	scripts/wait-ready.sh "http://127.0.0.1:${GATEWAY_PORT:-8080}" >/dev/null
 	sleep 10 # let every replica register and every resolver see it
 }

@@ -25,9 +25,11 @@ check "3 (httpclient.New, never the default client)" 'http\.(Get|Post|Head|PostF
 # platform places that start a lifetime of their own, each commented).
 nonmain=$(for f in $files; do grep -q '^package main' "$f" || echo "$f"; done | grep -v -e '^pkg/platform/' || true)
 check "4 (context flows from the caller)" 'context\.(Background|TODO)\(\)' "$nonmain"
-# Layering (STYLE.md): a domain package (<svc>/internal/<svc>) and apperr
-# import no gRPC; grpcx maps their errors to statuses.
-for pkg in ./inventory/internal/inventory ./order/internal/order ./payment/internal/payment ./pkg/platform/apperr; do
+# Layering (STYLE.md): a domain package (<svc>/internal/<svc>, every
+# service's, a new one included) and apperr import no gRPC; grpcx maps their
+# errors to statuses.
+domains=$(for d in ./*/internal/*/; do d=${d%/}; [ "$(basename "$d")" = "$(basename "$(dirname "$(dirname "$d")")")" ] && echo "$d"; done)
+for pkg in $domains ./pkg/platform/apperr; do
 	if go list -deps "$pkg" | grep -qE '^google\.golang\.org/grpc($|/)'; then
 		echo "layering broken: $pkg imports gRPC (go list -deps $pkg)"
 		fail=1

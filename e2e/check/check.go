@@ -265,6 +265,10 @@ type Records struct {
 	StockBefore  map[string]int64
 	StockAfter   map[string]int64
 	ParkedIsFine bool // NEEDS_ATTENTION orders are expected (a refused refund, say)
+	// Shipments is each order's shipment status in the shipping service
+	// (CREATED, CANCELLED), by order id; an order without one is absent.
+	// Nil: not checked.
+	Shipments map[string]string
 }
 
 // Report sums a scenario up: what the load did and which invariants held.
@@ -301,6 +305,7 @@ func (r Report) String() string {
 //   - every CONFIRMED order was charged exactly once, and not refunded;
 //   - every other order has no net charge;
 //   - the stock moved by exactly the units the CONFIRMED orders hold;
+//   - every CONFIRMED order, and no other, is to be shipped;
 //   - no order is parked, unless the scenario expects it.
 func Verify(scenario string, outcomes []Outcome, rec Records) (Report, error) {
 	r := Report{Scenario: scenario, Sent: len(outcomes), Final: map[int]int{}, Orders: map[string]int{}}
@@ -365,5 +370,37 @@ func Verify(scenario string, outcomes []Outcome, rec Records) (Report, error) {
 		}
 		r.Checked = append(r.Checked, fmt.Sprintf("stock moved by exactly the confirmed units (%d products)", len(rec.StockBefore)))
 	}
+	if rec.Shipments != nil {
+		if err := Shipped(orders, rec.Shipments); err != nil {
+			errs = append(errs, err)
+		}
+		r.Checked = append(r.Checked, fmt.Sprintf("every CONFIRMED order and no other is to be shipped (%d orders)", len(orders)))
+	}
 	return r, first(errs)
+}
+
+// Shipped checks the shipping service's shipments (by order id) against
+// the orders: a CONFIRMED order has a CREATED shipment, and any other order
+// none, or a CANCELLED one.
+func Shipped(orders []Order, shipments map[string]string) error {
+	var errs []error
+	for _, o := range orders {
+		got := shipments[o.ID]
+		switch {
+		case o.Status == "CONFIRMED" && got != "CREATED":
+			errs = append(errs, fmt.Errorf("order %s is CONFIRMED but its shipment is %q, want CREATED", o.ID, got))
+		case o.Status != "CONFIRMED" && got == "CREATED":
+			errs = append(errs, fmt.Errorf("order %s is %s but is to be shipped", o.ID, o.Status))
+		}
+	}
+	return first(errs)
+}
+
+// Orders returns the orders of outcomes.
+func Orders(outcomes []Outcome) []Order {
+	var out []Order
+	for _, o := range outcomes {
+		out = append(out, o.Orders...)
+	}
+	return out
 }

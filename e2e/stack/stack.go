@@ -111,6 +111,7 @@ var identities = []devpki.Leaf{
 	{Name: "order"},
 	{Name: "inventory"},
 	{Name: "payment"},
+	{Name: "shipping"},
 	{Name: "paysim"},
 	// Clients reach the cluster as "etcd" and members reach each other by
 	// their own names.
@@ -149,7 +150,7 @@ func repoRoot() string {
 func Start(t testing.TB) *Stack { return StartWith(t, Options{}) }
 
 // Services are shopmesh's gRPC services, in the order they start.
-var Services = []string{"inventory", "payment", "order"}
+var Services = []string{"inventory", "payment", "shipping", "order"}
 
 // StartWith is Start with options. Components start tier by tier
 // (databases and etcd, then the services, then the gateways), the replicas
@@ -175,7 +176,7 @@ func StartWith(t testing.TB, opts Options) *Stack {
 	tier := []spec{
 		{name: "postgres", image: pgtest.Image(t), opts: []testcontainers.ContainerCustomizer{
 			publish("5432/tcp"),
-			testcontainers.WithEnv(map[string]string{"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "postgres-e2e"}),
+			testcontainers.WithEnv(map[string]string{"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": postgresPassword}),
 			testcontainers.WithFiles(testcontainers.ContainerFile{
 				HostFilePath:      filepath.Join(repoRoot(), "deploy", "postgres", "init", "01-databases.sql"),
 				ContainerFilePath: "/docker-entrypoint-initdb.d/01-databases.sql", FileMode: 0o644,
@@ -213,6 +214,7 @@ func StartWith(t testing.TB, opts Options) *Stack {
 	own := map[string]map[string]string{
 		"inventory": database("inventory"),
 		"order":     database("order"),
+		"shipping":  database("shipping"),
 		"payment": merge(database("payment"), map[string]string{
 			"PSP_URL": "https://paysim:8443", "PSP_CA_FILE": "/certs/ca.pem", "PSP_API_KEY": PSPAPIKey,
 		}),
@@ -471,8 +473,20 @@ func (s *Stack) dumpLogs(t testing.TB, name string, c *testcontainers.DockerCont
 		return
 	}
 	defer rc.Close()
-	b, _ := io.ReadAll(io.LimitReader(rc, 64<<10))
-	t.Logf("--- logs of %s ---\n%s", name, b)
+	b, _ := io.ReadAll(rc)
+	if dir := os.Getenv("E2E_LOGS_DIR"); dir != "" {
+		// The whole log, for reading after the run; the test output gets
+		// the end, where a failure usually is.
+		path := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()), name+".log")
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+			_ = os.WriteFile(path, b, 0o644)
+		}
+	}
+	const keep = 64 << 10
+	if len(b) > keep {
+		b = b[len(b)-keep:]
+	}
+	t.Logf("--- logs of %s (the last %d KiB; E2E_LOGS_DIR keeps them whole) ---\n%s", name, keep>>10, b)
 }
 
 // certFiles lists the PKI's files for copying into a container, all 0644

@@ -19,6 +19,9 @@ const (
 	// StockBudget bounds a stock movement in inventory: Reserve, Commit,
 	// Release, SetStock, CreateProduct (a locked read and a write).
 	StockBudget = time.Second
+	// ShipmentBudget bounds a shipment's change in shipping: CreateShipment
+	// and CancelShipment (a locked read and a write).
+	ShipmentBudget = time.Second
 	// ProviderLookupBudget bounds payment's lookup, by idempotency key, of a
 	// charge or refund whose first answer was lost. It runs on a budget of
 	// its own: the call that lost the answer may have used all of its own.
@@ -74,6 +77,10 @@ var Budgets = map[string]time.Duration{
 	OrderListParkedOrders: ReadBudget,
 	OrderRetryOrder:       RetryOrderBudget,
 	OrderCompensateOrder:  CancelOrderBudget,
+
+	ShippingCreateShipment: ShipmentBudget,
+	ShippingCancelShipment: ShipmentBudget,
+	ShippingGetShipment:    ReadBudget,
 }
 
 // Outside names the methods whose time is mostly spent waiting on a system

@@ -10,12 +10,14 @@ import (
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 	paymentv1 "github.com/shopmesh/shopmesh/pkg/api/payment/v1"
+	shippingv1 "github.com/shopmesh/shopmesh/pkg/api/shipping/v1"
 )
 
 var services = []grpc.ServiceDesc{
 	inventoryv1.InventoryService_ServiceDesc,
 	paymentv1.PaymentService_ServiceDesc,
 	orderv1.OrderService_ServiceDesc,
+	shippingv1.ShippingService_ServiceDesc,
 }
 
 func TestBudgets_EveryMethodHasOne(t *testing.T) {

@@ -8,7 +8,7 @@ package api
 // UNAVAILABLE. Every entry is idempotent by construction, not by luck:
 //
 //   - reads (ListProducts, GetProduct, GetPayment, GetOrder, ListOrders,
-//     ListParkedOrders);
+//     ListParkedOrders, GetShipment);
 //   - Reserve, Commit and Release, keyed by order id in inventory;
 //   - Charge and Refund, keyed by order id, and sent to the provider with an
 //     Idempotency-Key derived from it;
@@ -16,7 +16,8 @@ package api
 //   - CancelOrder, which returns the cancelled order when repeated;
 //   - CreateProduct, keyed by product id: a repeat with the same fields
 //     returns the existing product;
-//   - SetStock, which sets an absolute count, not a delta.
+//   - SetStock, which sets an absolute count, not a delta;
+//   - CreateShipment and CancelShipment, keyed by order id.
 //
 // A method added to the API without an entry here is never retried.
 var Idempotent = map[string][]string{
@@ -40,5 +41,10 @@ var Idempotent = map[string][]string{
 		"order.v1.OrderService/ListOrders",
 		"order.v1.OrderService/CancelOrder",
 		"order.v1.OrderService/ListParkedOrders",
+	},
+	"shipping": {
+		"shipping.v1.ShippingService/CreateShipment",
+		"shipping.v1.ShippingService/CancelShipment",
+		"shipping.v1.ShippingService/GetShipment",
 	},
 }

@@ -27,4 +27,9 @@ const (
 	OrderListParkedOrders = "/order.v1.OrderService/ListParkedOrders"
 	OrderRetryOrder       = "/order.v1.OrderService/RetryOrder"
 	OrderCompensateOrder  = "/order.v1.OrderService/CompensateOrder"
+
+	// shipping.v1.ShippingService
+	ShippingCreateShipment = "/shipping.v1.ShippingService/CreateShipment"
+	ShippingCancelShipment = "/shipping.v1.ShippingService/CancelShipment"
+	ShippingGetShipment    = "/shipping.v1.ShippingService/GetShipment"
 )

@@ -7,6 +7,7 @@ import (
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 	paymentv1 "github.com/shopmesh/shopmesh/pkg/api/payment/v1"
+	shippingv1 "github.com/shopmesh/shopmesh/pkg/api/shipping/v1"
 )
 
 // TestMethods checks the method names declared in package api against the
@@ -31,6 +32,9 @@ func TestMethods(t *testing.T) {
 		api.OrderListParkedOrders:  orderv1.OrderService_ListParkedOrders_FullMethodName,
 		api.OrderRetryOrder:        orderv1.OrderService_RetryOrder_FullMethodName,
 		api.OrderCompensateOrder:   orderv1.OrderService_CompensateOrder_FullMethodName,
+		api.ShippingCreateShipment: shippingv1.ShippingService_CreateShipment_FullMethodName,
+		api.ShippingCancelShipment: shippingv1.ShippingService_CancelShipment_FullMethodName,
+		api.ShippingGetShipment:    shippingv1.ShippingService_GetShipment_FullMethodName,
 	}
 	for name, generated := range declared {
 		if name != generated {

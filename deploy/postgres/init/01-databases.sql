@@ -7,3 +7,5 @@ CREATE ROLE "order" LOGIN PASSWORD 'order-dev';
 CREATE DATABASE "order" OWNER "order";
 CREATE ROLE payment LOGIN PASSWORD 'payment-dev';
 CREATE DATABASE payment OWNER payment;
+CREATE ROLE shipping LOGIN PASSWORD 'shipping-dev';
+CREATE DATABASE shipping OWNER shipping;

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/platform/settings"
+
 	"github.com/shopmesh/shopmesh/gateway/internal/auth"
 )
 
@@ -34,7 +36,7 @@ func run(_ context.Context, args []string, getenv func(string) string, stdout io
 	if *ttl <= 0 {
 		return fmt.Errorf("-ttl %v: want a positive duration", *ttl)
 	}
-	cfg, err := auth.ConfigFromEnv(getenv)
+	cfg, err := settings.Read(getenv, auth.ReadConfig)
 	if err != nil {
 		return err
 	}

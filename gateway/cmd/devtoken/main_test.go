@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shopmesh/shopmesh/pkg/platform/settings"
+
 	"github.com/shopmesh/shopmesh/gateway/internal/auth"
 )
 
@@ -20,7 +22,7 @@ func TestRun(t *testing.T) {
 		if err := run(context.Background(), []string{"devtoken", "-sub", "bob", "-roles", "admin, ops", "-ttl", "5m"}, getenv, &out); err != nil {
 			t.Fatal(err)
 		}
-		cfg, _ := auth.ConfigFromEnv(getenv)
+		cfg, _ := settings.Read(getenv, auth.ReadConfig)
 		v, err := auth.NewVerifier(cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -4,12 +4,7 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"math"
 	"net/http"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/shopmesh/shopmesh/pkg/api"
@@ -17,58 +12,82 @@ import (
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/bootstrap"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
+	"github.com/shopmesh/shopmesh/pkg/platform/settings"
 
 	"github.com/shopmesh/shopmesh/gateway/internal/auth"
 	"github.com/shopmesh/shopmesh/gateway/internal/httpapi"
 )
 
-func main() {
-	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "gateway:", err)
-		os.Exit(1)
+func main() { bootstrap.Main(service) }
+
+// service is the gateway as the platform runs it.
+var service = bootstrap.Service[config]{
+	Name: "gateway", API: bootstrap.API{Budgets: api.Budgets, Idempotent: retries()},
+	Config: readConfig, Wire: wire,
+}
+
+// retries are the methods the gateway lets gRPC repeat when the callee was
+// UNAVAILABLE: pkg/api's idempotent methods, except order's PlaceOrder and
+// CancelOrder. Their client repeats those with the same key (the REST
+// API's contract); a repeat made here would hide an attempt cut off while
+// order worked, and a refusal of the repeat would then be answered 503,
+// "nothing was done", for an order the first attempt created.
+func retries() map[string][]string {
+	out := map[string][]string{}
+	for peer, methods := range api.Idempotent {
+		for _, m := range methods {
+			if full := "/" + m; full != api.OrderPlaceOrder && full != api.OrderCancelOrder {
+				out[peer] = append(out[peer], m)
+			}
+		}
 	}
+	return out
 }
 
 // peers are the services the gateway calls; it is ready only when each has
-// at least one registered instance.
+// at least one known instance.
 var peers = []string{"inventory", "order"}
 
-// run wires the gateway from its environment and serves until ctx ends or
-// a signal arrives.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if lifecycle.IsProbe(args) {
-		return lifecycle.Probe(ctx, getenv("ADMIN_ADDR"))
+// config is the gateway's own configuration, beside bootstrap.Config.
+type config struct {
+	// RequestTimeout (REQUEST_TIMEOUT, default 10s) is the budget of one
+	// request. It must hold the longest call a request contains plus the
+	// time the gateway keeps to answer (seed rule 4: budgets nest).
+	RequestTimeout time.Duration
+	// RateLimitRPS (RATE_LIMIT_RPS, default 20) and RateLimitBurst
+	// (RATE_LIMIT_BURST, default 40) are each client's budget.
+	RateLimitRPS   float64
+	RateLimitBurst int
+	Auth           auth.Config // JWT_SIGNING_KEY, JWT_ISSUER, JWT_AUDIENCE
+}
+
+func readConfig(s *settings.Reader) config {
+	c := config{
+		RequestTimeout: s.Duration("REQUEST_TIMEOUT", 10*time.Second),
+		RateLimitRPS:   s.Float("RATE_LIMIT_RPS", 20),
+		RateLimitBurst: s.Int("RATE_LIMIT_BURST", 40),
+		Auth:           auth.ReadConfig(s),
 	}
-	cfg, err := bootstrap.LoadConfig("gateway", getenv)
-	if err != nil {
-		return err
-	}
-	reqTimeout, err := requestTimeout(getenv)
-	if err != nil {
-		return err
-	}
-	rps, burst, err := rateLimit(getenv)
-	if err != nil {
-		return err
-	}
-	authCfg, err := auth.ConfigFromEnv(getenv)
-	if err != nil {
-		return fmt.Errorf("config of gateway: %w", err)
-	}
-	p, err := bootstrap.Start(ctx, cfg, bootstrap.API{Budgets: api.Budgets, Idempotent: api.Idempotent}, stdout, getenv)
-	if err != nil {
-		return err
-	}
+	need := max(api.PlaceOrderBudget, api.CancelOrderBudget) + api.AnswerBudget
+	s.Check(c.RequestTimeout >= need,
+		"REQUEST_TIMEOUT %v: must be at least %v, order.PlaceOrder's budget of %v (pkg/api/budgets.go) and %v to answer, or every order slower than the request would fail instead of being accepted",
+		c.RequestTimeout, need, api.PlaceOrderBudget, api.AnswerBudget)
+	s.Check(c.RateLimitRPS > 0, "RATE_LIMIT_RPS %v: must be positive", c.RateLimitRPS)
+	s.Check(c.RateLimitBurst >= 1, "RATE_LIMIT_BURST %d: must be at least 1", c.RateLimitBurst)
+	return c
+}
+
+// wire builds the REST API over the shared connections to its peers.
+func wire(_ context.Context, p *bootstrap.Process, own config) (bootstrap.Parts, error) {
 	handler, err := newHandler(p, httpapi.Config{
-		RequestTimeout: reqTimeout, Auth: authCfg, RateLimitRPS: rps, RateLimitBurst: burst,
+		RequestTimeout: own.RequestTimeout, Auth: own.Auth, RateLimitRPS: own.RateLimitRPS, RateLimitBurst: own.RateLimitBurst,
 		// The gateway routes: its permit covers its own work, and order,
 		// which bounds the sagas, refuses orders beyond capacity; the
 		// throttle then refuses them here, before they cost order anything.
 		Limiter: p.Limiter(nil), Throttle: p.Throttle(),
 	})
 	if err != nil {
-		p.Abort(ctx)
-		return err
+		return bootstrap.Parts{}, err
 	}
 	srv := lifecycle.HTTPServer{Server: &http.Server{
 		Handler: handler,
@@ -76,47 +95,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		// hold a connection forever.
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      reqTimeout + 5*time.Second,
+		WriteTimeout:      own.RequestTimeout + 5*time.Second,
 		IdleTimeout:       120 * time.Second,
 	}}
-	ready := func(ctx context.Context) error { return p.PeersReady(ctx, peers...) }
-	return lifecycle.Run(ctx, p.App(srv, nil, ready))
-}
-
-// requestTimeout reads REQUEST_TIMEOUT (default 10s), the budget of one
-// request, and refuses one that cannot hold the longest call it contains
-// plus the time the gateway keeps to answer (seed rule 4: budgets nest).
-func requestTimeout(getenv func(string) string) (time.Duration, error) {
-	d, err := bootstrap.ParseDuration(getenv("REQUEST_TIMEOUT"), 10*time.Second)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("config of gateway: REQUEST_TIMEOUT %q: want a positive duration", getenv("REQUEST_TIMEOUT"))
-	}
-	if need := max(api.PlaceOrderBudget, api.CancelOrderBudget) + api.AnswerBudget; d < need {
-		return 0, fmt.Errorf("config of gateway: REQUEST_TIMEOUT %v: must be at least %v, order.PlaceOrder's budget of %v (pkg/api/budgets.go) and %v to answer, or every order slower than the request would fail instead of being accepted",
-			d, need, api.PlaceOrderBudget, api.AnswerBudget)
-	}
-	return d, nil
-}
-
-// rateLimit reads RATE_LIMIT_RPS (default 20) and RATE_LIMIT_BURST
-// (default 40), each client's budget.
-func rateLimit(getenv func(string) string) (float64, int, error) {
-	rps, burst := 20.0, 40
-	if s := getenv("RATE_LIMIT_RPS"); s != "" {
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || !(v > 0) || math.IsInf(v, 0) {
-			return 0, 0, fmt.Errorf("config of gateway: RATE_LIMIT_RPS %q: want a positive number", s)
-		}
-		rps = v
-	}
-	if s := getenv("RATE_LIMIT_BURST"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 {
-			return 0, 0, fmt.Errorf("config of gateway: RATE_LIMIT_BURST %q: want a positive integer", s)
-		}
-		burst = v
-	}
-	return rps, burst, nil
+	// Not registered: clients reach the gateway from outside, not through
+	// etcd.
+	return bootstrap.Parts{
+		Server: srv,
+		Ready:  func(ctx context.Context) error { return p.PeersReady(ctx, peers...) },
+	}, nil
 }
 
 func newHandler(p *bootstrap.Process, cfg httpapi.Config) (http.Handler, error) {

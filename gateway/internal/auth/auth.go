@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/settings"
 )
 
 // MinKeyBytes is the shortest signing key accepted: HS256 keys shorter than
@@ -34,17 +36,17 @@ type Config struct {
 	Audience string
 }
 
-// ConfigFromEnv reads JWT_SIGNING_KEY, JWT_ISSUER and JWT_AUDIENCE and
-// validates the result.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{Key: []byte(getenv("JWT_SIGNING_KEY")), Issuer: getenv("JWT_ISSUER"), Audience: getenv("JWT_AUDIENCE")}
-	if c.Issuer == "" {
-		c.Issuer = DefaultIssuer
+// ReadConfig reads JWT_SIGNING_KEY, JWT_ISSUER and JWT_AUDIENCE, and
+// reports to s what is wrong with them.
+func ReadConfig(s *settings.Reader) Config {
+	c := Config{
+		Key:      []byte(s.String("JWT_SIGNING_KEY", "")),
+		Issuer:   s.String("JWT_ISSUER", DefaultIssuer),
+		Audience: s.String("JWT_AUDIENCE", DefaultAudience),
 	}
-	if c.Audience == "" {
-		c.Audience = DefaultAudience
-	}
-	return c, c.Validate()
+	err := c.Validate()
+	s.Check(err == nil, "%v", err)
+	return c
 }
 
 // Validate reports a missing or short key, or an empty issuer or audience.

@@ -7,18 +7,20 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/shopmesh/shopmesh/pkg/platform/settings"
+
 	"github.com/shopmesh/shopmesh/gateway/internal/auth"
 )
 
 var testConfig = auth.Config{Key: []byte(strings.Repeat("k", 32)), Issuer: "iss-test", Audience: "aud-test"}
 
-func TestConfigFromEnv(t *testing.T) {
+func TestReadConfig(t *testing.T) {
 	t.Parallel()
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 	t.Run("defaults", func(t *testing.T) {
 		t.Parallel()
-		c, err := auth.ConfigFromEnv(env(map[string]string{"JWT_SIGNING_KEY": strings.Repeat("x", 32)}))
+		c, err := settings.Read(env(map[string]string{"JWT_SIGNING_KEY": strings.Repeat("x", 32)}), auth.ReadConfig)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -29,7 +31,7 @@ func TestConfigFromEnv(t *testing.T) {
 	for name, key := range map[string]string{"missing": "", "31 bytes": strings.Repeat("x", 31)} {
 		t.Run("key "+name, func(t *testing.T) {
 			t.Parallel()
-			_, err := auth.ConfigFromEnv(env(map[string]string{"JWT_SIGNING_KEY": key}))
+			_, err := settings.Read(env(map[string]string{"JWT_SIGNING_KEY": key}), auth.ReadConfig)
 			if err == nil || !strings.Contains(err.Error(), "JWT_SIGNING_KEY") {
 				t.Errorf("got error %v, want one naming JWT_SIGNING_KEY", err)
 			}

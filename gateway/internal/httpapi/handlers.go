@@ -136,7 +136,7 @@ func (a *API) placeOrder(c *gin.Context) {
 	resp, err := a.orders.PlaceOrder(deadline.Keep(c.Request.Context(), api.AnswerBudget), pb)
 	a.cfg.Throttle.Observe(grpcx.FromStatus(err))
 	if err != nil {
-		writeProblem(c, err)
+		writeProblem(c, outcome(err))
 		return
 	}
 	o := resp.GetOrder()
@@ -189,7 +189,7 @@ func (a *API) cancelOrder(c *gin.Context) {
 	}
 	resp, err := a.orders.CancelOrder(c.Request.Context(), &orderv1.CancelOrderRequest{Id: o.GetId()})
 	if err != nil {
-		writeProblem(c, err)
+		writeProblem(c, outcome(err))
 		return
 	}
 	if underWay(resp.GetOrder()) {

@@ -11,6 +11,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/shopmesh/shopmesh/pkg/api"
+	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
+	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 )
 
 // Problem is an RFC 9457 problem details body, with the trace id so a user
@@ -70,6 +73,28 @@ var reasonStatuses = map[string]int{
 	// cannot succeed as it is (another token might).
 	api.ReasonPaymentFailed: http.StatusUnprocessableEntity,
 	api.ReasonMixedCurrency: http.StatusUnprocessableEntity,
+}
+
+// outcome is what the failure of a call that changes something (placing
+// or cancelling an order) tells the client. A 503 promises that nothing was
+// done, so only a refusal that says so before any work (the overload
+// limit's, reason OVERLOADED) keeps it. Any other UNAVAILABLE, such as a
+// connection lost while the callee worked or a database that failed at an
+// unknown point, and a CANCELED call may come after the change was made:
+// the outcome is unknown (504), and a repeat with the same key learns it.
+func outcome(err error) error {
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.Unavailable:
+		if apperr.ReasonOf(grpcx.FromStatus(err)) == overload.Reason {
+			return err
+		}
+	case codes.Canceled:
+	default:
+		return err
+	}
+	return status.Error(codes.DeadlineExceeded,
+		"the outcome is unknown: the call failed after it may have taken effect; repeat the request with the same Idempotency-Key to learn it")
 }
 
 // writeProblem answers with the problem for a gRPC error. Internal details

@@ -14,6 +14,7 @@ import (
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
+	"github.com/shopmesh/shopmesh/pkg/platform/overload"
 )
 
 // withReason returns a status error carrying an ErrorInfo, as order sends
@@ -30,6 +31,8 @@ func withReason(t *testing.T, c codes.Code, msg, reason string) error {
 }
 
 const secret = "pq: password authentication failed for user shopmesh at 10.0.0.7"
+
+const unknownOutcome = "the outcome is unknown: the call failed after it may have taken effect; repeat the request with the same Idempotency-Key to learn it"
 
 func TestAPI_Problems(t *testing.T) {
 	t.Parallel()
@@ -54,7 +57,13 @@ func TestAPI_Problems(t *testing.T) {
 		{"permission denied", status.Error(codes.PermissionDenied, "no"), http.StatusForbidden, "forbidden", "no"},
 		{"unauthenticated", status.Error(codes.Unauthenticated, "who"), http.StatusUnauthorized, "unauthenticated", "who"},
 		{"resource exhausted", status.Error(codes.ResourceExhausted, "slow down"), http.StatusTooManyRequests, "rate_limited", "slow down"},
-		{"unavailable", status.Error(codes.Unavailable, "no healthy upstream"), http.StatusServiceUnavailable, "unavailable", "no healthy upstream"},
+		// A placement refused before any work: 503, nothing was done.
+		{"refused for overload", grpcx.ToStatus(apperr.New(apperr.Unavailable, "order.PlaceOrder is at capacity").WithReason(overload.Reason)).Err(),
+			http.StatusServiceUnavailable, "unavailable", "order.PlaceOrder is at capacity"},
+		// Any other UNAVAILABLE, or a cancelled call, may come after the
+		// order was made: the outcome is unknown, 504.
+		{"unavailable without a refusal", status.Error(codes.Unavailable, "error reading from server: EOF"), http.StatusGatewayTimeout, "timeout", unknownOutcome},
+		{"canceled", status.Error(codes.Canceled, "context canceled"), http.StatusGatewayTimeout, "timeout", unknownOutcome},
 		{"deadline exceeded", status.Error(codes.DeadlineExceeded, "context deadline exceeded"), http.StatusGatewayTimeout, "timeout", "context deadline exceeded"},
 		{"internal hides its message", status.Error(codes.Internal, secret), http.StatusInternalServerError, "internal", ""},
 		{"data loss hides its message", status.Error(codes.DataLoss, secret), http.StatusInternalServerError, "internal", ""},

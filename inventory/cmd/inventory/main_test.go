@@ -13,10 +13,12 @@ import (
 
 	"github.com/shopmesh/shopmesh/inventory/internal/inventory"
 	"github.com/shopmesh/shopmesh/inventory/internal/postgres"
+	"github.com/shopmesh/shopmesh/pkg/platform/bootstrap"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle/runtest"
 	platformpg "github.com/shopmesh/shopmesh/pkg/platform/postgres"
 	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
+	"github.com/shopmesh/shopmesh/pkg/platform/settings"
 )
 
 // pgtest.Main also removes the Postgres container and checks for leaked
@@ -25,14 +27,14 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 func env(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
 
-func TestLoadConfig(t *testing.T) {
+func TestReadConfig(t *testing.T) {
 	t.Parallel()
 
 	t.Run("defaults", func(t *testing.T) {
 		t.Parallel()
-		c, err := loadConfig(env(map[string]string{"DATABASE_URL": "postgres://x@db/inventory"}))
+		c, err := settings.Read(env(nil), readConfig)
 		if err != nil {
-			t.Fatalf("loadConfig: %v", err)
+			t.Fatalf("readConfig: %v", err)
 		}
 		if c.ReservationTTL != 15*time.Minute || c.SweepInterval != time.Minute {
 			t.Errorf("got TTL %v and sweep interval %v, want 15m and 1m", c.ReservationTTL, c.SweepInterval)
@@ -42,21 +44,13 @@ func TestLoadConfig(t *testing.T) {
 	t.Run("the sweep interval follows a short TTL", func(t *testing.T) {
 		t.Parallel()
 		for ttl, want := range map[string]time.Duration{"30s": 3 * time.Second, "2s": time.Second} {
-			c, err := loadConfig(env(map[string]string{"DATABASE_URL": "postgres://x@db/inventory", "RESERVATION_TTL": ttl}))
+			c, err := settings.Read(env(map[string]string{"RESERVATION_TTL": ttl}), readConfig)
 			if err != nil {
-				t.Fatalf("loadConfig: %v", err)
+				t.Fatalf("readConfig: %v", err)
 			}
 			if c.SweepInterval != want {
 				t.Errorf("TTL %s: got sweep interval %v, want %v", ttl, c.SweepInterval, want)
 			}
-		}
-	})
-
-	t.Run("DATABASE_URL is required and named", func(t *testing.T) {
-		t.Parallel()
-		_, err := loadConfig(env(nil))
-		if err == nil || !strings.Contains(err.Error(), "DATABASE_URL is required") {
-			t.Errorf("got %v, want an error saying DATABASE_URL is required", err)
 		}
 	})
 
@@ -69,8 +63,7 @@ func TestLoadConfig(t *testing.T) {
 			{"RESERVATION_SWEEP_INTERVAL": "0s"},
 			{"RESERVATION_SWEEP_INTERVAL": "often"},
 		} {
-			kv["DATABASE_URL"] = "postgres://x@db/inventory"
-			if _, err := loadConfig(env(kv)); err == nil {
+			if _, err := settings.Read(env(kv), readConfig); err == nil {
 				t.Errorf("%v: got no error", kv)
 			}
 		}
@@ -101,7 +94,7 @@ func staleReservation(t *testing.T, dsn, productID string, qty int32) {
 
 func TestRun_MissingDatabaseURL(t *testing.T) {
 	t.Parallel()
-	err := run(t.Context(), []string{"inventory"}, env(map[string]string{
+	err := bootstrap.Run(t.Context(), service, []string{"inventory"}, env(map[string]string{
 		"DEV_PLAINTEXT": "true", "PEER_TARGETS": "none=dns:///none:1",
 		"LISTEN_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0",
 	}), io.Discard)
@@ -119,7 +112,7 @@ func TestRun(t *testing.T) {
 	staleReservation(t, dsn, "p-1001", 3)
 	ctx := t.Context()
 	proc := runtest.Start(t, func(ctx context.Context, stdout io.Writer) error {
-		return run(ctx, []string{"inventory"}, env(map[string]string{
+		return bootstrap.Run(ctx, service, []string{"inventory"}, env(map[string]string{
 			"DATABASE_URL": dsn, "RESERVATION_TTL": "2s",
 			"DEV_PLAINTEXT": "true", "PEER_TARGETS": "none=dns:///none:1",
 			"LISTEN_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0",

@@ -10,9 +10,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/shopmesh/shopmesh/pkg/platform/bootstrap"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle/runtest"
 	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
+	"github.com/shopmesh/shopmesh/pkg/platform/settings"
 )
 
 // pgtest.Main also removes the Postgres container and checks for leaked
@@ -21,31 +23,23 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 func env(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
 
-func TestLoadConfig(t *testing.T) {
+func TestReadConfig(t *testing.T) {
 	t.Parallel()
 
 	t.Run("defaults", func(t *testing.T) {
 		t.Parallel()
-		c, err := loadConfig(env(map[string]string{"DATABASE_URL": "postgres://x@db/order"}))
+		c, err := settings.Read(env(nil), readConfig)
 		if err != nil {
-			t.Fatalf("loadConfig: %v", err)
+			t.Fatalf("readConfig: %v", err)
 		}
 		if c.RecoveryAfter != 30*time.Second || c.RecoveryInterval != 10*time.Second || c.RecoveryMaxAttempts != 8 {
 			t.Errorf("got %+v, want RECOVERY_AFTER 30s, RECOVERY_INTERVAL 10s and RECOVERY_MAX_ATTEMPTS 8", c)
 		}
 	})
 
-	t.Run("DATABASE_URL is required and named", func(t *testing.T) {
-		t.Parallel()
-		_, err := loadConfig(env(map[string]string{}))
-		if err == nil || !strings.Contains(err.Error(), "DATABASE_URL is required") {
-			t.Errorf("got %v, want an error saying DATABASE_URL is required", err)
-		}
-	})
-
 	t.Run("a claim shorter than the saga's budget is refused, with the budget named", func(t *testing.T) {
 		t.Parallel()
-		_, err := loadConfig(env(map[string]string{"DATABASE_URL": "postgres://x@db/order", "RECOVERY_AFTER": "8s"}))
+		_, err := settings.Read(env(map[string]string{"RECOVERY_AFTER": "8s"}), readConfig)
 		if err == nil || !strings.Contains(err.Error(), "RECOVERY_AFTER 8s") || !strings.Contains(err.Error(), "order.PlaceOrder's budget of 9s") {
 			t.Errorf("got %v, want RECOVERY_AFTER refused for not holding PlaceOrder's 9s budget", err)
 		}
@@ -62,9 +56,10 @@ func TestLoadConfig(t *testing.T) {
 			{"RECOVERY_INTERVAL": "-1s"},
 			{"RECOVERY_MAX_ATTEMPTS": "many"},
 			{"RECOVERY_MAX_ATTEMPTS": "0"},
+			{"SHIPPING_RELAY_INTERVAL": "0s"},
+			{"SHIPPING_RELAY_INTERVAL": "soon"},
 		} {
-			kv["DATABASE_URL"] = "postgres://x@db/order"
-			if _, err := loadConfig(env(kv)); err == nil {
+			if _, err := settings.Read(env(kv), readConfig); err == nil {
 				t.Errorf("%v: got no error", kv)
 			}
 		}
@@ -75,7 +70,7 @@ func TestLoadConfig(t *testing.T) {
 // targets are never dialled unless an order is placed.
 func devEnv(kv map[string]string) func(string) string {
 	base := map[string]string{
-		"DEV_PLAINTEXT": "true", "PEER_TARGETS": "inventory=dns:///127.0.0.1:1,payment=dns:///127.0.0.1:1",
+		"DEV_PLAINTEXT": "true", "PEER_TARGETS": "inventory=dns:///127.0.0.1:1,payment=dns:///127.0.0.1:1,shipping=dns:///127.0.0.1:1",
 		"LISTEN_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0", "PROPAGATION_DELAY": "0s",
 	}
 	for k, v := range kv {
@@ -86,7 +81,7 @@ func devEnv(kv map[string]string) func(string) string {
 
 func TestRun_MissingDatabaseURL(t *testing.T) {
 	t.Parallel()
-	err := run(t.Context(), []string{"order"}, devEnv(nil), io.Discard)
+	err := bootstrap.Run(t.Context(), service, []string{"order"}, devEnv(nil), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL is required") {
 		t.Errorf("got %v, want an error saying DATABASE_URL is required", err)
 	}
@@ -96,7 +91,7 @@ func TestRun_UnreachableDatabase(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	err := run(ctx, []string{"order"}, devEnv(map[string]string{
+	err := bootstrap.Run(ctx, service, []string{"order"}, devEnv(map[string]string{
 		"DATABASE_URL": "postgres://order:x@127.0.0.1:1/order?sslmode=disable",
 	}), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "order database") {
@@ -112,7 +107,7 @@ func TestRun(t *testing.T) {
 	dsn := pgtest.New(t)
 	ctx := t.Context()
 	proc := runtest.Start(t, func(ctx context.Context, stdout io.Writer) error {
-		return run(ctx, []string{"order"}, devEnv(map[string]string{
+		return bootstrap.Run(ctx, service, []string{"order"}, devEnv(map[string]string{
 			"DATABASE_URL": dsn, "RECOVERY_INTERVAL": "50ms",
 		}), stdout)
 	})

@@ -66,6 +66,9 @@ func (s *Store) Update(_ context.Context, o *order.Order) error {
 		return order.TransitionError(o.ID, cur.Status, o.Status)
 	}
 	o.Version++
+	// What MarkTold set is not the caller's to change (the Postgres store
+	// writes no such column on update).
+	o.ShippingTold = cur.ShippingTold
 	s.orders[o.ID] = o.Clone()
 	return nil
 }
@@ -137,6 +140,40 @@ func (s *Store) ListByStatus(_ context.Context, status order.Status, after strin
 		return all[i].ID < all[j].ID
 	})
 	return pageAfter(all, after, limit)
+}
+
+// ListUntold implements order.Store.
+func (s *Store) ListUntold(_ context.Context, limit int) ([]order.Order, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []order.Order
+	for _, o := range s.orders {
+		if (o.Status == order.Confirmed || o.Status == order.Cancelled) && o.ShippingTold != o.Status {
+			all = append(all, o)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].UpdatedAt.Equal(all[j].UpdatedAt) {
+			return all[i].UpdatedAt.Before(all[j].UpdatedAt)
+		}
+		return all[i].ID < all[j].ID
+	})
+	return pageAfter(all, "", limit)
+}
+
+// MarkTold implements order.Store.
+func (s *Store) MarkTold(_ context.Context, id string, status order.Status) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[id]
+	if !ok {
+		return apperr.New(apperr.NotFound, "order %s not found", id)
+	}
+	if o.Status == status {
+		o.ShippingTold = status
+		s.orders[id] = o
+	}
+	return nil
 }
 
 // pageAfter returns copies of up to limit orders of sorted that come after

@@ -87,6 +87,10 @@ type Order struct {
 	// Version increases with every stored change; Update refuses a stale
 	// one, so two runs of the saga for one order cannot overwrite each other.
 	Version int64
+	// ShippingTold is the status the shipping service was last told of,
+	// Confirmed or Cancelled (zero: none). The shipping relay tells it of
+	// every order whose status is one of these and differs (ShippingRelay).
+	ShippingTold Status
 }
 
 // Steps recorded in an order's history. The saga reads them back to resume
@@ -220,4 +224,13 @@ type Store interface {
 	// `after` ("" for the start); an `after` not in that status is an apperr
 	// Invalid.
 	ListByStatus(ctx context.Context, status Status, after string, limit int) ([]Order, error)
+	// ListUntold returns up to limit orders whose status is Confirmed or
+	// Cancelled and differs from their ShippingTold, least recently updated
+	// first.
+	ListUntold(ctx context.Context, limit int) ([]Order, error)
+	// MarkTold sets the order's ShippingTold to status if the order is
+	// still in it, and does nothing otherwise. It changes neither Version
+	// nor UpdatedAt, so it never makes a run of the saga or a cancellation
+	// stale; Update keeps what it set.
+	MarkTold(ctx context.Context, id string, status Status) error
 }

@@ -55,7 +55,8 @@ func New(pool *pgxpool.Pool) (*Store, error) {
 
 // orderColumns are the columns scanOrder reads, in its order.
 const orderColumns = `id, customer_id, idempotency_key, request_hash, payment_token, status, reason,
-	total_minor, currency, claimed_until, version, created_at, updated_at, attention, attempts, next_attempt_at`
+	total_minor, currency, claimed_until, version, created_at, updated_at, attention, attempts, next_attempt_at,
+	shipping_told`
 
 // Create implements order.Store. The insert does nothing when the key is
 // taken, and then the order that holds it is read: of two concurrent
@@ -71,11 +72,11 @@ func (s *Store) Create(ctx context.Context, o order.Order) (order.Order, bool, e
 
 	tag, err := tx.Exec(ctx, `
 		INSERT INTO orders (`+orderColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (customer_id, idempotency_key) DO NOTHING`,
 		o.ID, o.CustomerID, o.IdempotencyKey, o.RequestHash, o.PaymentToken, o.Status.String(), o.Reason,
 		o.Total.Minor, o.Total.Currency, nullTime(o.ClaimedUntil), o.Version, o.CreatedAt, o.UpdatedAt,
-		o.Attention, o.Attempts, nullTime(o.NextAttemptAt))
+		o.Attention, o.Attempts, nullTime(o.NextAttemptAt), toldName(o.ShippingTold))
 	if err != nil {
 		return order.Order{}, false, fmt.Errorf("insert order: %w", err)
 	}
@@ -265,6 +266,39 @@ func (s *Store) ListByStatus(ctx context.Context, status order.Status, after str
 		ORDER BY updated_at, id LIMIT $4`, status.String(), at, after, limit)
 }
 
+// ListUntold implements order.Store.
+func (s *Store) ListUntold(ctx context.Context, limit int) ([]order.Order, error) {
+	return s.selectOrders(ctx, `
+		WHERE status IN ('CONFIRMED', 'CANCELLED') AND shipping_told <> status
+		ORDER BY updated_at, id LIMIT $1`, limit)
+}
+
+// MarkTold implements order.Store.
+func (s *Store) MarkTold(ctx context.Context, id string, status order.Status) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE orders SET shipping_told = status WHERE id = $1 AND status = $2`, id, status.String())
+	if err != nil {
+		return fmt.Errorf("mark order %s told: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		var exists bool
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)`, id).Scan(&exists); err != nil {
+			return fmt.Errorf("look up order %s: %w", id, err)
+		}
+		if !exists {
+			return apperr.New(apperr.NotFound, "order %s not found", id)
+		}
+	}
+	return nil
+}
+
+// toldName is how ShippingTold is stored: an empty string for none.
+func toldName(st order.Status) string {
+	if st == 0 {
+		return ""
+	}
+	return st.String()
+}
+
 // selectOrders returns the orders matched by the SQL that follows
 // "SELECT ... FROM orders", with their items, lines and history.
 func (s *Store) selectOrders(ctx context.Context, tail string, args ...any) ([]order.Order, error) {
@@ -339,12 +373,12 @@ func (s *Store) loadChildren(ctx context.Context, orders []order.Order) error {
 func scanOrder(row pgx.CollectableRow) (order.Order, error) {
 	var (
 		o             order.Order
-		status        string
+		status, told  string
 		claimed, next *time.Time
 	)
 	if err := row.Scan(&o.ID, &o.CustomerID, &o.IdempotencyKey, &o.RequestHash, &o.PaymentToken, &status, &o.Reason,
 		&o.Total.Minor, &o.Total.Currency, &claimed, &o.Version, &o.CreatedAt, &o.UpdatedAt,
-		&o.Attention, &o.Attempts, &next); err != nil {
+		&o.Attention, &o.Attempts, &next, &told); err != nil {
 		return order.Order{}, err
 	}
 	st, err := order.ParseStatus(status)
@@ -352,6 +386,11 @@ func scanOrder(row pgx.CollectableRow) (order.Order, error) {
 		return order.Order{}, err
 	}
 	o.Status = st
+	if told != "" {
+		if o.ShippingTold, err = order.ParseStatus(told); err != nil {
+			return order.Order{}, err
+		}
+	}
 	if claimed != nil {
 		o.ClaimedUntil = claimed.UTC()
 	}

@@ -13,9 +13,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shopmesh/shopmesh/paysim"
+	"github.com/shopmesh/shopmesh/pkg/platform/bootstrap"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle/runtest"
 	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
+	"github.com/shopmesh/shopmesh/pkg/platform/settings"
 )
 
 // pgtest.Main also removes the Postgres container and checks for leaked
@@ -24,42 +26,38 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 func env(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
 
-// required is the least configuration loadConfig accepts.
+// required is the least configuration readConfig accepts.
 func required() map[string]string {
-	return map[string]string{"DATABASE_URL": "postgres://x@db/payment", "PSP_URL": "https://psp.example"}
+	return map[string]string{"PSP_URL": "https://psp.example"}
 }
 
-func TestLoadConfig(t *testing.T) {
+func TestReadConfig(t *testing.T) {
 	t.Parallel()
 
 	t.Run("defaults", func(t *testing.T) {
 		t.Parallel()
-		c, err := loadConfig(env(required()))
+		c, err := settings.Read(env(required()), readConfig)
 		if err != nil {
-			t.Fatalf("loadConfig: %v", err)
+			t.Fatalf("readConfig: %v", err)
 		}
 		if c.PSPTimeout != 3*time.Second || c.PSPRetryAttempts != 3 || c.PSPBreakerFailureRatio != 0.8 || c.PSPBreakerOpenFor != 10*time.Second {
 			t.Errorf("got %+v, want timeout 3s, 3 attempts, breaker at 80%% failures / 10s", c)
 		}
 	})
 
-	for _, name := range []string{"DATABASE_URL", "PSP_URL"} {
-		t.Run(name+" is required and named", func(t *testing.T) {
-			t.Parallel()
-			kv := required()
-			delete(kv, name)
-			_, err := loadConfig(env(kv))
-			if err == nil || !strings.Contains(err.Error(), name+" is required") {
-				t.Errorf("got %v, want an error saying %s is required", err, name)
-			}
-		})
-	}
+	t.Run("PSP_URL is required and named", func(t *testing.T) {
+		t.Parallel()
+		_, err := settings.Read(env(nil), readConfig)
+		if err == nil || !strings.Contains(err.Error(), "PSP_URL is required") {
+			t.Errorf("got %v, want an error saying PSP_URL is required", err)
+		}
+	})
 
 	t.Run("a provider timeout that does not nest in payment.Charge's budget is refused, with the budgets named", func(t *testing.T) {
 		t.Parallel()
 		kv := required()
 		kv["PSP_TIMEOUT"] = "3500ms"
-		_, err := loadConfig(env(kv))
+		_, err := settings.Read(env(kv), readConfig)
 		if err == nil {
 			t.Fatal("PSP_TIMEOUT 3.5s: got no error")
 		}
@@ -87,7 +85,7 @@ func TestLoadConfig(t *testing.T) {
 			for k, v := range required() {
 				kv[k] = v
 			}
-			if _, err := loadConfig(env(kv)); err == nil {
+			if _, err := settings.Read(env(kv), readConfig); err == nil {
 				t.Errorf("%v: got no error", kv)
 			}
 		}
@@ -96,7 +94,7 @@ func TestLoadConfig(t *testing.T) {
 
 func TestRun_MissingDatabaseURL(t *testing.T) {
 	t.Parallel()
-	err := run(t.Context(), []string{"payment"}, env(map[string]string{
+	err := bootstrap.Run(t.Context(), service, []string{"payment"}, env(map[string]string{
 		"PSP_URL": "http://127.0.0.1:1", "DEV_PLAINTEXT": "true", "PEER_TARGETS": "none=dns:///none:1",
 		"LISTEN_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0",
 	}), io.Discard)
@@ -119,7 +117,7 @@ func TestRun(t *testing.T) {
 
 	ctx := t.Context()
 	proc := runtest.Start(t, func(ctx context.Context, stdout io.Writer) error {
-		return run(ctx, []string{"payment"}, env(map[string]string{
+		return bootstrap.Run(ctx, service, []string{"payment"}, env(map[string]string{
 			"DATABASE_URL": dsn, "PSP_URL": psp.URL, "PSP_API_KEY": "key",
 			"DEV_PLAINTEXT": "true", "PEER_TARGETS": "none=dns:///none:1",
 			"LISTEN_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0",

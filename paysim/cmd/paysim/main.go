@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +15,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/settings"
 
 	"github.com/shopmesh/shopmesh/paysim"
 )
@@ -39,33 +40,28 @@ type config struct {
 	Seed     uint64        // PAYSIM_SEED: seed of the fault dice, default random (logged)
 }
 
-func loadConfig(getenv func(string) string) (config, error) {
-	c := config{Addr: getenv("LISTEN_ADDR"), CertFile: getenv("TLS_CERT_FILE"), KeyFile: getenv("TLS_KEY_FILE"), APIKey: getenv("PAYSIM_API_KEY")}
-	if c.Addr == "" {
-		c.Addr = ":8443"
+func readConfig(s *settings.Reader) config {
+	c := config{
+		Addr:     s.String("LISTEN_ADDR", ":8443"),
+		CertFile: s.String("TLS_CERT_FILE", ""),
+		KeyFile:  s.String("TLS_KEY_FILE", ""),
+		APIKey:   s.String("PAYSIM_API_KEY", ""),
+		Faults:   paysim.ReadFaults(s),
+		Seed:     rand.Uint64(),
 	}
-	var errs []error
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		errs = append(errs, errors.New("set both TLS_CERT_FILE and TLS_KEY_FILE, or neither"))
+	s.Check((c.CertFile == "") == (c.KeyFile == ""), "set both TLS_CERT_FILE and TLS_KEY_FILE, or neither")
+	if seed := s.String("PAYSIM_SEED", ""); seed != "" {
+		var err error
+		c.Seed, err = strconv.ParseUint(seed, 10, 64)
+		s.Check(err == nil, "PAYSIM_SEED=%q: want an unsigned integer", seed)
 	}
-	var err error
-	if c.Faults, err = paysim.FaultsFromEnv(getenv); err != nil {
-		errs = append(errs, err)
-	}
-	if s := getenv("PAYSIM_SEED"); s != "" {
-		if c.Seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			errs = append(errs, fmt.Errorf("PAYSIM_SEED=%q: want an unsigned integer", s))
-		}
-	} else {
-		c.Seed = rand.Uint64()
-	}
-	return c, errors.Join(errs...)
+	return c
 }
 
 // run serves the simulator on LISTEN_ADDR (default ":8443"), over TLS when
 // TLS_CERT_FILE and TLS_KEY_FILE are set, until ctx ends.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := loadConfig(getenv)
+	cfg, err := settings.Read(getenv, readConfig)
 	if err != nil {
 		return fmt.Errorf("config of paysim: %w", err)
 	}

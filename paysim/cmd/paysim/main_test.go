@@ -14,13 +14,14 @@ import (
 
 	"github.com/shopmesh/shopmesh/paysim"
 	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
+	"github.com/shopmesh/shopmesh/pkg/platform/settings"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func env(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
 
-func TestLoadConfig_Invalid(t *testing.T) {
+func TestReadConfig_Invalid(t *testing.T) {
 	t.Parallel()
 	for _, kv := range []map[string]string{
 		{"TLS_CERT_FILE": "cert.pem"},
@@ -28,7 +29,7 @@ func TestLoadConfig_Invalid(t *testing.T) {
 		{"PAYSIM_LATENCY": "later"},
 		{"PAYSIM_SEED": "-1"},
 	} {
-		if _, err := loadConfig(env(kv)); err == nil {
+		if _, err := settings.Read(env(kv), readConfig); err == nil {
 			t.Errorf("%v: got no error", kv)
 		}
 	}

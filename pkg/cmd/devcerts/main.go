@@ -23,7 +23,7 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf/devpki"
 )
 
-// identities is the compose stack's identity table: the four services, the
+// identities is the compose stack's identity table: the services, the
 // infrastructure they reach by DNS name with HostClientConfig, and admin, a
 // client identity for tools. A new service adds its row here.
 var identities = []devpki.Leaf{
@@ -31,6 +31,7 @@ var identities = []devpki.Leaf{
 	{Name: "order"},
 	{Name: "inventory"},
 	{Name: "payment"},
+	{Name: "shipping"},
 	{Name: "paysim"},
 	// Clients reach the cluster as "etcd" and members reach each other by
 	// their own names.

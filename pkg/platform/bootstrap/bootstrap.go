@@ -31,6 +31,9 @@ type Process struct {
 	Etcd     *clientv3.Client
 	// Conns holds the one connection per peer service.
 	Conns *grpcx.Conns
+	// serverOptions are added to every server NewGRPCServer makes (e.g.
+	// platform/postgres.Service's error classifier).
+	serverOptions []grpcx.ServerOption
 	// resolver resolves the peers through etcd; nil without etcd.
 	resolver *discovery.Builder
 	api      API
@@ -131,16 +134,26 @@ func listen(ctx context.Context, addr string) (net.Listener, error) {
 }
 
 // NewGRPCServer returns the service's gRPC server with the shared
-// interceptors, the API's budgets and the given caller rules (see
-// grpcx.WithAllowedCallers); opts add to them, e.g. the database's error
-// classifier.
+// interceptors, the API's budgets, the given caller rules (see
+// grpcx.WithAllowedCallers) and what AddServerOptions added; opts add to
+// them, e.g. the adaptive limit.
 func (p *Process) NewGRPCServer(allowed map[string][]string, opts ...grpcx.ServerOption) *grpcx.Server {
-	return grpcx.NewServer(p.Identity, append([]grpcx.ServerOption{
+	shared := []grpcx.ServerOption{
 		grpcx.WithServerLogger(p.Logger),
 		grpcx.WithDefaultDeadline(p.Config.DefaultTimeout),
 		grpcx.WithServerBudgets(p.api.Budgets),
 		grpcx.WithAllowedCallers(allowed),
-	}, opts...)...)
+	}
+	shared = append(shared, p.serverOptions...)
+	return grpcx.NewServer(p.Identity, append(shared, opts...)...)
+}
+
+// AddServerOptions adds opts to every gRPC server NewGRPCServer makes
+// from now on: for a part of the platform that wraps a service's wiring,
+// such as platform/postgres.Service, which classifies its database's
+// errors.
+func (p *Process) AddServerOptions(opts ...grpcx.ServerOption) {
+	p.serverOptions = append(p.serverOptions, opts...)
 }
 
 // Throttle returns a throttle on the peers' overload refusals
@@ -247,8 +260,8 @@ func (p *Process) closeClients() error {
 	return errors.Join(errs...)
 }
 
-// Abort releases everything Start opened; run functions call it when they
-// fail after Start and before lifecycle.Run takes over.
+// Abort releases everything Start opened; Run calls it when wiring fails,
+// before lifecycle.Run takes over.
 func (p *Process) Abort(ctx context.Context) {
 	_ = p.closeClients()
 	for _, l := range []net.Listener{p.Listener, p.AdminListener} {

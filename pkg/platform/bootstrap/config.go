@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/shopmesh/shopmesh/pkg/platform/discovery"
 	"github.com/shopmesh/shopmesh/pkg/platform/grpcx"
+	"github.com/shopmesh/shopmesh/pkg/platform/settings"
 )
 
 // Config is the part of a service's configuration every service shares.
@@ -22,6 +21,10 @@ type Config struct {
 	ListenAddr    string // LISTEN_ADDR: the main server (gRPC, or HTTP for the gateway), default ":8080"
 	AdvertiseAddr string // ADVERTISE_ADDR: host:port put into etcd; default: this host's first non-loopback IPv4 and the listen port
 	AdminAddr     string // ADMIN_ADDR: /healthz, /readyz, /metrics, default ":9090"
+
+	// DatabaseURL (DATABASE_URL) is the service's own database, for a
+	// service that has one (platform/postgres.Service requires it).
+	DatabaseURL string
 
 	EtcdEndpoints []string      // ETCD_ENDPOINTS: comma-separated; required unless PEER_TARGETS is set
 	LeaseTTL      time.Duration // REGISTRY_TTL, default 10s
@@ -53,69 +56,59 @@ type Config struct {
 
 // LoadConfig reads the shared settings of service from getenv and validates them.
 func LoadConfig(service string, getenv func(string) string) (Config, error) {
-	c := Config{
-		Service:       service,
-		Version:       orDefault(getenv("SERVICE_VERSION"), "dev"),
-		ListenAddr:    orDefault(getenv("LISTEN_ADDR"), ":8080"),
-		AdvertiseAddr: getenv("ADVERTISE_ADDR"),
-		AdminAddr:     orDefault(getenv("ADMIN_ADDR"), ":9090"),
-		TLSDir:        orDefault(getenv("TLS_DIR"), "/certs"),
-		Zone:          getenv("ZONE"),
-	}
-	var errs []error
-	var err error
-	if getenv("GRPC_HOP_TIMEOUT") != "" {
-		// One timeout for every hop cannot nest (seed rule 4); say so
-		// rather than silently ignore a setting someone relies on.
-		errs = append(errs, errors.New("GRPC_HOP_TIMEOUT is no longer read: each method has its own budget (pkg/api/budgets.go, docs/deadlines.md); unset it"))
-	}
-	if c.PeerTargets, err = parsePairs(getenv("PEER_TARGETS")); err != nil {
-		errs = append(errs, fmt.Errorf("PEER_TARGETS: %w", err))
-	}
-	if c.Balancers, err = parsePairs(getenv("GRPC_BALANCER")); err != nil {
-		errs = append(errs, fmt.Errorf("GRPC_BALANCER: %w", err))
-	}
-	if eps := getenv("ETCD_ENDPOINTS"); eps != "" || len(c.PeerTargets) == 0 {
-		if c.EtcdEndpoints, err = discovery.ParseEndpoints(eps); err != nil {
-			errs = append(errs, fmt.Errorf("ETCD_ENDPOINTS (or PEER_TARGETS without etcd): %w", err))
-		}
-	}
-	if c.DevPlaintext, err = parseBool(getenv("DEV_PLAINTEXT")); err != nil {
-		errs = append(errs, fmt.Errorf("DEV_PLAINTEXT: %w", err))
-	}
-	switch v := getenv("OVERLOAD_LIMIT"); v {
-	case "", "adaptive":
-		c.OverloadLimit = true
-	case "off":
-	default:
-		errs = append(errs, fmt.Errorf("OVERLOAD_LIMIT %q: want adaptive or off", v))
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {
-		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
-	}
-	durations := []struct {
-		env string
-		dst *time.Duration
-		def time.Duration
-	}{
-		{"REGISTRY_TTL", &c.LeaseTTL, 10 * time.Second},
-		{"GRPC_DEFAULT_TIMEOUT", &c.DefaultTimeout, 5 * time.Second},
-		{"PROPAGATION_DELAY", &c.PropagationDelay, time.Second},
-		{"SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 15 * time.Second},
-	}
-	for _, d := range durations {
-		if *d.dst, err = ParseDuration(getenv(d.env), d.def); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", d.env, err))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	r := settings.New(getenv)
+	c := readConfig(service, r)
+	if err := r.Err(); err != nil {
 		return Config{}, fmt.Errorf("config of %s: %w", service, err)
 	}
 	return c, c.Validate()
 }
 
+// readConfig reads the shared settings with s, and checks them there.
+func readConfig(service string, s *settings.Reader) Config {
+	c := Config{
+		Service:          service,
+		Version:          s.String("SERVICE_VERSION", "dev"),
+		ListenAddr:       s.String("LISTEN_ADDR", ":8080"),
+		AdvertiseAddr:    s.String("ADVERTISE_ADDR", ""),
+		AdminAddr:        s.String("ADMIN_ADDR", ":9090"),
+		DatabaseURL:      s.String("DATABASE_URL", ""),
+		TLSDir:           s.String("TLS_DIR", "/certs"),
+		Zone:             s.String("ZONE", ""),
+		PeerTargets:      s.Pairs("PEER_TARGETS"),
+		Balancers:        s.Pairs("GRPC_BALANCER"),
+		DevPlaintext:     s.Bool("DEV_PLAINTEXT", false),
+		OverloadLimit:    s.OneOf("OVERLOAD_LIMIT", "adaptive", "adaptive", "off") == "adaptive",
+		LeaseTTL:         s.Duration("REGISTRY_TTL", 10*time.Second),
+		DefaultTimeout:   s.Duration("GRPC_DEFAULT_TIMEOUT", 5*time.Second),
+		PropagationDelay: s.Duration("PROPAGATION_DELAY", time.Second),
+		ShutdownTimeout:  s.Duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+	}
+	// One timeout for every hop cannot nest (seed rule 4).
+	s.Retired("GRPC_HOP_TIMEOUT", "each method has its own budget (pkg/api/budgets.go, docs/deadlines.md)")
+	if eps := s.String("ETCD_ENDPOINTS", ""); eps != "" || len(c.PeerTargets) == 0 {
+		var err error
+		c.EtcdEndpoints, err = discovery.ParseEndpoints(eps)
+		s.Check(err == nil, "ETCD_ENDPOINTS (or PEER_TARGETS without etcd): %v", err)
+	}
+	level := s.String("LOG_LEVEL", "info")
+	s.Check(c.LogLevel.UnmarshalText([]byte(level)) == nil, "LOG_LEVEL=%q: want debug, info, warn or error", level)
+	if s.Err() == nil { // values that did not parse would fail again here
+		err := c.validate()
+		s.Check(err == nil, "%v", err)
+	}
+	return c
+}
+
 // Validate checks the settings that do not depend on the environment's format.
 func (c Config) Validate() error {
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("config of %s: %w", c.Service, err)
+	}
+	return nil
+}
+
+func (c Config) validate() error {
 	var errs []error
 	for name, addr := range map[string]string{"LISTEN_ADDR": c.ListenAddr, "ADMIN_ADDR": c.AdminAddr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -149,55 +142,5 @@ func (c Config) Validate() error {
 	if c.PropagationDelay < 0 { // 0 is allowed: do not wait
 		errs = append(errs, fmt.Errorf("PROPAGATION_DELAY %v: must not be negative", c.PropagationDelay))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("config of %s: %w", c.Service, err)
-	}
-	return nil
-}
-
-// ParseDuration parses s as a time.Duration, or returns def when s is empty.
-func ParseDuration(s string, def time.Duration) (time.Duration, error) {
-	if s == "" {
-		return def, nil
-	}
-	return time.ParseDuration(s)
-}
-
-// ParseInt parses s as an int, or returns def when s is empty.
-func ParseInt(s string, def int) (int, error) {
-	if s == "" {
-		return def, nil
-	}
-	return strconv.Atoi(s)
-}
-
-// parsePairs reads "a=x,b=y" into a map; empty input gives an empty map.
-func parsePairs(s string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(part, "=")
-		if !ok || k == "" || v == "" {
-			return nil, fmt.Errorf("%q: want name=value", part)
-		}
-		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
-	}
-	return out, nil
-}
-
-func parseBool(s string) (bool, error) {
-	if s == "" {
-		return false, nil
-	}
-	return strconv.ParseBool(s)
-}
-
-func orDefault(v, def string) string {
-	if strings.TrimSpace(v) == "" {
-		return def
-	}
-	return v
+	return errors.Join(errs...)
 }

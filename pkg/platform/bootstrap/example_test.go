@@ -21,5 +21,5 @@ func ExampleLoadConfig() {
 	fmt.Println(err)
 	// Output:
 	// :8080 750ms [https://etcd:2379] <nil>
-	// config of inventory: LOG_LEVEL: slog: level string "loud": unknown name
+	// config of inventory: LOG_LEVEL="loud": want debug, info, warn or error
 }

@@ -83,6 +83,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("ClaimStale", func(t *testing.T) { t.Parallel(); testClaimStale(t, newStore) })
 	t.Run("transitions", func(t *testing.T) { t.Parallel(); testTransitions(t, newStore) })
 	t.Run("ListByStatus", func(t *testing.T) { t.Parallel(); testListByStatus(t, newStore) })
+	t.Run("ListUntold and MarkTold", func(t *testing.T) { t.Parallel(); testShippingTold(t, newStore) })
 }
 
 func testCreate(t *testing.T, newStore NewStore) {
@@ -550,4 +551,68 @@ func testListByStatus(t *testing.T, newStore NewStore) {
 			t.Errorf("got %v, want Invalid", err)
 		}
 	})
+}
+
+func testShippingTold(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	ended := func(id string, st, told order.Status, at time.Duration) {
+		o := newOrder(id, "c-1", "k-"+id, base)
+		o.Status, o.ShippingTold, o.UpdatedAt = st, told, base.Add(at*time.Second)
+		mustCreate(t, s, o)
+	}
+	ended("ord_confirmed", order.Confirmed, 0, 2)
+	ended("ord_cancelled", order.Cancelled, 0, 1)
+	ended("ord_told", order.Confirmed, order.Confirmed, 0)
+	ended("ord_cancelled_after_shipping", order.Cancelled, order.Confirmed, 3)
+	ended("ord_declined", order.PaymentDeclined, 0, 0)
+	mustCreate(t, s, newOrder("ord_pending", "c-1", "k-pending", base))
+
+	untold := func(t *testing.T, limit int) []string {
+		t.Helper()
+		orders, err := s.ListUntold(t.Context(), limit)
+		if err != nil {
+			t.Fatalf("ListUntold: %v", err)
+		}
+		ids := make([]string, len(orders))
+		for i, o := range orders {
+			ids[i] = o.ID
+		}
+		return ids
+	}
+	// Confirmed or cancelled, and not told of that: least recently
+	// updated first.
+	if d := diff([]string{"ord_cancelled", "ord_confirmed", "ord_cancelled_after_shipping"}, untold(t, 10)); d != "" {
+		t.Errorf("untold orders differ (-want +got):\n%s", d)
+	}
+	if d := diff([]string{"ord_cancelled"}, untold(t, 1)); d != "" {
+		t.Errorf("untold orders, limit 1, differ (-want +got):\n%s", d)
+	}
+
+	before := mustGet(t, s, "ord_confirmed")
+	if err := s.MarkTold(t.Context(), "ord_confirmed", order.Confirmed); err != nil {
+		t.Fatalf("MarkTold: %v", err)
+	}
+	after := mustGet(t, s, "ord_confirmed")
+	if after.ShippingTold != order.Confirmed || after.Version != before.Version || !after.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Errorf("after MarkTold: told %s, version %d→%d, updated %v→%v; want told CONFIRMED, version and time kept",
+			after.ShippingTold, before.Version, after.Version, before.UpdatedAt, after.UpdatedAt)
+	}
+	// A mark for a status the order has left changes nothing: the order
+	// was cancelled since, and shipping must hear of that too.
+	if err := s.MarkTold(t.Context(), "ord_cancelled_after_shipping", order.Confirmed); err != nil {
+		t.Fatalf("MarkTold of a left status: %v", err)
+	}
+	if d := diff([]string{"ord_cancelled", "ord_cancelled_after_shipping"}, untold(t, 10)); d != "" {
+		t.Errorf("untold orders after the marks differ (-want +got):\n%s", d)
+	}
+	if err := s.MarkTold(t.Context(), "ord_nope", order.Confirmed); apperr.CodeOf(err) != apperr.NotFound {
+		t.Errorf("MarkTold of an unknown order: %v, want NotFound", err)
+	}
+
+	// An update from a copy read before the mark keeps the mark.
+	before.Reason = "updated after the mark"
+	mustUpdate(t, s, &before)
+	if got := mustGet(t, s, "ord_confirmed"); got.ShippingTold != order.Confirmed || got.Reason != "updated after the mark" {
+		t.Errorf("after Update: told %s, reason %q; want CONFIRMED kept and the update stored", got.ShippingTold, got.Reason)
+	}
 }
