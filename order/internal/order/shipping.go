@@ -58,9 +58,10 @@ func (r *ShippingRelay) Pass(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, o := range untold {
-		if err := ctx.Err(); err != nil {
-			return n, err
+		if ctx.Err() != nil {
+			return n, ctx.Err()
 		}
+		var err error
 		switch o.Status {
 		case Confirmed:
 			err = r.shipping.Ship(ctx, o)
