@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopmesh/shopmesh/e2e/check"
 	"github.com/shopmesh/shopmesh/e2e/stack"
 	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
 )
@@ -174,21 +175,10 @@ func testOrderFlow(t *testing.T, s *stack.Stack) {
 // records the shipment; the call is traced from order into shipping.
 func testShipped(t *testing.T, s *stack.Stack, orderID string) {
 	ctx := t.Context()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got, err := s.Shipments(ctx, []string{orderID})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got[orderID] == "CREATED" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("order %s is CONFIRMED but after 30s its shipment is %q, want CREATED", orderID, got[orderID])
-		}
-		time.Sleep(200 * time.Millisecond)
+	if got := shipments(t, s, []check.Order{{ID: orderID, Status: "CONFIRMED"}}, 30*time.Second); got[orderID] != "CREATED" {
+		t.Fatalf("order %s is CONFIRMED but after 30s its shipment is %q, want CREATED", orderID, got[orderID])
 	}
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		spans, err := s.Spans(ctx)
 		if err != nil {

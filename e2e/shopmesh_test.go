@@ -104,7 +104,7 @@ func (sc scenario) run(t *testing.T, s *stack.Stack) result {
 	}
 	report, err := check.Verify(sc.name, outcomes, check.Records{
 		Charges: sim.charges(t), StockBefore: before, StockAfter: after, ParkedIsFine: sc.parkedIsFine,
-		Shipments: shipments(t, s, check.Orders(outcomes)),
+		Shipments: shipments(t, s, check.Orders(outcomes), time.Minute),
 	})
 	t.Log(report)
 	if err != nil {
@@ -115,14 +115,14 @@ func (sc scenario) run(t *testing.T, s *stack.Stack) result {
 
 // shipments waits until the shipping service holds what the orders'
 // statuses call for (order tells it after the fact, every
-// SHIPPING_RELAY_INTERVAL), for at most a minute, and returns what it holds.
-func shipments(t *testing.T, s *stack.Stack, orders []check.Order) map[string]string {
+// SHIPPING_RELAY_INTERVAL), for at most wait, and returns what it holds.
+func shipments(t *testing.T, s *stack.Stack, orders []check.Order, wait time.Duration) map[string]string {
 	t.Helper()
 	ids := make([]string, len(orders))
 	for i, o := range orders {
 		ids[i] = o.ID
 	}
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(wait)
 	for {
 		got, err := s.Shipments(t.Context(), ids)
 		if err != nil {

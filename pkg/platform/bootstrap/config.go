@@ -57,14 +57,15 @@ type Config struct {
 // LoadConfig reads the shared settings of service from getenv and validates them.
 func LoadConfig(service string, getenv func(string) string) (Config, error) {
 	r := settings.New(getenv)
-	c := readConfig(service, r)
+	c := readConfig(service, r) // validates too
 	if err := r.Err(); err != nil {
 		return Config{}, fmt.Errorf("config of %s: %w", service, err)
 	}
-	return c, c.Validate()
+	return c, nil
 }
 
-// readConfig reads the shared settings with s, and checks them there.
+// readConfig reads the shared settings with s and reports to s what is
+// wrong with them, the checks of Validate included.
 func readConfig(service string, s *settings.Reader) Config {
 	c := Config{
 		Service:          service,
