@@ -89,7 +89,12 @@ test-e2e: ## end-to-end tests against the real images (needs Docker)
 	@$(GO) test -count=1 -timeout 30m -v ./e2e/...
 
 .PHONY: bench
-bench: bench-discovery bench-overload ## run every benchmark (docs/discovery.md, docs/deadlines.md)
+bench: bench-hop bench-discovery bench-overload ## run every benchmark (docs/benchmarks.md, docs/discovery.md, docs/deadlines.md)
+
+.PHONY: bench-hop
+bench-hop: ## what one gRPC hop costs through the platform against bare grpc-go (docs/benchmarks.md)
+	@echo "[bench] one unary hop: bare plaintext, bare mTLS, platform, platform always traced"
+	@cd pkg/platform && $(GO) test -run '^$$' -bench Hop -benchmem -benchtime 3s -count 3 -v ./grpcx/ | grep -E '^(Benchmark|goos|goarch|pkg|cpu)|bare mTLS' 
 
 .PHONY: bench-discovery
 bench-discovery: ## discovery propagation and killed instances (docs/discovery.md)

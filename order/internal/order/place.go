@@ -66,7 +66,7 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (_ Order, replaye
 		// Inventory or payment turn sagas' steps away: starting another
 		// saga now would only wait on them. Nothing is created.
 		return Order{}, false, apperr.New(apperr.Unavailable, "orders are being refused while inventory or payment is at capacity; retry in %v", overload.RetryAfter).
-			WithReason(overload.Reason)
+			WithReason(overload.Reason).WithCause(overload.ErrOverloaded)
 	}
 	hash := RequestHash(req.CustomerID, req.PaymentToken, req.Items)
 	now := s.clock()

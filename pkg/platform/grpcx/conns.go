@@ -150,7 +150,7 @@ func (c *Conns) dialOptions(service string) ([]grpc.DialOption, error) {
 		grpc.WithTransportCredentials(creds),
 		grpc.WithResolvers(c.resolvers...),
 		grpc.WithDefaultServiceConfig(sc),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpcOptions...)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{
 			Time:                clientPingInterval, // ≥ the server's MinTime, so pings are admitted
 			Timeout:             pingTimeout,

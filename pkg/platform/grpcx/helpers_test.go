@@ -33,7 +33,7 @@ var reserveOnlyOrder = map[string][]string{
 // pki is a fresh dev PKI with shopmesh's identities.
 type pki struct{ dir string }
 
-func newPKI(t *testing.T) pki {
+func newPKI(t testing.TB) pki {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := devpki.Generate(dir, devpki.Named("gateway", "order", "inventory", "payment", "admin"), devpki.Options{}); err != nil {
@@ -43,7 +43,7 @@ func newPKI(t *testing.T) pki {
 }
 
 // id loads service's identity.
-func (p pki) id(t *testing.T, service string) *tlsconf.Identity {
+func (p pki) id(t testing.TB, service string) *tlsconf.Identity {
 	t.Helper()
 	id, err := tlsconf.Load(p.dir, service)
 	if err != nil {
@@ -90,7 +90,7 @@ func (f *fakeInventory) GetProduct(ctx context.Context, req *inventoryv1.GetProd
 // startServer serves fake on 127.0.0.1:0 with a grpcx server for id and
 // returns the server and its address. Cleanup stops it and waits for Serve
 // to return.
-func startServer(t *testing.T, id *tlsconf.Identity, fake *fakeInventory, opts ...grpcx.ServerOption) (*grpcx.Server, string) {
+func startServer(t testing.TB, id *tlsconf.Identity, fake *fakeInventory, opts ...grpcx.ServerOption) (*grpcx.Server, string) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -114,7 +114,7 @@ func startServer(t *testing.T, id *tlsconf.Identity, fake *fakeInventory, opts .
 
 // newConns returns Conns that authenticate as caller and reach every service
 // at addr. Cleanup closes them.
-func newConns(t *testing.T, caller *tlsconf.Identity, addr string, opts ...grpcx.ConnsOption) *grpcx.Conns {
+func newConns(t testing.TB, caller *tlsconf.Identity, addr string, opts ...grpcx.ConnsOption) *grpcx.Conns {
 	t.Helper()
 	opts = append([]grpcx.ConnsOption{
 		grpcx.WithConnsLogger(discardLogger()),
@@ -130,7 +130,7 @@ func newConns(t *testing.T, caller *tlsconf.Identity, addr string, opts ...grpcx
 }
 
 // inventoryClient returns a client of the inventory service through conns.
-func inventoryClient(t *testing.T, conns *grpcx.Conns) inventoryv1.InventoryServiceClient {
+func inventoryClient(t testing.TB, conns *grpcx.Conns) inventoryv1.InventoryServiceClient {
 	t.Helper()
 	cc, err := conns.Get("inventory")
 	if err != nil {
@@ -141,7 +141,7 @@ func inventoryClient(t *testing.T, conns *grpcx.Conns) inventoryv1.InventoryServ
 
 // rawConn is a plain grpc.ClientConn as caller to the inventory server at
 // addr: no hop timeout, no service config. Cleanup closes it.
-func rawConn(t *testing.T, caller *tlsconf.Identity, addr string) *grpc.ClientConn {
+func rawConn(t testing.TB, caller *tlsconf.Identity, addr string) *grpc.ClientConn {
 	t.Helper()
 	cc, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(credentials.NewTLS(caller.ClientConfig("inventory"))))

@@ -7,10 +7,13 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -24,18 +27,42 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf"
 )
 
+// serverMetrics are the server's own instruments. otelgrpc's metrics are
+// off (see otelgrpcOptions): they build an attribute set for every call,
+// which measured as 7 % of a hop's CPU; these reuse one set per method and
+// code.
 type serverMetrics struct {
 	noDeadline metric.Int64Counter
+	duration   metric.Float64Histogram
+	attrSets   *sync.Map // method + " " + code → metric.MeasurementOption
 }
 
 func newServerMetrics() serverMetrics {
 	meter := otel.Meter("github.com/shopmesh/shopmesh/pkg/platform/grpcx")
-	// A counter that cannot be created is not worth failing a server over;
-	// the no-op instrument keeps the code path the same.
+	// An instrument that cannot be created is not worth failing a server
+	// over; the no-op instrument keeps the code path the same.
 	c, _ := meter.Int64Counter("rpc.server.calls_without_deadline",
 		metric.WithDescription("Calls that arrived without a deadline and got the server's default"))
-	return serverMetrics{noDeadline: c}
+	d, _ := meter.Float64Histogram("rpc.server.call.duration", metric.WithUnit("s"),
+		metric.WithDescription("How long each call took on the server, by method and status code"),
+		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+	return serverMetrics{noDeadline: c, duration: d, attrSets: &sync.Map{}}
 }
+
+// observe records one call's duration under its method and code.
+func (m serverMetrics) observe(ctx context.Context, method string, code codes.Code, d time.Duration) {
+	key := method + " " + code.String()
+	opt, ok := m.attrSets.Load(key)
+	if !ok {
+		opt, _ = m.attrSets.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(
+			semconv.RPCMethod(method), semconv.RPCResponseStatusCode(code.String()))))
+	}
+	m.duration.Record(ctx, d.Seconds(), opt.(metric.MeasurementOption))
+}
+
+// slowCall is how long a call may take before its line is logged at info
+// even though it succeeded.
+const slowCall = 250 * time.Millisecond
 
 func recoveryUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
@@ -61,18 +88,29 @@ func recoveryStream(logger *slog.Logger) grpc.StreamServerInterceptor {
 	}
 }
 
-// loggingUnary writes one line per call. The context carries the span that
-// otelgrpc started, so the log handler stamps its trace id.
-func loggingUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+// loggingUnary writes one line per call and records its duration. A call
+// that succeeded in less than slowCall is logged at debug: at info, one JSON
+// line per call was the largest single cost a hop added (docs/benchmarks.md).
+// Failures and slow calls are logged at info or above. The context carries
+// the span that otelgrpc started, so the log handler stamps its trace id.
+func loggingUnary(logger *slog.Logger, m serverMetrics) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
+		took := time.Since(start)
 		code := status.Code(err)
+		m.observe(ctx, info.FullMethod, code, took)
 		level := slog.LevelInfo
-		if code == codes.Internal || code == codes.Unknown {
+		switch {
+		case code == codes.Internal || code == codes.Unknown:
 			level = slog.LevelError
+		case code == codes.OK && took < slowCall:
+			level = slog.LevelDebug
 		}
-		attrs := []any{"method", info.FullMethod, "code", code.String(), "duration_ms", time.Since(start).Milliseconds()}
+		if !logger.Enabled(ctx, level) {
+			return resp, err
+		}
+		attrs := []any{"method", info.FullMethod, "code", code.String(), "duration_ms", took.Milliseconds()}
 		if caller, ok := callerService(ctx); ok {
 			attrs = append(attrs, "caller", caller)
 		}
@@ -103,6 +141,12 @@ func errorsUnary(logger *slog.Logger, classify func(error) error) grpc.UnaryServ
 		case codes.Internal:
 			logger.ErrorContext(ctx, "internal error", "method", info.FullMethod, "cause", err.Error())
 		case codes.Unavailable, codes.DeadlineExceeded:
+			if apperr.ReasonOf(err) == overload.Reason && errors.Is(err, overload.ErrOverloaded) {
+				// This server's own refusal: no dependency failed, and the
+				// call's line says it was refused. Under overload one line
+				// per refusal is what the machine can spare.
+				break
+			}
 			// The caller learns only the code and message; why a dependency
 			// failed stays here, under the trace id.
 			logger.WarnContext(ctx, "dependency failed", "method", info.FullMethod, "cause", err.Error())

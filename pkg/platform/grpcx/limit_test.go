@@ -2,6 +2,8 @@ package grpcx_test
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,7 +38,9 @@ func TestServer_Limiter(t *testing.T) {
 			}
 			return &inventoryv1.ReserveResponse{}, nil
 		}
-		_, addr := startServer(t, p.id(t, "inventory"), fake, grpcx.WithLimiter(tightLimit()))
+		var logs logBuffer
+		_, addr := startServer(t, p.id(t, "inventory"), fake, grpcx.WithLimiter(tightLimit()),
+			grpcx.WithServerLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 		// A raw connection: no client retries to hide the refusals.
 		client := inventoryv1.NewInventoryServiceClient(rawConn(t, p.id(t, "order"), addr))
 
@@ -73,6 +77,13 @@ func TestServer_Limiter(t *testing.T) {
 		}
 		if got := int(fake.reserveCalls.Load()); got+refused != calls || refused == 0 {
 			t.Errorf("%d calls ran and %d were refused of %d, want every call one or the other and some refused", got, refused, calls)
+		}
+		// Under overload a refusal costs one log line: no dependency failed.
+		if n := strings.Count(logs.String(), "code=Unavailable"); n != refused {
+			t.Errorf("%d refused calls logged, want %d:\n%s", n, refused, logs.String())
+		}
+		if strings.Contains(logs.String(), "dependency failed") {
+			t.Errorf("a refusal of this server's own was logged as a dependency failure:\n%s", logs.String())
 		}
 	})
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/metric/noop"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -97,6 +98,11 @@ type Server struct {
 	logger *slog.Logger
 }
 
+// otelgrpcOptions configure otelgrpc on both ends of a hop: spans, and the
+// trace context sent on every call (sampled or not), come from it; its
+// metrics do not (serverMetrics records the call durations instead).
+var otelgrpcOptions = []otelgrpc.Option{otelgrpc.WithMeterProvider(noop.NewMeterProvider())}
+
 // NewServer returns a server that requires mutual TLS with id. A nil id
 // means plaintext, allowed only in development; it logs a warning.
 func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
@@ -114,7 +120,7 @@ func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
 	m := newServerMetrics()
 	sopts := []grpc.ServerOption{
 		grpc.Creds(creds),
-		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpcOptions...)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             serverMinPingGap,
 			PermitWithoutStream: true, // clients ping idle connections too
@@ -129,7 +135,7 @@ func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
 		// logging sees the final status.
 		grpc.ChainUnaryInterceptor(
 			recoveryUnary(cfg.logger),
-			loggingUnary(cfg.logger),
+			loggingUnary(cfg.logger, m),
 			errorsUnary(cfg.logger, cfg.classify),
 			deadlineUnary(cfg.budgets, cfg.defaultDeadline, cfg.minBudget, m),
 			authzUnary(cfg.allowed, id != nil),

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
@@ -484,5 +485,39 @@ func TestServer_SetServing(t *testing.T) {
 	srv.SetServing(true)
 	for _, s := range services {
 		check(t, s, healthpb.HealthCheckResponse_SERVING)
+	}
+}
+
+// TestServer_CallLog: a call that succeeds quickly is logged at debug, so a
+// service at info writes no line for it; a failed call is logged at info or
+// above, with the trace id the log handler stamps.
+func TestServer_CallLog(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	fake := &fakeInventory{}
+	fake.reserve = func(context.Context, *inventoryv1.ReserveRequest) (*inventoryv1.ReserveResponse, error) {
+		return nil, apperr.New(apperr.FailedPrecondition, "product p1 is short")
+	}
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		t.Run(level.String(), func(t *testing.T) {
+			var logs logBuffer
+			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: level}))
+			_, addr := startServer(t, p.id(t, "inventory"), fake, grpcx.WithServerLogger(logger), grpcx.WithAllowedCallers(reserveOnlyOrder))
+			client := inventoryClient(t, newConns(t, p.id(t, "order"), addr))
+			if _, err := client.GetProduct(callCtx(t, 5*time.Second), &inventoryv1.GetProductRequest{Id: "p1"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := client.Reserve(callCtx(t, 5*time.Second), reserveReq()); status.Code(err) != codes.FailedPrecondition {
+				t.Fatalf("Reserve: %v, want FailedPrecondition", err)
+			}
+			out := logs.String()
+			if !strings.Contains(out, "level=INFO msg=\"grpc call\" method=/inventory.v1.InventoryService/Reserve code=FailedPrecondition") {
+				t.Errorf("the failed call is not logged at info:\n%s", out)
+			}
+			okLogged := strings.Contains(out, "method=/inventory.v1.InventoryService/GetProduct code=OK")
+			if want := level == slog.LevelDebug; okLogged != want {
+				t.Errorf("at %v, successful call logged = %v, want %v:\n%s", level, okLogged, want, out)
+			}
+		})
 	}
 }

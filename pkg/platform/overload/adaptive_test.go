@@ -200,6 +200,71 @@ func TestAdaptiveLimit_Queue(t *testing.T) {
 	})
 }
 
+// TestThrottle_PassesAboutWhatPeersTake offers ten times what the peer
+// takes: the throttle should let through about 1.5 times the peer's share,
+// not the square root of offered × taken that counting only its own passes
+// gives (33 a round here).
+func TestThrottle_PassesAboutWhatPeersTake(t *testing.T) {
+	t.Parallel()
+	th := newThrottle(time.Minute)
+	refused := apperr.New(apperr.Unavailable, "at capacity").WithReason(Reason)
+	passed := 0
+	for round := range 60 {
+		took := 0
+		for range 100 {
+			if !th.Allow() {
+				continue
+			}
+			if round >= 40 {
+				passed++
+			}
+			if took < 10 {
+				took++
+				th.Observe(nil)
+			} else {
+				th.Observe(refused)
+			}
+		}
+	}
+	if perRound := float64(passed) / 20; perRound < 10 || perRound > 20 {
+		t.Errorf("passed %.1f a round to a peer taking 10 of 100 offered, want about 15", perRound)
+	}
+}
+
+// TestThrottle_RecoversWhenPeersTakeEverything: after peers refused most
+// work, the throttle opens again within a few periods once they take all of
+// it.
+func TestThrottle_RecoversWhenPeersTakeEverything(t *testing.T) {
+	t.Parallel()
+	const period = 100 * time.Millisecond
+	th := newThrottle(period)
+	refused := apperr.New(apperr.Unavailable, "at capacity").WithReason(Reason)
+	for range 1000 {
+		if th.Allow() {
+			th.Observe(refused)
+		}
+	}
+	if th.Allow() && th.Allow() && th.Allow() {
+		t.Fatal("let work through right after peers refused everything")
+	}
+	start := time.Now()
+	for time.Since(start) < 30*period {
+		denied := 0
+		for range 100 {
+			if th.Allow() {
+				th.Observe(nil)
+			} else {
+				denied++
+			}
+			time.Sleep(period / 100)
+		}
+		if denied <= 5 {
+			return
+		}
+	}
+	t.Fatalf("still refusing more than 5 %% of new work %v after peers took everything", 30*period)
+}
+
 func TestThrottle_ForgetsAQuietOverload(t *testing.T) {
 	t.Parallel()
 	th := newThrottle(50 * time.Millisecond)

@@ -27,11 +27,21 @@ type Throttle struct {
 	last time.Time // of the latest Observe
 }
 
-// NewThrottle returns a Throttle that starts refusing once more than 10 %
-// of the last 5 s's peer calls (at least 50: one burst is not overload)
-// were refused for overload, never more than 90 % of new work. Its memory is
-// short because it records only the calls it lets through: it forgets an
-// overload 5 s after it ended.
+// NewThrottle returns a Throttle that starts refusing once more than a third
+// of the last 5 s's peer calls (at least 50: one burst is not overload) were
+// refused for overload, and then lets through about 1.5 times the work its
+// peers took, never refusing more than 90 % of new work. Its memory is short:
+// with no peer answer for 5 s it forgets an overload.
+//
+// The rule is the SRE book's: refuse with probability
+// (attempts - K·accepted) / (attempts + 1), where attempts counts every
+// piece of new work, refused here or not. Counting only the calls it let
+// through (failsafe-go's own bookkeeping) lets through the square root of
+// offered × accepted instead: measured at four times the sustained rate,
+// order then refused twice as many calls as it took, each costing a hop.
+// K = 1.5 (not the book's 2) keeps what peers refuse at a third of what
+// they are sent, and still recovers from a 90 % refusal within about 15 s
+// once peers take everything again.
 func NewThrottle() *Throttle { return newThrottle(throttlePeriod) }
 
 func newThrottle(period time.Duration) *Throttle {
@@ -40,7 +50,7 @@ func newThrottle(period time.Duration) *Throttle {
 
 func newThrottler(period time.Duration) adaptivethrottler.AdaptiveThrottler[any] {
 	return adaptivethrottler.NewBuilder[any]().
-		WithFailureRateThreshold(0.1, 50, period).
+		WithFailureRateThreshold(1.0/3, 50, period).
 		WithMaxRejectionRate(0.9).
 		Build()
 }
@@ -53,14 +63,19 @@ func (t *Throttle) Allow() bool {
 	t.mu.Lock()
 	// failsafe-go ages its counts out only when an outcome is recorded, so
 	// after a quiet period (or while every call in flight waits on a slow
-	// provider) it would go on refusing for an overload long over. No
-	// outcome for a whole period means nothing in it was refused.
+	// provider) it would go on refusing for an overload long over. No peer
+	// answer for a whole period means nothing in it was refused.
 	if time.Since(t.last) > t.period {
 		t.t, t.last = newThrottler(t.period), time.Now()
 	}
 	th := t.t
 	t.mu.Unlock()
-	return th.TryAcquirePermit()
+	if th.TryAcquirePermit() {
+		return true
+	}
+	// Work refused here counts as an attempt the peers did not take.
+	th.RecordFailure()
+	return false
 }
 
 // Observe records the outcome of a call to a peer: refused for overload,
