@@ -94,7 +94,7 @@ bench: bench-hop bench-discovery bench-overload ## run every benchmark (docs/ben
 .PHONY: bench-hop
 bench-hop: ## what one gRPC hop costs through the platform against bare grpc-go (docs/benchmarks.md)
 	@echo "[bench] one unary hop: bare plaintext, bare mTLS, platform, platform always traced"
-	@cd pkg/platform && $(GO) test -run '^$$' -bench Hop -benchmem -benchtime 3s -count 3 -v ./grpcx/ | grep -E '^(Benchmark|goos|goarch|pkg|cpu)|bare mTLS' 
+	@cd pkg/platform && $(GO) test -run '^$$' -bench Hop -benchmem -benchtime 3s -count 3 -v ./grpcx/ | grep -E '^(Benchmark|goos|goarch|pkg|cpu)'
 
 .PHONY: bench-discovery
 bench-discovery: ## discovery propagation and killed instances (docs/discovery.md)

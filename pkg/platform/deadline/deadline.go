@@ -69,6 +69,10 @@ func Hop(ctx context.Context, limit time.Duration) (context.Context, context.Can
 	}
 	if Kept(ctx) != 0 {
 		ctx = context.WithValue(ctx, keptKey{}, time.Duration(0))
+	} else if budget < limit {
+		// The caller's deadline is the sooner: the call carries it as it
+		// is, without a context and a timer of its own.
+		return ctx, func() {}, nil
 	}
 	hop, cancel := context.WithTimeout(ctx, budget)
 	return hop, cancel, nil

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -150,13 +149,13 @@ func (c *Conns) dialOptions(service string) ([]grpc.DialOption, error) {
 		grpc.WithTransportCredentials(creds),
 		grpc.WithResolvers(c.resolvers...),
 		grpc.WithDefaultServiceConfig(sc),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpcOptions...)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{
 			Time:                clientPingInterval, // ≥ the server's MinTime, so pings are admitted
 			Timeout:             pingTimeout,
 			PermitWithoutStream: true, // find a dead idle connection before a request does
 		}),
-		grpc.WithChainUnaryInterceptor(budgetUnary(c.budgets)),
+		grpc.WithChainUnaryInterceptor(traceClientUnary(), budgetUnary(c.budgets)),
+		grpc.WithChainStreamInterceptor(traceClientStream()),
 	}
 	return append(opts, c.extra...), nil
 }

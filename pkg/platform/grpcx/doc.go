@@ -1,12 +1,14 @@
 // Package grpcx builds shopmesh's gRPC servers and client connections
 // (seed rule 1: connections have an explicit lifecycle).
 //
-// NewServer returns a server with mutual TLS, OpenTelemetry stats handler,
-// panic recovery, a default deadline for calls that arrive without one,
-// caller authorization from the peer certificate, one log line per call, and
-// grpc.health.v1. Stop drains it with a deadline and then forces it.
+// NewServer returns a server with mutual TLS, tracing (tracing.go: the
+// trace context continued on every call, a span when sampled), panic
+// recovery, a default deadline for calls that arrive without one, caller
+// authorization from the peer certificate, one log line per call (at debug
+// when it succeeded quickly) and its duration, and grpc.health.v1. Stop drains it with a deadline and then forces it.
 //
-// Conns holds one *grpc.ClientConn per peer service, created on first use
+// Conns holds one *grpc.ClientConn per peer service, sending the trace
+// context and a per-hop deadline with every call, created on first use
 // with grpc.NewClient (which never blocks: the first RPC waits for a ready
 // connection within its own deadline) and shared by every caller; Close
 // closes them all at shutdown. Reconnecting is gRPC's job, so nothing here

@@ -7,8 +7,6 @@ import (
 	"net"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/otel/metric/noop"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -98,11 +96,6 @@ type Server struct {
 	logger *slog.Logger
 }
 
-// otelgrpcOptions configure otelgrpc on both ends of a hop: spans, and the
-// trace context sent on every call (sampled or not), come from it; its
-// metrics do not (serverMetrics records the call durations instead).
-var otelgrpcOptions = []otelgrpc.Option{otelgrpc.WithMeterProvider(noop.NewMeterProvider())}
-
 // NewServer returns a server that requires mutual TLS with id. A nil id
 // means plaintext, allowed only in development; it logs a warning.
 func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
@@ -120,7 +113,6 @@ func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
 	m := newServerMetrics()
 	sopts := []grpc.ServerOption{
 		grpc.Creds(creds),
-		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpcOptions...)),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             serverMinPingGap,
 			PermitWithoutStream: true, // clients ping idle connections too
@@ -129,11 +121,14 @@ func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
 			Time:    2 * clientPingInterval, // the server checks a silent client too
 			Timeout: pingTimeout,
 		}),
-		// Order matters: recovery outermost so a panic anywhere becomes
-		// INTERNAL; deadline before authz so every call has a budget;
+		// Order matters: the trace outermost, so the span covers the call
+		// and every line logged for it carries its trace id; recovery next
+		// so a panic anywhere becomes INTERNAL; deadline before authz so
+		// every call has a budget;
 		// the limit after authz, so refused callers take no capacity;
 		// logging sees the final status.
 		grpc.ChainUnaryInterceptor(
+			traceServerUnary(),
 			recoveryUnary(cfg.logger),
 			loggingUnary(cfg.logger, m),
 			errorsUnary(cfg.logger, cfg.classify),
@@ -141,7 +136,7 @@ func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
 			authzUnary(cfg.allowed, id != nil),
 			limitUnary(cfg.limiter),
 		),
-		grpc.ChainStreamInterceptor(recoveryStream(cfg.logger), authzStream(cfg.allowed, id != nil)),
+		grpc.ChainStreamInterceptor(traceServerStream(), recoveryStream(cfg.logger), authzStream(cfg.allowed, id != nil)),
 	}
 	s := &Server{Server: grpc.NewServer(sopts...), Health: health.NewServer(), logger: cfg.logger}
 	healthpb.RegisterHealthServer(s.Server, s.Health)

@@ -7,8 +7,8 @@
 // remembering it, [Setup] installs process-wide defaults:
 //
 //   - the global TracerProvider, MeterProvider and the W3C TraceContext+Baggage
-//     propagator, because otelgrpc, otelhttp and otelgin read the globals when
-//     they are not given providers explicitly, and every platform package
+//     propagator, because grpcx's tracing interceptors, otelhttp and otelgin
+//     read the globals when they are not given providers explicitly, and every platform package
 //     relies on that rather than threading providers through constructors;
 //   - slog's default logger, a JSON handler wrapped by [NewLogHandler], so even
 //     a stray slog.InfoContext in a library is stamped with trace_id and

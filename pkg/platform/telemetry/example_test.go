@@ -41,7 +41,7 @@ func ExampleSetup() {
 	admin.Handle("GET /metrics", tel.MetricsHandler)
 
 	// Handlers log with the request's context; the record gets trace_id and
-	// span_id from the span otelgrpc/otelhttp started.
+	// span_id from the span grpcx or otelhttp started.
 	slog.InfoContext(ctx, "order service started")
 }
 
