@@ -89,7 +89,16 @@ test-e2e: ## end-to-end tests against the real images (needs Docker)
 	@$(GO) test -count=1 -timeout 30m -v ./e2e/...
 
 .PHONY: bench
-bench: bench-hop bench-discovery bench-overload ## run every benchmark (docs/benchmarks.md, docs/discovery.md, docs/deadlines.md)
+bench: bench-hop bench-discovery bench-footprint bench-overload ## run every benchmark (docs/benchmarks.md, docs/discovery.md, docs/deadlines.md)
+
+.PHONY: bench-quick
+bench-quick: ## a fast check, about a minute: one hop as × bare mTLS, and discovery propagation over 20 trials
+	@cd pkg/platform && $(GO) test -run '^$$' -bench 'Hop/ratio' -benchtime 60x -count 3 ./grpcx/ | grep -E '^(Benchmark|cpu)'
+	@$(GO) test -run '^$$' -bench Propagation -benchtime 20x ./pkg/platform/internal/meshtest/ | grep -E '^(Benchmark|cpu)'
+
+.PHONY: bench-footprint
+bench-footprint: certs images ## image sizes, idle memory, start-to-ready per service and a warm make up (docs/bench/footprint.md; leaves the stack up)
+	@MAKE='$(MAKE)' scripts/bench-footprint.sh
 
 .PHONY: bench-hop
 bench-hop: ## what one gRPC hop costs through the platform against bare grpc-go (docs/benchmarks.md)
