@@ -106,11 +106,13 @@ bench-hop: ## what one gRPC hop costs through the platform against bare grpc-go 
 	@cd pkg/platform && $(GO) test -run '^$$' -bench Hop -benchmem -benchtime 3s -count 3 -v ./grpcx/ | grep -E '^(Benchmark|goos|goarch|pkg|cpu)'
 
 .PHONY: bench-discovery
-bench-discovery: ## discovery propagation and killed instances (docs/discovery.md)
+bench-discovery: ## discovery propagation, killed instances (docs/discovery.md) and balancing around a slow instance (docs/benchmarks.md)
 	@echo "[bench] discovery propagation, 100 trials"
 	@$(GO) test -run '^$$' -bench Propagation -benchtime 100x ./pkg/platform/internal/meshtest/
 	@echo "[bench] killed instance, 20 kills"
 	@$(GO) test -run '^$$' -bench KilledInstance -benchtime 20x ./pkg/platform/internal/meshtest/
+	@echo "[bench] balancing with one instance 50 ms slow, round-robin and least-request, 5 × 800 calls each"
+	@$(GO) test -run '^$$' -bench Balancing -benchtime 5x ./pkg/platform/internal/meshtest/
 
 .PHONY: bench-overload
 bench-overload: up ## goodput and latency from 0.25× to 4× the sustained rate, slow and flaky provider, with and without the limits (docs/deadlines.md; ~15 min)

@@ -67,6 +67,37 @@ func BenchmarkPropagation(b *testing.B) {
 	b.ReportMetric(float64(failed), "failed-calls")
 }
 
+// BenchmarkBalancing calls three instances, one of them answering 50 ms
+// late, from 8 workers; each iteration is 100 calls per worker. Per
+// balancer it reports a call's p50 and p99 and the slow instance's share of
+// the calls (docs/benchmarks.md). TestMesh_LeastRequestAvoidsSlowInstance
+// asserts the share; this measures it.
+func BenchmarkBalancing(b *testing.B) {
+	m := meshtest.New(b)
+	fast1 := m.StartBackend(b, "fast-1", meshtest.WithDelay(time.Millisecond))
+	fast2 := m.StartBackend(b, "fast-2", meshtest.WithDelay(time.Millisecond))
+	slow := m.StartBackend(b, "slow", meshtest.WithDelay(50*time.Millisecond))
+	for _, balancer := range []string{grpcx.RoundRobin, grpcx.LeastRequest} {
+		b.Run(balancer, func(b *testing.B) {
+			client := m.Client(b, "gateway", grpcx.Policy{Balancer: balancer})
+			warm(b, client, fast1, fast2, slow)
+			var all []call
+			for b.Loop() {
+				all = append(all, runCalls(client, 8, 100, 2*time.Second)...)
+			}
+			if failed := failures(all); len(failed) > 0 {
+				b.Fatalf("%d of %d calls failed: %s", len(failed), len(all), describe(failed))
+			}
+			took := make([]time.Duration, len(all))
+			for i, c := range all {
+				took[i] = c.end.Sub(c.start)
+			}
+			report(b, "call", took)
+			b.ReportMetric(100*float64(servedBy(all)[slow.Name()])/float64(len(all)), "slow-share-%")
+		})
+	}
+}
+
 // BenchmarkKilledInstance measures how long calls keep starting towards an
 // instance after it is killed (SIGKILL: no revoke, sockets closed by the
 // kernel), and counts calls that failed. Each iteration is one kill.

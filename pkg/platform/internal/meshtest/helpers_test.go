@@ -160,7 +160,7 @@ func between(calls []call, from, to time.Time) []call {
 
 // warm calls until every backend has answered at least once, so the client
 // holds a ready connection to each before the test measures anything.
-func warm(t *testing.T, c inventoryv1.InventoryServiceClient, backends ...*meshtest.Backend) {
+func warm(t testing.TB, c inventoryv1.InventoryServiceClient, backends ...*meshtest.Backend) {
 	t.Helper()
 	seen := map[string]bool{}
 	deadline := time.Now().Add(5 * time.Second)
