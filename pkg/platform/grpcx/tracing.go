@@ -78,7 +78,11 @@ func traceServerUnary() grpc.UnaryServerInterceptor {
 func traceServerStream() grpc.StreamServerInterceptor {
 	tracer := otel.Tracer(tracerName)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, span := tracer.Start(extractTrace(ss.Context()), spanName(info.FullMethod), trace.WithSpanKind(trace.SpanKindServer))
+		ctx := extractTrace(ss.Context())
+		if unsampled(ctx) {
+			return handler(srv, &tracedStream{ServerStream: ss, ctx: ctx})
+		}
+		ctx, span := tracer.Start(ctx, spanName(info.FullMethod), trace.WithSpanKind(trace.SpanKindServer))
 		err := handler(srv, &tracedStream{ServerStream: ss, ctx: ctx})
 		endSpan(span, info.FullMethod, err, false)
 		return err
