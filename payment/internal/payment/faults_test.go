@@ -7,7 +7,6 @@ package payment_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"sync"
 	"testing"
@@ -57,12 +56,7 @@ func pgDSN(t *testing.T) string {
 // the shared database.
 func pgStore(t *testing.T, dsn string) payment.Store {
 	t.Helper()
-	pool, err := postgres.Open(t.Context(), postgres.Config{DSN: dsn}, pgstore.Migrations(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	s, err := pgstore.New(pool)
+	s, err := pgstore.New(pgtest.Open(t, postgres.Config{DSN: dsn}, pgstore.Migrations()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"log/slog"
 	"os"
 	"testing"
 
@@ -20,12 +19,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // newStore returns a Store on a fresh database with shipping's migrations.
 func newStore(t *testing.T) shipping.Store {
 	t.Helper()
-	pool, err := postgres.Open(t.Context(), postgres.Config{DSN: pgtest.New(t)}, pgstore.Migrations(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	s, err := pgstore.New(pool)
+	s, err := pgstore.New(pgtest.Open(t, postgres.Config{DSN: pgtest.New(t)}, pgstore.Migrations()))
 	if err != nil {
 		t.Fatal(err)
 	}
