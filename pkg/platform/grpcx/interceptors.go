@@ -159,7 +159,7 @@ func errorsUnary(logger *slog.Logger, classify func(error) error) grpc.UnaryServ
 		case codes.Internal:
 			logger.ErrorContext(ctx, "internal error", "method", info.FullMethod, "cause", err.Error())
 		case codes.Unavailable, codes.DeadlineExceeded:
-			if apperr.ReasonOf(err) == overload.Reason && errors.Is(err, overload.ErrOverloaded) {
+			if errors.Is(err, overload.ErrOverloaded) {
 				// This server's own refusal: no dependency failed, and the
 				// call's line says it was refused. Under overload one line
 				// per refusal is what the machine can spare.
