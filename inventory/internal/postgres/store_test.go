@@ -29,7 +29,12 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // buyer of the concurrency test to hold a connection at once.
 func open(t *testing.T, dsn string) *pgxpool.Pool {
 	t.Helper()
-	return pgtest.Open(t, platformpg.Config{DSN: dsn, MaxConns: 60}, postgres.Migrations())
+	pool, err := platformpg.Open(t.Context(), platformpg.Config{DSN: dsn, MaxConns: 60}, postgres.Migrations(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // newStore returns a store over pool holding products.

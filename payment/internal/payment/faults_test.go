@@ -7,6 +7,7 @@ package payment_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"sync"
 	"testing"
@@ -56,7 +57,12 @@ func pgDSN(t *testing.T) string {
 // the shared database.
 func pgStore(t *testing.T, dsn string) payment.Store {
 	t.Helper()
-	s, err := pgstore.New(pgtest.Open(t, postgres.Config{DSN: dsn}, pgstore.Migrations()))
+	pool, err := postgres.Open(t.Context(), postgres.Config{DSN: dsn}, pgstore.Migrations(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("open database: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	s, err := pgstore.New(pool)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"log/slog"
 	"os"
 	"testing"
 
@@ -19,7 +20,12 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // newStore returns a Store on a fresh database with shipping's migrations.
 func newStore(t *testing.T) shipping.Store {
 	t.Helper()
-	s, err := pgstore.New(pgtest.Open(t, postgres.Config{DSN: pgtest.New(t)}, pgstore.Migrations()))
+	pool, err := postgres.Open(t.Context(), postgres.Config{DSN: pgtest.New(t)}, pgstore.Migrations(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("open database: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	s, err := pgstore.New(pool)
 	if err != nil {
 		t.Fatal(err)
 	}

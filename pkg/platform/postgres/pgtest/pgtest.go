@@ -6,8 +6,6 @@ package pgtest
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,14 +17,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/testcontainers/testcontainers-go"
 	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
 	"github.com/testcontainers/testcontainers-go/wait"
 	"go.uber.org/goleak"
 
 	"github.com/shopmesh/shopmesh/pkg/containertest"
-	"github.com/shopmesh/shopmesh/pkg/platform/postgres"
 )
 
 const (
@@ -98,19 +94,6 @@ func Main(m *testing.M) int {
 		}
 	}
 	return code
-}
-
-// Open opens a pool on cfg.DSN (a database from New) with migrations
-// applied, as a service opens its database; the pool is closed when the
-// test ends.
-func Open(t testing.TB, cfg postgres.Config, migrations fs.FS) *pgxpool.Pool {
-	t.Helper()
-	pool, err := postgres.Open(t.Context(), cfg, migrations, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("pgtest: open database: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
 }
 
 // New returns the DSN of a new, empty database for this test.
