@@ -46,19 +46,22 @@ var errWaitExceeded = errors.New("no permit within the wait")
 // call takes less than tolerance × the floor, and shrinks by a tenth when
 // the median takes longer. It is the
 // latency-based limit of Netflix's concurrency-limits (Vegas, Gradient),
-// with the floor as its no-load latency; calls over the limit wait in
-// order of arrival (FIFO). It is safe for concurrent use.
+// with the floor as its no-load latency. Calls over the limit wait in order
+// of arrival (FIFO), urgent ones (work that is already under way) ahead of
+// the rest. It is safe for concurrent use.
 type adaptiveLimit struct {
 	min, max int
 	now      func() time.Time
 	logger   *slog.Logger // nil: limit changes are not logged
 
-	mu    sync.Mutex
-	size  int
-	used  int
-	queue list.List // chan struct{} per waiting call, closed to admit it
-	win   window
-	floor floor
+	mu   sync.Mutex
+	size int
+	used int
+	// urgent and queue hold a chan struct{} per waiting call, closed to
+	// admit it; urgent calls are admitted first.
+	urgent, queue list.List
+	win           window
+	floor         floor
 }
 
 // window is the calls measured since the limit last moved.
@@ -76,27 +79,32 @@ func newAdaptiveLimit(minLimit, maxLimit, initial int, now func() time.Time) *ad
 func (l *adaptiveLimit) tryAcquire() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.used >= l.size || l.queue.Len() > 0 {
+	if l.used >= l.size || l.waiting() > 0 {
 		return false
 	}
 	l.take()
 	return true
 }
 
-// acquire takes a permit, waiting in line for at most wait; it fails with
-// errWaitExceeded, or ctx's error when ctx ends first. When both have
+// acquire takes a permit, waiting in line for at most wait, behind the
+// urgent calls waiting if urgent, else behind every call waiting; it fails
+// with errWaitExceeded, or ctx's error when ctx ends first. When both have
 // ended by the time the waiter runs (a busy machine wakes it late), the
 // wait, being the earlier, is the reason: the caller learns it was
 // refused, not that it ran out of time.
-func (l *adaptiveLimit) acquire(ctx context.Context, wait time.Duration) error {
+func (l *adaptiveLimit) acquire(ctx context.Context, wait time.Duration, urgent bool) error {
 	l.mu.Lock()
-	if l.used < l.size && l.queue.Len() == 0 {
+	if l.used < l.size && l.waiting() == 0 {
 		l.take()
 		l.mu.Unlock()
 		return nil
 	}
+	line := &l.queue
+	if urgent {
+		line = &l.urgent
+	}
 	admit := make(chan struct{})
-	e := l.queue.PushBack(admit)
+	e := line.PushBack(admit)
 	l.mu.Unlock()
 
 	timer := time.NewTimer(wait)
@@ -121,10 +129,13 @@ func (l *adaptiveLimit) acquire(ctx context.Context, wait time.Duration) error {
 	case <-admit: // admitted while giving up: keep the permit
 		return nil
 	default:
-		l.queue.Remove(e)
+		line.Remove(e)
 		return err
 	}
 }
+
+// waiting returns how many calls wait for a permit; l.mu is held.
+func (l *adaptiveLimit) waiting() int { return l.urgent.Len() + l.queue.Len() }
 
 // take counts one more permit in use; l.mu is held.
 func (l *adaptiveLimit) take() {
@@ -156,12 +167,16 @@ func (l *adaptiveLimit) measure(work time.Duration) {
 	l.admitWaiting()
 }
 
-// admitWaiting hands free permits to the calls waiting longest; l.mu is
-// held.
+// admitWaiting hands free permits to the urgent calls waiting longest,
+// then to the others; l.mu is held.
 func (l *adaptiveLimit) admitWaiting() {
-	for l.used < l.size && l.queue.Len() > 0 {
+	for l.used < l.size && l.waiting() > 0 {
+		line := &l.urgent
+		if line.Len() == 0 {
+			line = &l.queue
+		}
 		l.take()
-		close(l.queue.Remove(l.queue.Front()).(chan struct{}))
+		close(line.Remove(line.Front()).(chan struct{}))
 	}
 }
 
@@ -216,7 +231,7 @@ func (l *adaptiveLimit) inflight() int {
 func (l *adaptiveLimit) queued() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.queue.Len()
+	return l.waiting()
 }
 
 // floor keeps the lowest window median per floorBucket of time.

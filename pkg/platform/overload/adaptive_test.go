@@ -3,6 +3,7 @@ package overload
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,7 +137,7 @@ func TestAdaptiveLimit_Queue(t *testing.T) {
 		order := make(chan int, 3)
 		for i := range 3 {
 			go func() {
-				if err := l.acquire(t.Context(), time.Hour); err == nil {
+				if err := l.acquire(t.Context(), time.Hour, false); err == nil {
 					order <- i
 				}
 			}()
@@ -153,18 +154,44 @@ func TestAdaptiveLimit_Queue(t *testing.T) {
 		l.release(0)
 	})
 
+	t.Run("urgent calls get permits before calls that came earlier", func(t *testing.T) {
+		t.Parallel()
+		l, _ := newTestLimit(1, 1, 1)
+		if !l.tryAcquire() {
+			t.Fatal("the only permit refused")
+		}
+		order := make(chan string, 4)
+		for i, name := range []string{"new 1", "urgent 1", "new 2", "urgent 2"} {
+			go func() {
+				if err := l.acquire(t.Context(), time.Hour, strings.HasPrefix(name, "urgent")); err == nil {
+					order <- name
+				}
+			}()
+			for l.queued() != i+1 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		for _, want := range []string{"urgent 1", "urgent 2", "new 1", "new 2"} {
+			l.release(0)
+			if got := <-order; got != want {
+				t.Fatalf("%q admitted, want %q (work under way first, each line first come, first served)", got, want)
+			}
+		}
+		l.release(0)
+	})
+
 	t.Run("a call that is not admitted within its wait gives up, and leaves the line", func(t *testing.T) {
 		t.Parallel()
 		l, _ := newTestLimit(1, 1, 1)
 		if !l.tryAcquire() {
 			t.Fatal("the only permit refused")
 		}
-		if err := l.acquire(t.Context(), 10*time.Millisecond); !errors.Is(err, errWaitExceeded) {
+		if err := l.acquire(t.Context(), 10*time.Millisecond, false); !errors.Is(err, errWaitExceeded) {
 			t.Errorf("got %v, want errWaitExceeded", err)
 		}
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		if err := l.acquire(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		if err := l.acquire(ctx, time.Hour, false); !errors.Is(err, context.Canceled) {
 			t.Errorf("with ctx cancelled: got %v, want context.Canceled", err)
 		}
 		if n := l.queued(); n != 0 {
@@ -184,7 +211,7 @@ func TestAdaptiveLimit_Queue(t *testing.T) {
 		}
 		admitted := make(chan struct{})
 		go func() {
-			if l.acquire(t.Context(), time.Hour) == nil {
+			if l.acquire(t.Context(), time.Hour, false) == nil {
 				close(admitted)
 			}
 		}()
