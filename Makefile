@@ -115,7 +115,7 @@ bench-discovery: ## discovery propagation, killed instances (docs/discovery.md) 
 	@$(GO) test -run '^$$' -bench Balancing -benchtime 5x ./pkg/platform/internal/meshtest/
 
 .PHONY: bench-overload
-bench-overload: up ## goodput and latency from 0.25× to 4× the sustained rate, slow and flaky provider, with and without the limits (docs/deadlines.md; ~15 min)
+bench-overload: up ## the saturation rate, goodput and latency from 0.25× to 4× it, slow and flaky provider, with and without the limits (docs/deadlines.md; ~15 min)
 	@COMPOSE='$(COMPOSE)' JWT_SIGNING_KEY='$(JWT_SIGNING_KEY)' scripts/bench-overload.sh
 
 .PHONY: lint

@@ -16,7 +16,7 @@ import (
 )
 
 // drawPlot draws goodput and p99 against the offered rate (as a multiple
-// of the sustained rate) for every overload-*.json in dir, into png.
+// of the saturation rate) for every overload-*.json in dir, into png.
 func drawPlot(dir, png string) error {
 	files, err := filepath.Glob(filepath.Join(dir, "overload-*.json"))
 	if err != nil || len(files) == 0 {
@@ -25,10 +25,10 @@ func drawPlot(dir, png string) error {
 	sort.Strings(files)
 	goodput, latency := plot.New(), plot.New()
 	goodput.Title.Text = "Goodput: orders confirmed inside their request"
-	goodput.X.Label.Text = "offered rate (× the sustained rate)"
+	goodput.X.Label.Text = "offered rate (× the saturation rate)"
 	goodput.Y.Label.Text = "orders/s"
 	latency.Title.Text = "p99 latency of admitted requests"
-	latency.X.Label.Text = "offered rate (× the sustained rate)"
+	latency.X.Label.Text = "offered rate (× the saturation rate)"
 	latency.Y.Label.Text = "ms"
 	latency.Y.Scale = plot.LogScale{}
 	latency.Y.Tick.Marker = plot.LogTicks{Prec: -1}
@@ -47,7 +47,7 @@ func drawPlot(dir, png string) error {
 			gp[j] = plotter.XY{X: s.Factor, Y: s.Goodput}
 			lp[j] = plotter.XY{X: s.Factor, Y: max(s.P99, 1)}
 		}
-		name := fmt.Sprintf("OVERLOAD_LIMIT=%s (sustained %.0f/s)", r.Label, r.Sustained)
+		name := fmt.Sprintf("OVERLOAD_LIMIT=%s (saturation %.0f/s)", r.Label, r.Saturation)
 		for _, p := range []struct {
 			plot *plot.Plot
 			xys  plotter.XYs
