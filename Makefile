@@ -101,9 +101,11 @@ bench-footprint: certs images ## image sizes, idle memory, start-to-ready per se
 	@MAKE='$(MAKE)' scripts/bench-footprint.sh
 
 .PHONY: bench-hop
-bench-hop: ## what one gRPC hop costs through the platform against bare grpc-go (docs/benchmarks.md)
+bench-hop: ## what one gRPC hop costs through the platform, and through go-zero's zrpc, against bare grpc-go (docs/benchmarks.md)
 	@echo "[bench] one unary hop: bare plaintext, bare mTLS, platform, platform always traced"
 	@cd pkg/platform && $(GO) test -run '^$$' -bench Hop -benchmem -benchtime 3s -count 3 -v ./grpcx/ | grep -E '^(Benchmark|goos|goarch|pkg|cpu)'
+	@echo "[bench] the same hop through go-zero's zrpc with its defaults, a peer (bench/zrpc, a module outside go.work)"
+	@cd bench/zrpc && GOWORK=off $(GO) test -run '^$$' -bench PeerHop -benchmem -benchtime 3s -count 3 . | grep -E '^(Benchmark|cpu)'
 
 .PHONY: bench-discovery
 bench-discovery: ## discovery propagation, killed instances (docs/discovery.md) and balancing around a slow instance (docs/benchmarks.md)
