@@ -8,23 +8,24 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/time/rate"
 )
 
-// limiters holds one token bucket per client. Memory is bounded twice:
-// buckets idle longer than idleAfter are swept, at most every sweepEvery,
-// and when maxClients are tracked anyway the least recently seen goes. The
-// sweep runs inside allow, so no goroutine needs an owner.
+// limiters holds one token bucket per client, in order of when each was last
+// seen. Memory is bounded twice: buckets idle longer than idleAfter are
+// forgotten (their bucket would be full again anyway), and when maxClients
+// are tracked the least recently seen goes. Both take constant time per
+// request: under load from many clients (every shopper of a busy shop) a
+// scan of the table for each new one, under the one lock, was what the
+// gateway spent its time on once the table was full.
 type limiters struct {
-	rps        rate.Limit
-	burst      int
-	idleAfter  time.Duration
-	sweepEvery time.Duration
-	maxClients int
+	rps       rate.Limit
+	burst     int
+	idleAfter time.Duration
 
-	mu        sync.Mutex
-	clients   map[string]*client
-	lastSweep time.Time
+	mu      sync.Mutex
+	clients *simplelru.LRU[string, *client] // least recently seen first out
 }
 
 type client struct {
@@ -33,27 +34,22 @@ type client struct {
 }
 
 func newLimiters(rps float64, burst, maxClients int) *limiters {
-	return &limiters{
-		rps: rate.Limit(rps), burst: burst,
-		idleAfter: 10 * time.Minute, sweepEvery: time.Minute, maxClients: maxClients,
-		clients: map[string]*client{},
+	clients, err := simplelru.NewLRU[string, *client](max(maxClients, 1), nil)
+	if err != nil {
+		panic(err) // only for a size below 1
 	}
+	return &limiters{rps: rate.Limit(rps), burst: burst, idleAfter: 10 * time.Minute, clients: clients}
 }
 
 // allow takes a token for key, or says how long until one is free.
 func (l *limiters) allow(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.lastSweep) >= l.sweepEvery {
-		l.sweep(now)
-	}
-	c, ok := l.clients[key]
+	l.forgetIdle(now)
+	c, ok := l.clients.Get(key)
 	if !ok {
-		if len(l.clients) >= l.maxClients {
-			l.evictOldest()
-		}
 		c = &client{lim: rate.NewLimiter(l.rps, l.burst)}
-		l.clients[key] = c
+		l.clients.Add(key, c) // evicts the least recently seen when full
 	}
 	c.seen = now
 	r := c.lim.ReserveN(now, 1)
@@ -67,34 +63,23 @@ func (l *limiters) allow(key string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// sweep forgets clients idle long enough that their bucket is full again
-// anyway. Called with mu held.
-func (l *limiters) sweep(now time.Time) {
-	l.lastSweep = now
-	for k, c := range l.clients {
-		if now.Sub(c.seen) > l.idleAfter {
-			delete(l.clients, k)
+// forgetIdle drops the clients idle for longer than idleAfter, from the
+// least recently seen on, stopping at the first that is not. Called with
+// mu held.
+func (l *limiters) forgetIdle(now time.Time) {
+	for {
+		key, c, ok := l.clients.GetOldest()
+		if !ok || now.Sub(c.seen) <= l.idleAfter {
+			return
 		}
+		l.clients.Remove(key)
 	}
-}
-
-// evictOldest drops the least recently seen client. Called with mu held,
-// only when the table is full, so its O(n) is paid rarely.
-func (l *limiters) evictOldest() {
-	var oldest string
-	var at time.Time
-	for k, c := range l.clients {
-		if oldest == "" || c.seen.Before(at) {
-			oldest, at = k, c.seen
-		}
-	}
-	delete(l.clients, oldest)
 }
 
 func (l *limiters) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.clients)
+	return l.clients.Len()
 }
 
 // rateLimit answers 429 with Retry-After when the client has used up its

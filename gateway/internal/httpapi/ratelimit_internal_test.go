@@ -29,15 +29,16 @@ func TestLimiters_BoundedMemory(t *testing.T) {
 		}
 	})
 
-	t.Run("idle clients are swept", func(t *testing.T) {
+	t.Run("idle clients are forgotten, the others kept", func(t *testing.T) {
 		t.Parallel()
 		l := newLimiters(1, 1, 1000)
 		for i := range 100 {
 			l.allow(fmt.Sprintf("ip:%d", i), start)
 		}
-		l.allow("ip:fresh", start.Add(l.idleAfter+l.sweepEvery+time.Second))
-		if got := l.len(); got != 1 {
-			t.Errorf("got %d clients after everyone else idled, want 1", got)
+		l.allow("ip:recent", start.Add(l.idleAfter))
+		l.allow("ip:fresh", start.Add(l.idleAfter+time.Second))
+		if got := l.len(); got != 2 {
+			t.Errorf("got %d clients after all but one idled, want 2 (the recent one and the fresh one)", got)
 		}
 	})
 
@@ -56,4 +57,26 @@ func TestLimiters_BoundedMemory(t *testing.T) {
 			t.Error("refused after the wait, want the token back")
 		}
 	})
+}
+
+// BenchmarkLimiters_NewClientWhenFull: a request from a client not seen
+// before, with the table full (the default 100,000 clients), as under load
+// from many shoppers. Constant time: it was a scan of the whole table.
+func BenchmarkLimiters_NewClientWhenFull(b *testing.B) {
+	const clients = 100_000
+	l := newLimiters(20, 40, clients)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range clients {
+		l.allow(fmt.Sprintf("sub:%d", i), now)
+	}
+	keys := make([]string, 1<<16)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("sub:new-%d", i)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		l.allow(keys[i%len(keys)], now)
+		i++
+	}
 }
