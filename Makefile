@@ -89,7 +89,7 @@ test-e2e: ## end-to-end tests against the real images (needs Docker)
 	@$(GO) test -count=1 -timeout 30m -v ./e2e/...
 
 .PHONY: bench
-bench: bench-hop bench-discovery bench-footprint bench-overload ## run every benchmark (docs/benchmarks.md, docs/discovery.md, docs/deadlines.md)
+bench: bench-hop bench-discovery bench-footprint bench-checkout bench-overload ## run every benchmark (docs/benchmarks.md, docs/discovery.md, docs/deadlines.md)
 
 .PHONY: bench-quick
 bench-quick: ## a fast check, about a minute: one hop as × bare mTLS, and discovery propagation over 20 trials
@@ -115,6 +115,10 @@ bench-discovery: ## discovery propagation, killed instances (docs/discovery.md) 
 	@$(GO) test -run '^$$' -bench KilledInstance -benchtime 20x ./pkg/platform/internal/meshtest/
 	@echo "[bench] balancing with one instance 50 ms slow, round-robin and least-request, 5 × 800 calls each"
 	@$(GO) test -run '^$$' -bench Balancing -benchtime 5x ./pkg/platform/internal/meshtest/
+
+.PHONY: bench-checkout
+bench-checkout: up ## the checkout path at rising rates, catalog reads, and each service's CPU profile at saturation (docs/benchmarks.md; ~12 min)
+	@JWT_SIGNING_KEY='$(JWT_SIGNING_KEY)' GO='$(GO)' scripts/bench-checkout.sh
 
 .PHONY: bench-overload
 bench-overload: up ## the saturation rate, goodput and latency from 0.25× to 4× it, slow and flaky provider, with and without the limits (docs/deadlines.md; ~15 min)

@@ -234,13 +234,19 @@ type Summary struct {
 	// Goodput is orders confirmed inside their request (201) per second
 	// of the run.
 	Goodput float64
-	// P50 and P99 are latencies of the admitted placements: every answer
-	// but a refusal (429, 503) or none.
-	P50, P99 time.Duration
+	// P50, P90 and P99 are latencies of the admitted placements: every
+	// answer but a refusal (429, 503) or none.
+	P50, P90, P99 time.Duration
 }
 
 // Summarize sums up placements made at rate over d.
 func Summarize(ps []Placement, rate float64, d time.Duration) Summary {
+	return summarize(ps, rate, d, http.StatusCreated)
+}
+
+// summarize sums up requests made at rate over d, of which the answers
+// with status good count as goodput.
+func summarize(ps []Placement, rate float64, d time.Duration, good int) Summary {
 	s := Summary{Offered: rate, Sent: len(ps), ByStatus: map[int]int{}}
 	var admitted []time.Duration
 	for _, p := range ps {
@@ -251,8 +257,8 @@ func Summarize(ps []Placement, rate float64, d time.Duration) Summary {
 			admitted = append(admitted, p.Latency)
 		}
 	}
-	s.Goodput = float64(s.ByStatus[http.StatusCreated]) / d.Seconds()
-	s.P50, s.P99 = quantile(admitted, 0.50), quantile(admitted, 0.99)
+	s.Goodput = float64(s.ByStatus[good]) / d.Seconds()
+	s.P50, s.P90, s.P99 = quantile(admitted, 0.50), quantile(admitted, 0.90), quantile(admitted, 0.99)
 	return s
 }
 
@@ -276,8 +282,8 @@ func (s Summary) String() string {
 	for _, c := range codes {
 		fmt.Fprintf(&b, " %d×%d", s.ByStatus[c], c)
 	}
-	return fmt.Sprintf("offered %.0f/s: goodput %.1f/s, admitted p50 %v p99 %v;%s",
-		s.Offered, s.Goodput, s.P50.Round(time.Millisecond), s.P99.Round(time.Millisecond), b.String())
+	return fmt.Sprintf("offered %.0f/s: goodput %.1f/s, admitted p50 %v p90 %v p99 %v;%s",
+		s.Offered, s.Goodput, s.P50.Round(time.Millisecond), s.P90.Round(time.Millisecond), s.P99.Round(time.Millisecond), b.String())
 }
 
 // retrier is the load's client side: it sends a placement, and on an

@@ -61,3 +61,42 @@ func TestPlace_Retries(t *testing.T) {
 		t.Errorf("the retry of %s was not sent with the same key: %v", retried, keys)
 	}
 }
+
+// TestRead: each read comes from a client of its own; answers 200 are the
+// goodput, and a refusal's latency is not an admitted one.
+func TestRead(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	clients := map[string]bool{}
+	var n int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		clients[r.Header.Get("Authorization")] = true
+		if n++; n%2 == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable) // every other read refused, at once
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+		_, _ = w.Write([]byte(`{"products":[]}`))
+	}))
+	t.Cleanup(srv.Close)
+	s, err := load.Read(t.Context(), load.ReadOptions{Gateway: srv.URL, Path: "/v1/products", Rate: 10, Duration: time.Second,
+		Bearer: func(c string) string { return "Bearer " + c }, Run: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Sent != 10 || s.ByStatus[http.StatusOK] != 5 || s.ByStatus[http.StatusServiceUnavailable] != 5 || s.Goodput != 5 {
+		t.Errorf("summary %+v: want 10 reads, 5 × 200, 5 × 503, goodput 5/s", s)
+	}
+	if s.P50 < 20*time.Millisecond {
+		t.Errorf("admitted p50 %v: want at least the 20 ms the server takes (refusals are not admitted)", s.P50)
+	}
+	if len(clients) != 10 {
+		t.Errorf("%d distinct clients, want one per read (10)", len(clients))
+	}
+	if _, err := load.Read(t.Context(), load.ReadOptions{Gateway: srv.URL, Path: "/", Rate: load.MaxRate + 1, Duration: time.Second,
+		Bearer: func(string) string { return "" }, Run: "r"}); err == nil {
+		t.Error("a rate above MaxRate was accepted")
+	}
+}

@@ -18,7 +18,7 @@ import (
 // stepOf turns a summary into the JSON record of one offered rate.
 func stepOf(s load.Summary, factor float64) Step {
 	return Step{Factor: factor, Offered: s.Offered, Goodput: s.Goodput,
-		P50: ms(s.P50), P99: ms(s.P99), Answers: s.ByStatus}
+		P50: ms(s.P50), P90: ms(s.P90), P99: ms(s.P99), Answers: s.ByStatus}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -4,7 +4,10 @@
 //   - saturation: the highest rate the stack confirms open-loop, found by
 //     offering rising rates (from what 32 customers ordering back to back
 //     get confirmed) until fewer than 95 % of the orders are confirmed
-//     inside their request;
+//     inside their request or the p99 passes a second;
+//   - reads (bench-checkout): the same for GET /v1/products, and its curve;
+//   - profile (bench-checkout): a CPU profile of each service while orders
+//     come at the saturation rate;
 //   - slow provider: the provider answering in 2.5 s, at a quarter of the
 //     saturation rate;
 //   - flaky provider: 30 % of provider calls failing and 30 % of its
@@ -58,6 +61,7 @@ type Step struct {
 	Offered float64     `json:"offered_per_s"`
 	Goodput float64     `json:"goodput_per_s"` // confirmed inside the request
 	P50     float64     `json:"p50_ms"`        // of admitted requests
+	P90     float64     `json:"p90_ms"`
 	P99     float64     `json:"p99_ms"`
 	Answers map[int]int `json:"answers"`
 }
@@ -67,7 +71,8 @@ type Results struct {
 	Label string `json:"label"` // the stack's OVERLOAD_LIMIT
 	When  string `json:"when"`
 	// Saturation is the highest offered rate of which at least 95 % was
-	// confirmed inside the request, and Search the steps that found it.
+	// confirmed inside the request with a p99 under a second, and Search
+	// the steps that found it.
 	Saturation float64 `json:"saturation_per_s"`
 	Search     []Step  `json:"saturation_search,omitempty"`
 	Curve      []Step  `json:"curve"`
@@ -82,6 +87,10 @@ type Results struct {
 	FlakyConfirmedInside float64 `json:"flaky_confirmed_inside"`
 	FlakyCharges         int     `json:"flaky_charges"`
 	FlakyConfirmed       int     `json:"flaky_confirmed"`
+	// Reads is the catalog's curve, and Profiled the orders placed at the
+	// saturation rate while each service's CPU profile was taken.
+	Reads    *Reads `json:"reads,omitempty"`
+	Profiled *Step  `json:"profiled,omitempty"`
 }
 
 func run(ctx context.Context, args []string) error {
@@ -94,16 +103,24 @@ func run(ctx context.Context, args []string) error {
 	paysimKey := fs.String("paysim-key", "sk_test_shopmesh", "the simulator's API key")
 	step := fs.Duration("step", 20*time.Second, "how long each rate is offered")
 	factors := fs.String("factors", "0.25,0.5,1,1.5,2,3,4", "offered rates, as multiples of the saturation rate")
-	scenarios := fs.String("scenarios", "curve,drain,slow,flaky", "which scenarios to run")
+	scenarios := fs.String("scenarios", "curve,drain,slow,flaky", "which scenarios to run (also: reads, profile)")
+	readSaturation := fs.Float64("read-saturation", 0, "the catalog's saturation rate, in reads/s; 0 searches for it")
+	readFactors := fs.String("read-factors", "0.25,0.5,1,1.5,2", "reads offered, as multiples of the catalog's saturation rate")
+	services := fs.String("profile-services", "gateway,order,inventory,payment,shipping", "whose CPU profile to take (one replica each, by its compose name)")
+	adminPort := fs.String("admin-port", "9090", "the services' admin port, which serves /debug/pprof/")
 	label := fs.String("label", "adaptive", "names the configuration measured (the stack's OVERLOAD_LIMIT)")
 	out := fs.String("out", "/out", "directory for overload-<label>.json")
 	plot := fs.String("plot", "", "draw every overload-*.json in -out into this PNG and exit")
+	plotCheckout := fs.String("plot-checkout", "", "draw -out's overload-<label>.json as the checkout's latency curves into this PNG and exit")
 	saturation := fs.Float64("saturation", 0, "the stack's saturation rate, in orders/s; 0 searches for it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *plot != "" {
 		return drawPlot(*out, *plot)
+	}
+	if *plotCheckout != "" {
+		return drawCheckout(filepath.Join(*out, "overload-"+*label+".json"), *plotCheckout)
 	}
 	b := &bench{gateway: *gateway, bearer: func(c string) string { return stack.BearerSignedWith(*key, c) },
 		run: fmt.Sprintf("lc%d", time.Now().Unix()%100000), step: *step}
@@ -163,6 +180,18 @@ func run(ctx context.Context, args []string) error {
 		res.DrainSeconds = b.drain(ctx, time.Minute)
 		fmt.Printf("no order PENDING %.1fs after the last step\n", res.DrainSeconds)
 	}
+	if want["reads"] {
+		if res.Reads, err = b.reads(ctx, *readSaturation, parseFactors(*readFactors)); err != nil {
+			return err
+		}
+	}
+	if want["profile"] {
+		st, err := b.profile(ctx, res.Saturation, strings.Split(*services, ","), *adminPort, filepath.Join(*out, "profiles"))
+		if err != nil {
+			return err
+		}
+		res.Profiled = &st
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
@@ -188,9 +217,8 @@ func (b *bench) options(name string) load.Options {
 	return load.Options{Gateway: b.gateway, Duration: b.step, Bearer: b.bearer, Run: b.run + name, Products: b.products}
 }
 
-// saturation finds the highest rate the stack confirms open-loop: at
-// least 95 % of the orders offered confirmed inside their request. It
-// starts from what 32 customers ordering back to back get confirmed,
+// saturation finds the highest rate the stack confirms open-loop (keptUp).
+// It starts from what 32 customers ordering back to back get confirmed,
 // measured after as long again of the same load unmeasured (so the limits
 // start from what they learned under load, not from their initial values),
 // and offers 15 % more a step while the stack keeps up, or 15 % less while
@@ -212,7 +240,6 @@ func (b *bench) saturation(ctx context.Context, res *Results) error {
 	closed := load.Summarize(ps, 0, b.step).Goodput
 	fmt.Printf("closed loop, 32 customers: %.1f orders/s\n", closed)
 	const stepUp, steps = 1.15, 8
-	keepsUp := func(s load.Summary) bool { return s.Goodput >= 0.95*s.Offered }
 	rate, best := max(closed, 1), 0.0
 	for i := range steps {
 		s, err := b.offerRate(ctx, fmt.Sprintf("s%d", i), rate, b.step/2)
@@ -222,7 +249,7 @@ func (b *bench) saturation(ctx context.Context, res *Results) error {
 		fmt.Printf("searching: %s\n", s.String())
 		res.Search = append(res.Search, stepOf(s, 0))
 		switch {
-		case keepsUp(s):
+		case keptUp(s):
 			best = max(best, rate)
 			rate *= stepUp
 		case best > 0: // the first rate it could not keep up with
@@ -332,6 +359,12 @@ func printTargets(curve []Step) {
 			fmt.Printf("p99 at 2× = %.1f × p99 at 0.5× (target ≤ 2)\n", s.P99/half.P99)
 		}
 	}
+}
+
+// keptUp reports whether a step's rate was kept up with: at least 95 % of
+// what was offered answered as it should be, with a p99 under a second.
+func keptUp(s load.Summary) bool {
+	return s.Goodput >= 0.95*s.Offered && s.P99 < time.Second
 }
 
 func parseFactors(s string) []float64 {

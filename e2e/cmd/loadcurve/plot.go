@@ -63,12 +63,78 @@ func drawPlot(dir, png string) error {
 	}
 	goodput.Legend.Top, latency.Legend.Top = true, true
 	goodput.Legend.Left, latency.Legend.Left = true, true
-	img := vgimg.New(18*vg.Centimeter, 22*vg.Centimeter)
+	return writeTiles(png, goodput, latency)
+}
+
+// drawCheckout draws one run's latency curves into png: p50, p90 and p99
+// of admitted orders against the offered rate, and of catalog reads.
+func drawCheckout(file, png string) error {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var r Results
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if r.Reads == nil {
+		return fmt.Errorf("%s: no reads: run the reads scenario", file)
+	}
+	orders := latencyPlot(fmt.Sprintf("POST /v1/orders (saturation %.0f orders/s)", r.Saturation), "orders/s offered", r.Curve)
+	readTitle := fmt.Sprintf("GET /v1/products (saturation %.0f reads/s)", r.Reads.Saturation)
+	if r.Reads.AtMost {
+		readTitle = fmt.Sprintf("GET /v1/products (kept up at %.0f reads/s, the load's limit)", r.Reads.Saturation)
+	}
+	reads := latencyPlot(readTitle, "reads/s offered", r.Reads.Curve)
+	if orders == nil || reads == nil {
+		return fmt.Errorf("%s: a curve is empty", file)
+	}
+	return writeTiles(png, orders, reads)
+}
+
+// latencyPlot plots the p50, p90 and p99 of the admitted requests of each
+// step against its offered rate, on a log scale.
+func latencyPlot(title, x string, steps []Step) *plot.Plot {
+	if len(steps) == 0 {
+		return nil
+	}
+	p := plot.New()
+	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, x, "ms, admitted requests"
+	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	colors := []color.Color{color.RGBA{G: 0x80, A: 0xff}, color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}}
+	for i, q := range []struct {
+		name string
+		at   func(Step) float64
+	}{{"p50", func(s Step) float64 { return s.P50 }}, {"p90", func(s Step) float64 { return s.P90 }}, {"p99", func(s Step) float64 { return s.P99 }}} {
+		xys := make(plotter.XYs, len(steps))
+		for j, s := range steps {
+			xys[j] = plotter.XY{X: s.Offered, Y: max(q.at(s), 0.1)}
+		}
+		line, points, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil
+		}
+		line.Color, points.Color = colors[i], colors[i]
+		p.Add(line, points)
+		p.Legend.Add(q.name, line, points)
+	}
+	p.Legend.Top, p.Legend.Left = true, true
+	return p
+}
+
+// writeTiles draws plots one above the other into a PNG file.
+func writeTiles(png string, plots ...*plot.Plot) error {
+	img := vgimg.New(18*vg.Centimeter, vg.Length(len(plots))*11*vg.Centimeter)
 	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 2, Cols: 1, PadTop: vg.Centimeter / 2, PadBottom: vg.Centimeter / 2, PadX: vg.Centimeter / 2, PadY: vg.Centimeter}
-	canvases := plot.Align([][]*plot.Plot{{goodput}, {latency}}, tiles, dc)
-	goodput.Draw(canvases[0][0])
-	latency.Draw(canvases[1][0])
+	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadTop: vg.Centimeter / 2, PadBottom: vg.Centimeter / 2, PadX: vg.Centimeter / 2, PadY: vg.Centimeter}
+	rows := make([][]*plot.Plot, len(plots))
+	for i, p := range plots {
+		rows[i] = []*plot.Plot{p}
+	}
+	canvases := plot.Align(rows, tiles, dc)
+	for i, p := range plots {
+		p.Draw(canvases[i][0])
+	}
 	w, err := os.Create(png)
 	if err != nil {
 		return err
