@@ -50,8 +50,8 @@ type Options struct {
 	// (default 50ms: a burst passes, since the limits start high, and a
 	// wait never adds more than a few saga steps to an admitted order's
 	// latency; with 250ms, order's new sagas waited 61 ms at p90 at twice
-	// the saturation rate). Continuing work waits as long as its deadline allows.
-	// No call waits into the last MinBudget of its deadline.
+	// the saturation rate). Continuing work waits as long as its deadline
+	// allows. No call waits into the last MinBudget of its deadline.
 	MaxWait time.Duration
 	// StandingAfter (default 100ms) tells a burst from an overload: when no
 	// call of a key has found a permit free for that long, its queue
@@ -66,11 +66,12 @@ type Options struct {
 	// admitting while every core of its machine is busy: the latency its
 	// limit follows then grows with the machine's load, not with what the
 	// limit lets in, and at 2 permits a replica order confirmed fewer
-	// orders a second than at 4 with the CPU as busy. The initial limit is what a server lets
-	// in before it has measured anything: high enough that a burst on an
-	// idle server passes (a saga holds its permit for its whole own work,
-	// and a queue that outlasts MaxWait refuses), and brought down within
-	// seconds once a quieter window shows what the work takes.
+	// orders a second than at 4 with the CPU as busy. The initial limit is
+	// what a server lets in before it has measured anything: high enough
+	// that a burst on an idle server passes (a saga holds its permit for
+	// its whole own work, and a queue that outlasts MaxWait refuses), and
+	// brought down within seconds once a quieter window shows what the work
+	// takes.
 	MinLimit, MaxLimit, InitialLimit int
 	// Holds says which peer calls (by full gRPC method) count as this
 	// server's own work, so a call keeps its permit while it waits for
