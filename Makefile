@@ -6,7 +6,7 @@ SHELL := /bin/bash
 GO        ?= go
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
-MODULES   := pkg gateway order inventory payment shipping paysim e2e
+MODULES   := pkg gateway order inventory payment shipping paysim e2e tools
 GATEWAY_PORT ?= 8080
 export GATEWAY_PORT
 # Ryuk, testcontainers' reaper, would need an image pull; every test removes
@@ -125,10 +125,11 @@ bench-overload: up ## the saturation rate, goodput and latency from 0.25Ã— to 4Ã
 	@COMPOSE='$(COMPOSE)' JWT_SIGNING_KEY='$(JWT_SIGNING_KEY)' scripts/bench-overload.sh
 
 .PHONY: lint
-lint: ## gofmt, go vet, buf lint, and the seed-rule checks
+lint: ## gofmt, go vet, buf lint, the seed-rule checks and shopmesh's analyzers
 	@echo "[lint] gofmt"; out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo "[lint] go vet"; $(GO) vet $(foreach m,$(MODULES),./$(m)/...)
 	@echo "[lint] seed rules"; scripts/check-rules.sh
+	@echo "[lint] shopmesh analyzers (tools/analyzers: ctxflow, tunedhttp)"; $(GO) run ./tools/cmd/shopmeshvet $(foreach m,$(MODULES),./$(m)/...)
 	@echo "[lint] each module builds on its own (GOWORK=off)"; for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) mod verify >/dev/null) || { echo "$$m does not build outside the workspace: its go.mod misses a require"; exit 1; }; done
 	@echo "[lint] buf lint"; if command -v buf >/dev/null; then (cd pkg/api && buf lint); else echo "buf not installed: run 'make tools'"; exit 1; fi
 

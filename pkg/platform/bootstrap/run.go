@@ -47,7 +47,7 @@ type Parts struct {
 // Main runs s from the process's environment until a signal arrives, and
 // exits non-zero when it fails. A service's main is one call to it.
 func Main[C any](s Service[C]) {
-	if err := Run(context.Background(), s, os.Args, os.Getenv, os.Stdout); err != nil {
+	if err := Run(context.Background(), s, os.Args, os.Getenv, os.Stdout); err != nil { //shopmesh:allow ctxflow Main is every service's main: the process's lifetime starts here
 		fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
 		os.Exit(1)
 	}

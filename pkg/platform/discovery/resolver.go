@@ -114,7 +114,7 @@ func (b *Builder) Build(target resolver.Target, cc resolver.ClientConn, _ resolv
 	}
 	// Build gets no context from gRPC; the resolver's own lifetime is bounded
 	// by Close, which cancels this one.
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background()) //shopmesh:allow ctxflow gRPC gives Build no context; Close cancels this one
 	r := &etcdResolver{
 		b: b, cc: cc, prefix: ServicePrefix(service), service: service,
 		logger: b.logger.With("resolver", Target(service)),

@@ -131,7 +131,7 @@ func Run(ctx context.Context, app App) error {
 // shutdown runs the ordered stop. Its context is new because the run
 // context is already canceled; it is bounded by ShutdownTimeout.
 func shutdown(app App, admin *http.Server, ready *atomic.Bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), app.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), app.ShutdownTimeout) //shopmesh:allow ctxflow the run context is already canceled; ShutdownTimeout bounds this one
 	defer cancel()
 	var errs []error
 

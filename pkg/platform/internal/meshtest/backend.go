@@ -123,7 +123,7 @@ func (m *Mesh) StartBackend(tb testing.TB, name string, opts ...BackendOption) *
 		b.key = reg.Key()
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background()) //shopmesh:allow ctxflow a test backend's lifetime, ended by its cleanup
 	b.cancel = cancel
 	go func() {
 		defer close(b.done)
@@ -133,7 +133,7 @@ func (m *Mesh) StartBackend(tb testing.TB, name string, opts ...BackendOption) *
 
 	if b.key != "" {
 		etcdtest.Eventually(tb, 5*time.Second, "backend "+name+" registered", func() bool {
-			resp, err := m.KV.Get(context.Background(), b.key)
+			resp, err := m.KV.Get(tb.Context(), b.key)
 			return err == nil && len(resp.Kvs) == 1
 		})
 	}

@@ -1,0 +1,7 @@
+package main
+
+import "context"
+
+func main() {
+	_ = context.Background()
+}

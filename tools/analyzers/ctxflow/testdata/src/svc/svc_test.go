@@ -1,0 +1,10 @@
+package svc
+
+import (
+	"context"
+	"testing"
+)
+
+func TestHandle(t *testing.T) {
+	_ = Handle(context.Background())
+}
