@@ -10,9 +10,10 @@ import (
 	"golang.org/x/tools/go/analysis/multichecker"
 
 	"github.com/shopmesh/shopmesh/tools/analyzers/ctxflow"
+	"github.com/shopmesh/shopmesh/tools/analyzers/grpcconn"
 	"github.com/shopmesh/shopmesh/tools/analyzers/tunedhttp"
 )
 
 func main() {
-	multichecker.Main(ctxflow.Analyzer, tunedhttp.Analyzer)
+	multichecker.Main(ctxflow.Analyzer, grpcconn.Analyzer, tunedhttp.Analyzer)
 }
