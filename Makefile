@@ -129,7 +129,7 @@ lint: ## gofmt, go vet, buf lint, the seed-rule checks and shopmesh's analyzers
 	@echo "[lint] gofmt"; out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@echo "[lint] go vet"; $(GO) vet $(foreach m,$(MODULES),./$(m)/...)
 	@echo "[lint] seed rules"; scripts/check-rules.sh
-	@echo "[lint] shopmesh analyzers (tools/analyzers: ctxflow, grpcconn, tunedhttp)"; $(GO) run ./tools/cmd/shopmeshvet $(foreach m,$(MODULES),./$(m)/...)
+	@echo "[lint] shopmesh analyzers (tools/analyzers: ctxflow, ctxparam, grpcconn, tunedhttp)"; $(GO) run ./tools/cmd/shopmeshvet $(foreach m,$(MODULES),./$(m)/...)
 	@echo "[lint] each module builds on its own (GOWORK=off)"; for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) mod verify >/dev/null) || { echo "$$m does not build outside the workspace: its go.mod misses a require"; exit 1; }; done
 	@echo "[lint] buf lint"; if command -v buf >/dev/null; then (cd pkg/api && buf lint); else echo "buf not installed: run 'make tools'"; exit 1; fi
 

@@ -70,7 +70,7 @@ func TestHop_Exhausted(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		ctx  context.Context
+		ctx  context.Context //shopmesh:allow ctxparam a test table's cases, each used by its own subtest
 	}{
 		{"deadline passed", withTimeout(t, -time.Second)},
 		{"less than MinBudget left", withTimeout(t, deadline.MinBudget/2)},

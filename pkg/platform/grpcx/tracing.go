@@ -92,7 +92,7 @@ func traceServerStream() grpc.StreamServerInterceptor {
 // tracedStream is a server stream whose context carries its span.
 type tracedStream struct {
 	grpc.ServerStream
-	ctx context.Context
+	ctx context.Context //shopmesh:allow ctxparam grpc.ServerStream hands its call's context out through Context()
 }
 
 func (s *tracedStream) Context() context.Context { return s.ctx }
@@ -173,7 +173,7 @@ func (p *outgoingPairs) Keys() []string {
 // incomingCarrier reads a propagator's keys from the call's incoming
 // metadata one by one: metadata.FromIncomingContext would copy all of it on
 // every call.
-type incomingCarrier struct{ ctx context.Context }
+type incomingCarrier struct{ ctx context.Context } //shopmesh:allow ctxparam a propagator's carrier lives only inside its call
 
 func (c incomingCarrier) Get(key string) string {
 	if v := metadata.ValueFromIncomingContext(c.ctx, key); len(v) > 0 {

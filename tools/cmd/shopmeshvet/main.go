@@ -10,10 +10,11 @@ import (
 	"golang.org/x/tools/go/analysis/multichecker"
 
 	"github.com/shopmesh/shopmesh/tools/analyzers/ctxflow"
+	"github.com/shopmesh/shopmesh/tools/analyzers/ctxparam"
 	"github.com/shopmesh/shopmesh/tools/analyzers/grpcconn"
 	"github.com/shopmesh/shopmesh/tools/analyzers/tunedhttp"
 )
 
 func main() {
-	multichecker.Main(ctxflow.Analyzer, grpcconn.Analyzer, tunedhttp.Analyzer)
+	multichecker.Main(ctxflow.Analyzer, ctxparam.Analyzer, grpcconn.Analyzer, tunedhttp.Analyzer)
 }
