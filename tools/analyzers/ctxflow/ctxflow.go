@@ -44,11 +44,7 @@ func run(pass *analysis.Pass) (any, error) {
 		if allow.IsTest(pass, call.Pos()) || inRun(stack) {
 			return true
 		}
-		file := stack[0].(*ast.File)
-		if allow.Allowed(pass, file, call.Pos(), name) {
-			return true
-		}
-		pass.Reportf(call.Pos(), "ctxflow (rule 4): context.%s starts a context with no deadline, cancellation or trace: "+
+		allow.Reportf(pass, call.Pos(), name, "ctxflow (rule 4): context.%s starts a context with no deadline, cancellation or trace: "+
 			"take ctx as the first parameter and pass it on (allowed in main packages, run functions and tests)", fn.Name())
 		return true
 	})

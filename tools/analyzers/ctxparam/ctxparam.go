@@ -30,9 +30,7 @@ func run(pass *analysis.Pass) (any, error) {
 	in := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	var file *ast.File
 	report := func(n ast.Node, msg string) {
-		if !allow.Allowed(pass, file, n.Pos(), name) {
-			pass.Reportf(n.Pos(), "ctxparam (rule 4): %s", msg)
-		}
+		allow.Reportf(pass, n.Pos(), name, "ctxparam (rule 4): %s", msg)
 	}
 	in.Preorder([]ast.Node{(*ast.File)(nil), (*ast.FuncType)(nil), (*ast.StructType)(nil)}, func(n ast.Node) {
 		switch n := n.(type) {

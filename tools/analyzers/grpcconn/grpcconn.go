@@ -10,7 +10,6 @@ package grpcconn
 
 import (
 	"go/ast"
-	"strings"
 
 	"golang.org/x/tools/go/analysis"
 	"golang.org/x/tools/go/analysis/passes/inspect"
@@ -34,14 +33,9 @@ const name = "grpcconn"
 const owner = "/pkg/platform/grpcx"
 
 func run(pass *analysis.Pass) (any, error) {
-	inOwner := strings.HasSuffix(strings.TrimSuffix(pass.Pkg.Path(), "_test"), owner)
+	inOwner := allow.InPackage(pass, owner)
 	in := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
-	var file *ast.File
-	in.Preorder([]ast.Node{(*ast.File)(nil), (*ast.CallExpr)(nil)}, func(n ast.Node) {
-		if f, ok := n.(*ast.File); ok {
-			file = f
-			return
-		}
+	in.Preorder([]ast.Node{(*ast.CallExpr)(nil)}, func(n ast.Node) {
 		call := n.(*ast.CallExpr)
 		fn := typeutil.StaticCallee(pass.TypesInfo, call)
 		if fn == nil || fn.Pkg() == nil || fn.Signature().Recv() != nil {
@@ -62,9 +56,7 @@ func run(pass *analysis.Pass) (any, error) {
 		default:
 			return
 		}
-		if !allow.Allowed(pass, file, call.Pos(), name) {
-			pass.Reportf(call.Pos(), "grpcconn (rule 1): %s", msg)
-		}
+		allow.Reportf(pass, call.Pos(), name, "grpcconn (rule 1): %s", msg)
 	})
 	return nil, nil
 }

@@ -10,7 +10,6 @@ package tunedhttp
 import (
 	"go/ast"
 	"go/types"
-	"strings"
 
 	"golang.org/x/tools/go/analysis"
 	"golang.org/x/tools/go/analysis/passes/inspect"
@@ -36,19 +35,14 @@ const fix = "make the client with httpclient.New (pkg/platform/httpclient)"
 const name = "tunedhttp"
 
 func run(pass *analysis.Pass) (any, error) {
-	inBuilder := strings.HasSuffix(strings.TrimSuffix(pass.Pkg.Path(), "_test"), builder)
+	inBuilder := allow.InPackage(pass, builder)
 	in := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
-	nodes := []ast.Node{(*ast.File)(nil), (*ast.CallExpr)(nil), (*ast.SelectorExpr)(nil), (*ast.CompositeLit)(nil)}
-	var file *ast.File
+	nodes := []ast.Node{(*ast.CallExpr)(nil), (*ast.SelectorExpr)(nil), (*ast.CompositeLit)(nil)}
 	report := func(n ast.Node, format string, args ...any) {
-		if !allow.Allowed(pass, file, n.Pos(), name) {
-			pass.Reportf(n.Pos(), "tunedhttp (rule 3): "+format, args...)
-		}
+		allow.Reportf(pass, n.Pos(), name, "tunedhttp (rule 3): "+format, args...)
 	}
 	in.Preorder(nodes, func(n ast.Node) {
 		switch n := n.(type) {
-		case *ast.File:
-			file = n
 		case *ast.CallExpr:
 			fn := typeutil.StaticCallee(pass.TypesInfo, n)
 			if fn == nil || !isHTTP(fn) || fn.Signature().Recv() != nil {
