@@ -172,9 +172,7 @@ func Place(ctx context.Context, opts Options) ([]Placement, error) {
 		}
 		return nil
 	}
-	workers := uint64(opts.Rate*opts.Timeout.Seconds()) + 16 // open loop: never short of a worker
-	// One order every 1/Rate seconds: exact for rates that are not whole.
-	pacer := vegeta.ConstantPacer{Freq: 1, Per: time.Duration(float64(time.Second) / max(opts.Rate, 1e-3))}
+	pacer, workers := openLoop(opts.Rate, opts.Timeout)
 	if closedLoop {
 		workers, pacer = uint64(opts.Workers), vegeta.ConstantPacer{} // as fast as the workers go
 	}
@@ -188,22 +186,37 @@ func Place(ctx context.Context, opts Options) ([]Placement, error) {
 	hc.Transport = rt
 	hc.Timeout = 0 // each attempt has its own; the attacker bounds the whole placement
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	attacker := vegeta.NewAttacker(
-		vegeta.Client(hc),
-		vegeta.Timeout(time.Duration(opts.Retries+1)*(opts.Timeout+time.Second)),
-		vegeta.Workers(min(workers, 64)),
-		vegeta.MaxWorkers(workers),
-	)
-	stop := context.AfterFunc(ctx, func() { attacker.Stop() })
-	defer stop()
 	var out []Placement
-	for r := range attacker.Attack(vegeta.Targeter(targeter), pacer, opts.Duration, opts.Run) {
-		p := placement(r)
-		p.Attempts = rt.attemptsOf(p.Key)
-		out = append(out, p)
-	}
+	attack(ctx, hc, time.Duration(opts.Retries+1)*(opts.Timeout+time.Second), workers, pacer, opts.Duration, opts.Run, targeter,
+		func(r *vegeta.Result) {
+			p := placement(r)
+			p.Attempts = rt.attemptsOf(p.Key)
+			out = append(out, p)
+		})
 	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out, ctx.Err()
+}
+
+// openLoop returns the pacer and the most workers for rate requests a
+// second, each taking up to timeout: one request every 1/rate seconds
+// (exact for rates that are not whole), and never short of a worker.
+func openLoop(rate float64, timeout time.Duration) (vegeta.Pacer, uint64) {
+	return vegeta.ConstantPacer{Freq: 1, Per: time.Duration(float64(time.Second) / max(rate, 1e-3))},
+		uint64(rate*timeout.Seconds()) + 16
+}
+
+// attack sends what targeter makes through hc at pacer's rate for d, with
+// at most workers requests at once, each bounded by timeout, and hands
+// every result to each. Cancelling ctx stops it early.
+func attack(ctx context.Context, hc *http.Client, timeout time.Duration, workers uint64, pacer vegeta.Pacer,
+	d time.Duration, name string, targeter vegeta.Targeter, each func(*vegeta.Result)) {
+	attacker := vegeta.NewAttacker(vegeta.Client(hc), vegeta.Timeout(timeout),
+		vegeta.Workers(min(workers, 64)), vegeta.MaxWorkers(workers))
+	stop := context.AfterFunc(ctx, func() { attacker.Stop() })
+	defer stop()
+	for r := range attacker.Attack(targeter, pacer, d, name) {
+		each(r)
+	}
 }
 
 func placement(r *vegeta.Result) Placement {

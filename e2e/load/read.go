@@ -57,15 +57,10 @@ func Read(ctx context.Context, opts ReadOptions) (Summary, error) {
 		return Summary{}, err
 	}
 	defer hc.CloseIdleConnections()
-	workers := uint64(opts.Rate*timeout.Seconds()) + 16 // open loop: never short of a worker
-	attacker := vegeta.NewAttacker(vegeta.Client(hc), vegeta.Timeout(timeout),
-		vegeta.Workers(min(workers, 64)), vegeta.MaxWorkers(workers))
-	stop := context.AfterFunc(ctx, func() { attacker.Stop() })
-	defer stop()
-	pacer := vegeta.ConstantPacer{Freq: 1, Per: time.Duration(float64(time.Second) / opts.Rate)}
+	pacer, workers := openLoop(opts.Rate, timeout)
 	var rs []Placement
-	for r := range attacker.Attack(vegeta.Targeter(targeter), pacer, opts.Duration, opts.Run) {
+	attack(ctx, hc, timeout, workers, pacer, opts.Duration, opts.Run, targeter, func(r *vegeta.Result) {
 		rs = append(rs, Placement{Start: r.Timestamp, Latency: r.Latency, Status: int(r.Code), Err: r.Error})
-	}
+	})
 	return summarize(rs, opts.Rate, opts.Duration, http.StatusOK), ctx.Err()
 }
