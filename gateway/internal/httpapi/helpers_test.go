@@ -43,6 +43,12 @@ func as(subject string) map[string]string {
 // empty ones, whose every method panics. Options change the Config.
 func newHandler(t testing.TB, inv *fakeInventory, orders *fakeOrders, opts ...func(*httpapi.Config)) http.Handler {
 	t.Helper()
+	return newLoggingHandler(t, slog.New(slog.DiscardHandler), inv, orders, opts...)
+}
+
+// newLoggingHandler is newHandler with the API writing to logger.
+func newLoggingHandler(t testing.TB, logger *slog.Logger, inv *fakeInventory, orders *fakeOrders, opts ...func(*httpapi.Config)) http.Handler {
+	t.Helper()
 	if inv == nil {
 		inv = &fakeInventory{}
 	}
@@ -53,7 +59,7 @@ func newHandler(t testing.TB, inv *fakeInventory, orders *fakeOrders, opts ...fu
 	for _, o := range opts {
 		o(&cfg)
 	}
-	api, err := httpapi.New(inv, orders, slog.New(slog.DiscardHandler), cfg)
+	api, err := httpapi.New(inv, orders, logger, cfg)
 	if err != nil {
 		t.Fatalf("httpapi.New: %v", err)
 	}

@@ -110,6 +110,9 @@ func writeProblem(c *gin.Context, err error) {
 	for _, d := range st.Details() {
 		switch d := d.(type) {
 		case *errdetails.ErrorInfo:
+			if d.GetReason() == overload.Reason {
+				markRefused(c)
+			}
 			if s, ok := reasonStatuses[d.GetReason()]; ok {
 				code, typ = s, strings.ToLower(d.GetReason())
 			}
@@ -139,6 +142,9 @@ func abortProblem(c *gin.Context, code int, typ, detail string) {
 }
 
 func writeProblemBody(c *gin.Context, code int, typ, detail, orderID string, fields []FieldError) {
+	if code == http.StatusTooManyRequests {
+		markRefused(c)
+	}
 	p := Problem{
 		Type: problemBase + typ, Title: http.StatusText(code), Status: code,
 		Detail: detail, Instance: c.Request.URL.Path, OrderID: orderID, Errors: fields,
@@ -156,3 +162,12 @@ func writeProblemBody(c *gin.Context, code int, typ, detail, orderID string, fie
 	}
 	c.AbortWithStatusJSON(code, p)
 }
+
+// refusedKey marks a request refused before any work was done: over a
+// client's rate, or at capacity here or at a peer.
+const refusedKey = "shopmesh.refused"
+
+func markRefused(c *gin.Context) { c.Set(refusedKey, true) }
+
+// refused says whether the request was refused before any work was done.
+func refused(c *gin.Context) bool { return c.GetBool(refusedKey) }

@@ -157,11 +157,23 @@ func (a *API) correlate() gin.HandlerFunc {
 	}
 }
 
+// accessLog writes one line per request. A request refused before any work
+// (429, or 503 at capacity) is logged at debug: in an overload the refusals
+// outnumber the orders, and a line for each took the CPU the admitted
+// orders needed (docs/deadlines.md); shopmesh.overload.rejected and
+// otelgin's request metrics count them.
 func (a *API) accessLog() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		a.logger.InfoContext(c.Request.Context(), "http request",
+		level := slog.LevelInfo
+		if refused(c) {
+			level = slog.LevelDebug
+		}
+		if !a.logger.Enabled(c.Request.Context(), level) {
+			return
+		}
+		a.logger.Log(c.Request.Context(), level, "http request",
 			"method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
 			"duration_ms", time.Since(start).Milliseconds(), "request_id", c.Writer.Header().Get("X-Request-Id"))
 	}
@@ -193,6 +205,7 @@ func (a *API) limit() gin.HandlerFunc {
 // abortOverloaded answers 503 with Retry-After for a request refused before
 // any work was done.
 func abortOverloaded(c *gin.Context) {
+	markRefused(c)
 	c.Header("Retry-After", strconv.Itoa(int(overload.RetryAfter/time.Second)))
 	abortProblem(c, http.StatusServiceUnavailable, "overloaded", "the shop is at capacity; nothing was done: retry after Retry-After seconds")
 }

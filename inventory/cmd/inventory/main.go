@@ -68,7 +68,7 @@ func wire(ctx context.Context, p *bootstrap.Process, own config, db *pgxpool.Poo
 		return bootstrap.Parts{}, err
 	}
 	srv := p.NewGRPCServer(grpcapi.AllowedCallers, grpcx.WithLimiter(p.Limiter(nil)))
-	inventoryv1.RegisterInventoryServiceServer(srv.Server, grpcapi.New(svc))
+	inventoryv1.RegisterInventoryServiceServer(srv, grpcapi.New(svc))
 	// Last, so nothing after it can fail and leave it running. It stops
 	// before the database pool it uses closes.
 	sweeping, err := lifecycle.Every(ctx, "reservation sweep", own.SweepInterval, p.Logger, sweeper.Sweep)

@@ -102,7 +102,7 @@ func wire(ctx context.Context, p *bootstrap.Process, own config, db *pgxpool.Poo
 	// included; it is given back only while payment waits on the provider.
 	holds := func(method string) bool { return !api.Outside[method] }
 	srv := p.NewGRPCServer(grpcapi.AllowedCallers, grpcx.WithLimiter(p.Limiter(holds)))
-	orderv1.RegisterOrderServiceServer(srv.Server, grpcapi.New(svc))
+	orderv1.RegisterOrderServiceServer(srv, grpcapi.New(svc))
 	relay, err := order.NewShippingRelay(store, shippingclient.New(shippingv1.NewShippingServiceClient(shipConn)), p.Logger)
 	if err != nil {
 		return bootstrap.Parts{}, err

@@ -120,7 +120,7 @@ func wire(_ context.Context, p *bootstrap.Process, own config, db *pgxpool.Pool)
 		return bootstrap.Parts{}, err
 	}
 	srv := p.NewGRPCServer(grpcapi.AllowedCallers, grpcx.WithLimiter(p.Limiter(nil)))
-	paymentv1.RegisterPaymentServiceServer(srv.Server, grpcapi.New(svc))
+	paymentv1.RegisterPaymentServiceServer(srv, grpcapi.New(svc))
 	// Ready means the database answers (platformpg.Service checks it). The provider
 	// is not asked: when it is down every replica is equally stuck, and the
 	// breaker already makes calls fail fast; taking replicas out of

@@ -5,7 +5,7 @@
 // trace context continued on every call, a span when sampled), panic
 // recovery, a default deadline for calls that arrive without one, caller
 // authorization from the peer certificate, one log line per call (at debug
-// when it succeeded quickly) and its duration, and grpc.health.v1. Stop drains it with a deadline and then forces it.
+// when it succeeded quickly or was refused at capacity) and its duration, and grpc.health.v1. Stop drains it with a deadline and then forces it.
 //
 // Conns holds one *grpc.ClientConn per peer service, sending the trace
 // context and a per-hop deadline with every call, created on first use

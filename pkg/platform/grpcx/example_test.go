@@ -54,11 +54,14 @@ func Example() {
 	}
 	quiet := slog.New(slog.DiscardHandler)
 
-	// The callee: mTLS as inventory, Reserve for order only.
+	// The callee: mTLS as inventory, Reserve for order only. Every method
+	// needs a rule, or registering the service panics: here the whole
+	// service is the gateway's, and the longest matching rule wins.
 	srv := grpcx.NewServer(mustLoad("inventory"),
 		grpcx.WithServerLogger(quiet),
 		grpcx.WithAllowedCallers(map[string][]string{
-			inventoryv1.InventoryService_Reserve_FullMethodName: {"order"},
+			"/" + inventoryv1.InventoryService_ServiceDesc.ServiceName + "/": {"gateway"},
+			inventoryv1.InventoryService_Reserve_FullMethodName:              {"order"},
 		}))
 	inventoryv1.RegisterInventoryServiceServer(srv, exampleInventory{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

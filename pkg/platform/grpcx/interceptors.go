@@ -108,7 +108,8 @@ func recoveryStream(logger *slog.Logger) grpc.StreamServerInterceptor {
 // loggingUnary writes one line per call and records its duration. A call
 // that succeeded in less than slowCall is logged at debug: at info, one JSON
 // line per call was the largest single cost a hop added (docs/benchmarks.md).
-// Failures and slow calls are logged at info or above. The context carries
+// Refusals at capacity are logged at debug too. Failures and slow calls are
+// logged at info or above. The context carries
 // the span that traceServerUnary started, so the log handler stamps its
 // trace id.
 func loggingUnary(logger *slog.Logger, m *serverMetrics) grpc.UnaryServerInterceptor {
@@ -123,6 +124,10 @@ func loggingUnary(logger *slog.Logger, m *serverMetrics) grpc.UnaryServerInterce
 		case code == codes.Internal || code == codes.Unknown:
 			level = slog.LevelError
 		case code == codes.OK && took < slowCall:
+			level = slog.LevelDebug
+		case code == codes.Unavailable && apperr.ReasonOf(FromStatus(err)) == overload.Reason:
+			// Refused before any work, counted by shopmesh.overload.rejected:
+			// in an overload the refusals outnumber the calls served.
 			level = slog.LevelDebug
 		}
 		if !logger.Enabled(ctx, level) {

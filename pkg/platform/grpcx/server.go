@@ -3,8 +3,10 @@ package grpcx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -94,6 +96,10 @@ type Server struct {
 	// it to keep an unhealthy instance out of rotation.
 	Health *health.Server
 	logger *slog.Logger
+	// rules are the caller rules of WithAllowedCallers, checked against
+	// every service registered; tlsOn says the callers have identities.
+	rules map[string][]string
+	tlsOn bool
 }
 
 // NewServer returns a server that requires mutual TLS with id. A nil id
@@ -138,9 +144,52 @@ func NewServer(id *tlsconf.Identity, opts ...ServerOption) *Server {
 		),
 		grpc.ChainStreamInterceptor(traceServerStream(), recoveryStream(cfg.logger), authzStream(cfg.allowed, id != nil)),
 	}
-	s := &Server{Server: grpc.NewServer(sopts...), Health: health.NewServer(), logger: cfg.logger}
+	s := &Server{Server: grpc.NewServer(sopts...), Health: health.NewServer(), logger: cfg.logger, rules: cfg.allowed, tlsOn: id != nil}
 	healthpb.RegisterHealthServer(s.Server, s.Health)
 	return s
+}
+
+// RegisterService registers a service as grpc.Server does (the generated
+// Register<Service>Server functions call it), after checking the caller
+// rules, failing closed: over mutual TLS a server must have rules, or
+// every caller with a certificate of the mesh would be allowed everything,
+// and they must name every method of the service, or a method added to
+// the API would stay closed (deny by default) until someone noticed. Either
+// mistake panics here, at start-up, the way grpc-go treats a service
+// registered twice. Without TLS (the plaintext dev flag) callers have no
+// identity and nothing is checked.
+func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
+	if s.tlsOn && len(s.rules) == 0 {
+		panic(fmt.Sprintf("grpcx: %s registered on a server without caller rules, which would let every caller "+
+			"of the mesh call everything: give them to WithAllowedCallers", desc.ServiceName))
+	}
+	if missing := unruled(s.rules, desc); len(missing) > 0 {
+		panic(fmt.Sprintf("grpcx: %s registered without caller rules for %s: give them to WithAllowedCallers",
+			desc.ServiceName, strings.Join(missing, ", ")))
+	}
+	s.Server.RegisterService(desc, impl)
+}
+
+// unruled returns the full names of desc's methods that no rule covers;
+// none when there are no rules at all.
+func unruled(rules map[string][]string, desc *grpc.ServiceDesc) []string {
+	if len(rules) == 0 {
+		return nil
+	}
+	var missing []string
+	check := func(name string) {
+		full := "/" + desc.ServiceName + "/" + name
+		if _, ok := allowedFor(rules, full); !ok {
+			missing = append(missing, full)
+		}
+	}
+	for _, m := range desc.Methods {
+		check(m.MethodName)
+	}
+	for _, st := range desc.Streams {
+		check(st.StreamName)
+	}
+	return missing
 }
 
 // SetServing marks every service on this server SERVING or NOT_SERVING.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -519,5 +520,51 @@ func TestServer_CallLog(t *testing.T) {
 				t.Errorf("at %v, successful call logged = %v, want %v:\n%s", level, okLogged, want, out)
 			}
 		})
+	}
+}
+
+// TestServer_RegisterService: over mutual TLS, a service on a server
+// without caller rules, or whose methods the rules do not all name, is
+// refused at registration, before it can serve; rules that name each
+// method or the whole service let it register.
+func TestServer_RegisterService(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	register := func(rules map[string][]string) (panicked string) {
+		srv := grpcx.NewServer(p.id(t, "inventory"), grpcx.WithServerLogger(discardLogger()), grpcx.WithAllowedCallers(rules))
+		defer srv.Server.Stop()
+		defer func() {
+			if r := recover(); r != nil {
+				panicked = fmt.Sprint(r)
+			}
+		}()
+		inventoryv1.RegisterInventoryServiceServer(srv, &fakeInventory{})
+		return ""
+	}
+	if got := register(nil); !strings.Contains(got, "without caller rules") {
+		t.Errorf("registered over mutual TLS without rules: panic %q, want a refusal", got)
+	}
+	got := register(reserveOnlyOrder)
+	for _, want := range []string{inventoryv1.InventoryService_ListProducts_FullMethodName, inventoryv1.InventoryService_SetStock_FullMethodName} {
+		if !strings.Contains(got, want) {
+			t.Errorf("registered with rules for two methods: panic %q, want it to name %s", got, want)
+		}
+	}
+	if strings.Contains(got, inventoryv1.InventoryService_Reserve_FullMethodName) {
+		t.Errorf("panic %q names Reserve, which has a rule", got)
+	}
+	whole := map[string][]string{"/" + inventoryv1.InventoryService_ServiceDesc.ServiceName + "/": {"order"}}
+	if got := register(whole); got != "" {
+		t.Errorf("a rule for the whole service: panic %q, want none", got)
+	}
+	closed := maps.Clone(reserveOnlyOrder)
+	for _, m := range inventoryv1.InventoryService_ServiceDesc.Methods {
+		full := "/" + inventoryv1.InventoryService_ServiceDesc.ServiceName + "/" + m.MethodName
+		if _, ok := closed[full]; !ok {
+			closed[full] = nil // named, and open to no caller
+		}
+	}
+	if got := register(closed); got != "" {
+		t.Errorf("a rule for every method: panic %q, want none", got)
 	}
 }

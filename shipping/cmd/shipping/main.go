@@ -36,6 +36,6 @@ func wire(_ context.Context, p *bootstrap.Process, _ struct{}, db *pgxpool.Pool)
 		return bootstrap.Parts{}, err
 	}
 	srv := p.NewGRPCServer(grpcapi.AllowedCallers, grpcx.WithLimiter(p.Limiter(nil)))
-	shippingv1.RegisterShippingServiceServer(srv.Server, grpcapi.New(svc))
+	shippingv1.RegisterShippingServiceServer(srv, grpcapi.New(svc))
 	return bootstrap.Parts{Server: srv, Register: true}, nil
 }

@@ -93,7 +93,8 @@ func (m *Mesh) StartBackend(tb testing.TB, name string, opts ...BackendOption) *
 	b := &Backend{name: name, addr: lis.Addr().String(), done: make(chan struct{})}
 	b.delay.Store(int64(cfg.delay))
 
-	b.srv = grpcx.NewServer(m.Identity(tb, cfg.identity), grpcx.WithServerLogger(m.Logger))
+	b.srv = grpcx.NewServer(m.Identity(tb, cfg.identity), grpcx.WithServerLogger(m.Logger),
+		grpcx.WithAllowedCallers(map[string][]string{"/" + inventoryv1.InventoryService_ServiceDesc.ServiceName + "/": {grpcx.AnyCaller}}))
 	inventoryv1.RegisterInventoryServiceServer(b.srv, &inventory{b: b})
 	app := lifecycle.App{
 		Name:             name,
