@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"testing"
@@ -13,12 +14,13 @@ import (
 // remove theirs when they end, but an interrupted `go test` runs no
 // cleanups, and Ryuk (testcontainers' reaper) cannot be pulled here.
 func TestMain(m *testing.M) {
-	if removed, err := stack.RemoveLeftovers(); err != nil {
+	ctx := context.Background()
+	if removed, err := stack.RemoveLeftovers(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: removing leftovers of earlier runs:", err)
 	} else if len(removed) > 0 {
 		fmt.Fprintf(os.Stderr, "e2e: removed %d leftovers of interrupted runs\n", len(removed))
 	}
-	stop := stack.OnInterrupt()
+	stop := stack.OnInterrupt(ctx)
 	code := m.Run()
 	stop()
 	os.Exit(code)

@@ -55,13 +55,13 @@ func (s *Server) setFaults(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	s.logger.Info("paysim faults set", "latency", time.Duration(f.Latency), "hang_rate", f.HangRate,
+	s.logger.InfoContext(r.Context(), "paysim faults set", "latency", time.Duration(f.Latency), "hang_rate", f.HangRate,
 		"error_rate", f.ErrorRate, "drop_rate", f.DropRate, "answer_latency", time.Duration(f.AnswerLatency))
 	writeJSON(w, http.StatusOK, f)
 }
 
-func (s *Server) reset(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	s.Reset()
-	s.logger.Info("paysim reset")
+	s.logger.InfoContext(r.Context(), "paysim reset")
 	writeJSON(w, http.StatusOK, s.Stats())
 }

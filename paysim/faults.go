@@ -121,7 +121,7 @@ func (s *Server) api(next http.HandlerFunc) http.HandlerFunc {
 			panic(http.ErrAbortHandler) // the client left or the simulator stops
 		}
 		if hang {
-			s.logger.Info("paysim fault: hanging", "method", r.Method, "path", r.URL.Path)
+			s.logger.InfoContext(r.Context(), "paysim fault: hanging", "method", r.Method, "path", r.URL.Path)
 			select {
 			case <-r.Context().Done():
 			case <-s.stop:
@@ -130,7 +130,7 @@ func (s *Server) api(next http.HandlerFunc) http.HandlerFunc {
 			panic(http.ErrAbortHandler)
 		}
 		if fail {
-			s.logger.Info("paysim fault: 500", "method", r.Method, "path", r.URL.Path)
+			s.logger.InfoContext(r.Context(), "paysim fault: 500", "method", r.Method, "path", r.URL.Path)
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "injected fault"})
 			return
 		}

@@ -68,7 +68,7 @@ func (s *Server) idempotent(kind string, next func(body []byte) outcome) http.Ha
 			return // the client gave up while the answer was on its way
 		}
 		if drop {
-			s.logger.Info("paysim fault: dropping the answer", "kind", kind, "idempotency_key", key, "status", status)
+			s.logger.InfoContext(r.Context(), "paysim fault: dropping the answer", "kind", kind, "idempotency_key", key, "status", status)
 			// Closes the connection (HTTP/1) or resets the stream (HTTP/2)
 			// without a byte of answer, and without a logged stack trace.
 			panic(http.ErrAbortHandler)
@@ -76,7 +76,7 @@ func (s *Server) idempotent(kind string, next func(body []byte) outcome) http.Ha
 		if replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
-		s.logger.Info("paysim request", "kind", kind, "idempotency_key", key, "status", status,
+		s.logger.InfoContext(r.Context(), "paysim request", "kind", kind, "idempotency_key", key, "status", status,
 			"replayed", replayed, "traceparent", r.Header.Get("traceparent"))
 		writeRaw(w, status, raw)
 	}

@@ -82,7 +82,7 @@ func New(apiKey string, logger *slog.Logger, opts ...Option) (*Server, error) {
 
 // resetLocked forgets everything but the faults and restarts the dice.
 func (s *Server) resetLocked() {
-	s.rng = rand.New(rand.NewPCG(s.seed, s.seed))
+	s.rng = rand.New(rand.NewPCG(s.seed, s.seed)) //nolint:gosec // G404: seeded dice, so a fault run can be repeated
 	s.charges = map[string]*Charge{}
 	s.refunds = map[string]*Refund{}
 	s.idem = map[string]idemEntry{}

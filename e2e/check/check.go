@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/platform/backoff"
+
 	"github.com/shopmesh/shopmesh/e2e/load"
 	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
 )
@@ -86,7 +88,7 @@ func Settle(ctx context.Context, gateway string, bearer func(string) string, ps 
 			break
 		}
 		if time.Now().After(end) {
-			return out, fmt.Errorf("%d customers still have an order under way (or could not be read) after %v; first error: %v", len(pending), timeout, firstErr)
+			return out, fmt.Errorf("%d customers still have an order under way (or could not be read) after %v; first error: %w", len(pending), timeout, firstErr)
 		}
 		select {
 		case <-ctx.Done():
@@ -115,7 +117,7 @@ func ordersOf(ctx context.Context, hc *http.Client, gateway, auth string) ([]Ord
 			return nil, err
 		}
 		req.Header.Set("Authorization", auth)
-		resp, err := hc.Do(req)
+		resp, err := hc.Do(req) //nolint:bodyclose // httpclient.DrainAndClose closes it below
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +134,9 @@ func ordersOf(ctx context.Context, hc *http.Client, gateway, auth string) ([]Ord
 			}
 			return page.Orders, nil
 		case (resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests) && attempt < 20:
-			time.Sleep(200 * time.Millisecond)
+			if !backoff.Sleep(ctx, 200*time.Millisecond) {
+				return nil, ctx.Err()
+			}
 		default:
 			return nil, fmt.Errorf("GET /v1/orders: %s: %s", resp.Status, buf.Bytes())
 		}

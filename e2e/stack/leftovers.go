@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,10 +22,10 @@ func labels() map[string]string { return map[string]string{runLabel: strconv.Ito
 // RemoveLeftovers removes the containers and networks of earlier test
 // processes that are gone (killed, or interrupted before their cleanups
 // ran), and reports what it removed. Processes that still run keep theirs.
-func RemoveLeftovers() ([]string, error) {
+func RemoveLeftovers(ctx context.Context) ([]string, error) {
 	var removed []string
 	for _, kind := range []string{"container", "network"} {
-		out, err := list(kind, runLabel, `{{.ID}} {{.Label "`+runLabel+`"}}`)
+		out, err := list(ctx, kind, runLabel, `{{.ID}} {{.Label "`+runLabel+`"}}`)
 		if err != nil {
 			return removed, err
 		}
@@ -33,7 +34,7 @@ func RemoveLeftovers() ([]string, error) {
 			if !ok || alive(pid) {
 				continue
 			}
-			if err := remove(kind, id); err != nil {
+			if err := remove(ctx, kind, id); err != nil {
 				return removed, err
 			}
 			removed = append(removed, kind+" "+id)
@@ -44,12 +45,12 @@ func RemoveLeftovers() ([]string, error) {
 
 // list returns docker's lines for every container (stopped ones too) or
 // network carrying label, in format.
-func list(kind, label, format string) ([]string, error) {
+func list(ctx context.Context, kind, label, format string) ([]string, error) {
 	args := []string{kind, "ls", "--filter", "label=" + label, "--format", format}
 	if kind == "container" {
 		args = append(args, "--all")
 	}
-	out, err := exec.Command("docker", args...).Output()
+	out, err := exec.CommandContext(ctx, "docker", args...).Output()
 	if err != nil {
 		return nil, fmt.Errorf("list %ss: %w", kind, err)
 	}
@@ -63,12 +64,12 @@ func list(kind, label, format string) ([]string, error) {
 }
 
 // remove removes a container (with its volumes) or a network.
-func remove(kind, id string) error {
+func remove(ctx context.Context, kind, id string) error {
 	args := []string{kind, "rm", id}
 	if kind == "container" {
 		args = []string{kind, "rm", "--force", "--volumes", id}
 	}
-	if err := exec.Command("docker", args...).Run(); err != nil {
+	if err := exec.CommandContext(ctx, "docker", args...).Run(); err != nil {
 		return fmt.Errorf("remove %s %s: %w", kind, id, err)
 	}
 	return nil
@@ -85,10 +86,10 @@ func alive(pid string) bool {
 
 // OnInterrupt removes this process's containers and networks when it gets
 // SIGINT or SIGTERM, then exits: an interrupted `go test` leaves nothing
-// behind. The returned function stops watching.
-func OnInterrupt() (stop func()) {
+// behind. The removal runs under ctx. The returned function stops watching.
+func OnInterrupt(ctx context.Context) (stop func()) {
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM) //shopmesh:allow ctxdrop the signal names itself in the message; the removal that follows runs under ctx
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -96,9 +97,9 @@ func OnInterrupt() (stop func()) {
 			fmt.Fprintf(os.Stderr, "e2e: %v: removing this run's containers and networks\n", s)
 			pid := strconv.Itoa(os.Getpid())
 			for _, kind := range []string{"container", "network"} {
-				ids, _ := list(kind, runLabel+"="+pid, "{{.ID}}")
+				ids, _ := list(ctx, kind, runLabel+"="+pid, "{{.ID}}")
 				for _, id := range ids {
-					_ = remove(kind, id)
+					_ = remove(ctx, kind, id)
 				}
 			}
 			os.Exit(1)

@@ -126,12 +126,12 @@ var identities = []devpki.Leaf{
 func BuildImages(t testing.TB) {
 	t.Helper()
 	buildOnce.Do(func() {
-		cmd := exec.Command("bash", filepath.Join(repoRoot(), "deploy", "images.sh"))
+		cmd := exec.CommandContext(t.Context(), "bash", filepath.Join(repoRoot(), "deploy", "images.sh"))
 		cmd.Dir = repoRoot()
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
-			buildErr = fmt.Errorf("deploy/images.sh: %v\n%s", err, out.String())
+			buildErr = fmt.Errorf("deploy/images.sh: %w\n%s", err, out.String())
 		}
 	})
 	if buildErr != nil {
@@ -364,7 +364,7 @@ func freePort() (int, error) {
 	portsMu.Lock()
 	defer portsMu.Unlock()
 	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", "127.0.0.1:0") //nolint:noctx // asks the kernel for a free port and closes it at once
 		if err != nil {
 			return 0, err
 		}

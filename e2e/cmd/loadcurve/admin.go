@@ -43,7 +43,7 @@ func send(ctx context.Context, hc *http.Client, method, url, auth string, body a
 		req.Header.Set("Authorization", auth)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
+	resp, err := hc.Do(req) //nolint:bodyclose // httpclient.DrainAndClose closes it below
 	if err != nil {
 		return err
 	}

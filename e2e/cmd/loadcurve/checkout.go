@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/platform/backoff"
+
 	"github.com/shopmesh/shopmesh/e2e/load"
 	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
 )
@@ -31,7 +33,9 @@ type Reads struct {
 func (b *bench) reads(ctx context.Context, given float64, factors []float64) (*Reads, error) {
 	r := &Reads{Saturation: given}
 	read := func(name string, rate float64, d time.Duration) (load.Summary, error) {
-		time.Sleep(5 * time.Second)
+		if !backoff.Sleep(ctx, 5*time.Second) {
+			return load.Summary{}, ctx.Err()
+		}
 		return load.Read(ctx, load.ReadOptions{Gateway: b.gateway, Path: "/v1/products", Rate: rate, Duration: d,
 			Bearer: b.bearer, Run: b.run + name})
 	}
@@ -86,7 +90,9 @@ func (b *bench) profile(ctx context.Context, rate float64, services []string, ad
 		return Step{}, err
 	}
 	defer hc.CloseIdleConnections()
-	time.Sleep(5 * time.Second)
+	if !backoff.Sleep(ctx, 5*time.Second) {
+		return Step{}, ctx.Err()
+	}
 	o := b.options("prof")
 	o.Rate, o.Duration = rate, (seconds+10)*time.Second
 	var (
@@ -95,7 +101,7 @@ func (b *bench) profile(ctx context.Context, rate float64, services []string, ad
 		wg     sync.WaitGroup
 	)
 	wg.Go(func() { placed, errP = load.Place(ctx, o) })
-	time.Sleep(5 * time.Second) // past the start, at the rate
+	backoff.Sleep(ctx, 5*time.Second) // past the start, at the rate; Place ends with ctx
 	marker := filepath.Join(dir, "profiling")
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
 		return Step{}, err
@@ -125,7 +131,7 @@ func fetchTo(ctx context.Context, hc *http.Client, url, path string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := hc.Do(req)
+	resp, err := hc.Do(req) //nolint:bodyclose // httpclient.DrainAndClose closes it below
 	if err != nil {
 		return err
 	}

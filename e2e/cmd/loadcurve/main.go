@@ -41,6 +41,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/platform/backoff"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shopmesh/shopmesh/e2e/load"
@@ -275,7 +277,9 @@ func (b *bench) offer(ctx context.Context, name string, factor, saturation float
 // offerRate places rate orders a second for d, after a pause that lets the
 // stack settle.
 func (b *bench) offerRate(ctx context.Context, name string, rate float64, d time.Duration) (load.Summary, error) {
-	time.Sleep(5 * time.Second)
+	if !backoff.Sleep(ctx, 5*time.Second) {
+		return load.Summary{}, ctx.Err()
+	}
 	o := b.options(name)
 	o.Rate, o.Duration = rate, d
 	ps, err := load.Place(ctx, o)
@@ -293,7 +297,9 @@ func (b *bench) drain(ctx context.Context, limit time.Duration) float64 {
 		if err := b.db.QueryRow(ctx, `SELECT count(*) FROM orders WHERE status = 'PENDING'`).Scan(&n); err == nil && n == 0 {
 			return time.Since(start).Seconds()
 		}
-		time.Sleep(250 * time.Millisecond)
+		if !backoff.Sleep(ctx, 250*time.Millisecond) {
+			return -1
+		}
 	}
 	return -1
 }

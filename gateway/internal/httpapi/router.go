@@ -129,6 +129,7 @@ func (a *API) Handler() http.Handler {
 	return r
 }
 
+// recovery answers 500 for a handler that panicked.
 func (a *API) recovery() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {

@@ -12,7 +12,8 @@ import (
 	"github.com/shopmesh/shopmesh/order/internal/order"
 )
 
-// AllowedCallers: orders are placed and read through the gateway only.
+// AllowedCallers says who may call each method: orders are placed and read
+// through the gateway only.
 var AllowedCallers = map[string][]string{
 	"/order.v1.OrderService/": {"gateway"},
 }

@@ -47,10 +47,10 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 func WithRecoveryAfter(d time.Duration) Option { return func(s *Service) { s.after = d } }
 
 // WithRetryBackoff sets the wait before a run retries a failed step: first
-// after the first failure, doubling up to max (defaults DefaultRetryFirst
-// and DefaultRetryMax).
-func WithRetryBackoff(first, max time.Duration) Option {
-	return func(s *Service) { s.retryFirst, s.retryMax = first, max }
+// after the first failure, doubling up to largest (defaults
+// DefaultRetryFirst and DefaultRetryMax).
+func WithRetryBackoff(first, largest time.Duration) Option {
+	return func(s *Service) { s.retryFirst, s.retryMax = first, largest }
 }
 
 // WithMaxAttempts sets how many runs of an order's saga may stop short of

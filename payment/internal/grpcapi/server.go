@@ -13,8 +13,9 @@ import (
 	"github.com/shopmesh/shopmesh/payment/internal/payment"
 )
 
-// AllowedCallers: only order calls payment; nothing else moves or reads
-// money (the gateway shows an order's payment from the order).
+// AllowedCallers says who may call each method: only order calls payment;
+// nothing else moves or reads money (the gateway shows an order's payment
+// from the order).
 var AllowedCallers = map[string][]string{
 	api.PaymentCharge:     {"order"},
 	api.PaymentRefund:     {"order"},

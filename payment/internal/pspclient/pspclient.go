@@ -157,7 +157,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if c.apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.http.Do(req) //nolint:bodyclose // closed by httpclient.DrainAndClose below
 	if errors.Is(err, httpclient.ErrCircuitOpen) {
 		return fmt.Errorf("%s %s: %w: %w", method, path, payment.ErrProviderDown, err)
 	}

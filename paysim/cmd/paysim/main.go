@@ -47,7 +47,7 @@ func readConfig(s *settings.Reader) config {
 		KeyFile:  s.String("TLS_KEY_FILE", ""),
 		APIKey:   s.String("PAYSIM_API_KEY", ""),
 		Faults:   paysim.ReadFaults(s),
-		Seed:     rand.Uint64(),
+		Seed:     rand.Uint64(), //nolint:gosec // G404: the simulator's dice, not a secret
 	}
 	s.Check((c.CertFile == "") == (c.KeyFile == ""), "set both TLS_CERT_FILE and TLS_KEY_FILE, or neither")
 	if seed := s.String("PAYSIM_SEED", ""); seed != "" {
@@ -92,7 +92,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		}
 	}()
 	f := cfg.Faults
-	logger.Info("paysim listening", "addr", lis.Addr().String(), "tls", certFile != "", "seed", cfg.Seed,
+	logger.InfoContext(ctx, "paysim listening", "addr", lis.Addr().String(), "tls", certFile != "", "seed", cfg.Seed,
 		"latency", time.Duration(f.Latency).String(), "hang_rate", f.HangRate, "error_rate", f.ErrorRate, "drop_rate", f.DropRate)
 	select {
 	case err := <-errc:

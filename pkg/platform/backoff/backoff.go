@@ -15,17 +15,17 @@ import (
 )
 
 // Delay is the wait after the n-th failure in a row (n ≥ 1): first, doubled
-// per further failure up to max, then a random point in [d/2, d].
-func Delay(first, max time.Duration, n int) time.Duration {
+// per further failure up to ceiling, then a random point in [d/2, d].
+func Delay(first, ceiling time.Duration, n int) time.Duration {
 	d := first
-	for i := 1; i < n && d < max; i++ {
+	for i := 1; i < n && d < ceiling; i++ {
 		d *= 2
 	}
-	d = min(d, max)
+	d = min(d, ceiling)
 	if d <= 0 {
 		return 0
 	}
-	return d/2 + rand.N(d/2+1)
+	return d/2 + rand.N(d/2+1) //nolint:gosec // G404: jitter spreads retries; nothing secret is drawn
 }
 
 // Sleep waits d or until ctx ends; it reports whether the full wait passed.

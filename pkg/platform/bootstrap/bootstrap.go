@@ -73,7 +73,7 @@ func Start(ctx context.Context, cfg Config, api API, logOut io.Writer, getenv fu
 	}
 	p.Logger = p.Telemetry.Logger
 	if cfg.DevPlaintext {
-		p.Logger.Warn("DEV_PLAINTEXT is set: gRPC and etcd run without TLS; never use this outside development")
+		p.Logger.WarnContext(ctx, "DEV_PLAINTEXT is set: gRPC and etcd run without TLS; never use this outside development")
 	} else {
 		if p.Identity, err = tlsconf.Load(cfg.TLSDir, cfg.Service); err != nil {
 			return nil, fmt.Errorf("tls identity: %w", err)
@@ -94,7 +94,7 @@ func Start(ctx context.Context, cfg Config, api API, logOut io.Writer, getenv fu
 		connOpts = append(connOpts, grpcx.WithResolver(p.resolver), grpcx.WithTarget(discovery.Target))
 	} else {
 		// Seed rule 2: DNS only as a fallback, and never quietly.
-		p.Logger.Warn("ETCD_ENDPOINTS is not set: NOT registering in etcd and resolving peers from PEER_TARGETS (DNS); instances will not be watched",
+		p.Logger.WarnContext(ctx, "ETCD_ENDPOINTS is not set: NOT registering in etcd and resolving peers from PEER_TARGETS (DNS); instances will not be watched",
 			"peer_targets", cfg.PeerTargets)
 		connOpts = append(connOpts, grpcx.WithTarget(func(service string) string {
 			if t, ok := cfg.PeerTargets[service]; ok {

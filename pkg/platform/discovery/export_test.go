@@ -19,8 +19,8 @@ func StatsOf(b *Builder) ResolverStats {
 }
 
 // SetListBackoff sets the spacing of failing lists.
-func SetListBackoff(b *Builder, first, max time.Duration) {
-	b.listBackoffFirst, b.listBackoffMax = first, max
+func SetListBackoff(b *Builder, first, largest time.Duration) {
+	b.listBackoffFirst, b.listBackoffMax = first, largest
 }
 
 // SetResolveNowEvery sets the shortest time between ResolveNow lists.

@@ -27,8 +27,8 @@ func WithLogger(l *slog.Logger) RegistrarOption { return func(r *Registrar) { r.
 
 // WithRetryBackoff sets the first and the largest wait between attempts to
 // register again after the lease was lost (default 100ms and 5s).
-func WithRetryBackoff(first, max time.Duration) RegistrarOption {
-	return func(r *Registrar) { r.backoffFirst, r.backoffMax = first, max }
+func WithRetryBackoff(first, largest time.Duration) RegistrarOption {
+	return func(r *Registrar) { r.backoffFirst, r.backoffMax = first, largest }
 }
 
 // Registrar keeps one instance registered under a lease.
@@ -217,7 +217,7 @@ func (r *Registrar) hold(ctx context.Context, kaCh <-chan *clientv3.LeaseKeepAli
 	)
 	defer func() { stopWatch() }()
 	watchAfter := func(rev int64) {
-		wctx, cancel := context.WithCancel(ctx)
+		wctx, cancel := context.WithCancel(ctx) //nolint:gosec // G118: cancel is stopWatch, called before the next watch and on return
 		stopWatch = cancel
 		// WithRequireLeader: a member cut off from its leader ends the
 		// watch instead of leaving it silently stale.

@@ -181,7 +181,7 @@ func (r *etcdResolver) run(ctx context.Context) {
 			}
 			failures++
 			r.count(ctx, reasonListFailed)
-			r.logger.Warn("etcd list failed, keeping last known instances", "err", err, "failures", failures)
+			r.logger.WarnContext(ctx, "etcd list failed, keeping last known instances", "err", err, "failures", failures)
 			if !r.pushed {
 				// With nothing known yet, tell gRPC so RPCs fail fast
 				// instead of waiting; with a known set, keep routing to it.
@@ -247,7 +247,7 @@ func (r *etcdResolver) list(ctx context.Context) (map[string]Instance, int64, er
 func (r *etcdResolver) apply(ctx context.Context, instances map[string]Instance, key string, value []byte) {
 	in, err := decodeInstance(key, value, r.prefix)
 	if err != nil {
-		r.logger.Warn("skipping malformed registration", "key", key, "err", err)
+		r.logger.WarnContext(ctx, "skipping malformed registration", "key", key, "err", err)
 		r.b.skipped.Add(ctx, 1, metric.WithAttributes(attribute.String("service", r.service)))
 		delete(instances, key)
 		return
@@ -286,18 +286,18 @@ func (r *etcdResolver) watch(ctx context.Context, instances map[string]Instance,
 			return reasonResolveNow, true
 		case resp, ok := <-wch:
 			if !ok {
-				r.logger.Warn("etcd watch closed, listing again")
+				r.logger.WarnContext(ctx, "etcd watch closed, listing again")
 				return reasonWatchClosed, healthy()
 			}
 			if err := resp.Err(); err != nil {
 				if resp.CompactRevision != 0 || errors.Is(err, rpctypes.ErrCompacted) {
 					// The watch fell behind a compaction: the changes it
 					// missed are gone, only a new list can tell.
-					r.logger.Warn("etcd watch fell behind a compaction, listing again",
+					r.logger.WarnContext(ctx, "etcd watch fell behind a compaction, listing again",
 						"watched_from", rev+1, "compacted_at", resp.CompactRevision)
 					return reasonCompacted, true
 				}
-				r.logger.Warn("etcd watch failed, listing again", "err", err)
+				r.logger.WarnContext(ctx, "etcd watch failed, listing again", "err", err)
 				return reasonWatchFailed, healthy()
 			}
 			delivered = true

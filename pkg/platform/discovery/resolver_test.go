@@ -97,8 +97,8 @@ func TestResolver_BacksOffWhileListsFail(t *testing.T) {
 		}
 	}
 	b := newBuilder(t, newClient(t, etcd.Endpoint))
-	const first, max = 20 * time.Millisecond, 200 * time.Millisecond
-	discovery.SetListBackoff(b, first, max)
+	const first, largest = 20 * time.Millisecond, 200 * time.Millisecond
+	discovery.SetListBackoff(b, first, largest)
 	cc := &fakeCC{}
 	build(t, b, cc)
 
@@ -108,10 +108,10 @@ func TestResolver_BacksOffWhileListsFail(t *testing.T) {
 	before := discovery.StatsOf(b).Lists
 	time.Sleep(time.Second) // a measuring window, not a wait for a condition
 	n := discovery.StatsOf(b).Lists - before
-	// At the cap each wait is within [max/2, max]: 5 to 10 lists a second.
+	// At the cap each wait is within [largest/2, largest]: 5 to 10 lists a second.
 	// Spinning would make thousands, a backoff without a cap fewer and fewer.
 	if n < 4 || n > 12 {
-		t.Fatalf("%d lists in the second after the backoff reached %v, want 5 to 10", n, max)
+		t.Fatalf("%d lists in the second after the backoff reached %v, want 5 to 10", n, largest)
 	}
 	if _, errs := cc.state(); errs == 0 {
 		t.Fatal("gRPC was never told that resolution fails: RPCs would wait for their deadline")

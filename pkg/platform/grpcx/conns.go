@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+
 	// Registers the client-side health checker used by healthCheckConfig.
 	_ "google.golang.org/grpc/health"
 	"google.golang.org/grpc/keepalive"

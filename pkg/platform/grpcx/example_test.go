@@ -75,7 +75,9 @@ func Example() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Stop(ctx)
-		<-served
+		if err := <-served; err != nil {
+			fmt.Println(err)
+		}
 	}()
 	// In a service the target is "etcd:///inventory", resolved by the
 	// discovery package; here it is the listener's address.

@@ -93,6 +93,7 @@ func recoveryUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
 	}
 }
 
+// recoveryStream turns a stream handler's panic into INTERNAL.
 func recoveryStream(logger *slog.Logger) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 		defer func() {
@@ -320,6 +321,7 @@ func authzUnary(rules map[string][]string, tlsOn bool) grpc.UnaryServerIntercept
 	}
 }
 
+// authzStream applies the caller rules to a stream.
 func authzStream(rules map[string][]string, tlsOn bool) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if err := authorize(ss.Context(), rules, info.FullMethod, tlsOn); err != nil {

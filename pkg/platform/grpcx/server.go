@@ -226,7 +226,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		s.logger.Warn("graceful stop timed out, closing remaining calls")
+		s.logger.WarnContext(ctx, "graceful stop timed out, closing remaining calls")
 		s.Server.Stop()
 		<-done
 		return ctx.Err()

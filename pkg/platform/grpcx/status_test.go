@@ -173,11 +173,11 @@ func TestFromStatus(t *testing.T) {
 	t.Run("error without a status is returned as is", func(t *testing.T) {
 		t.Parallel()
 		local := errors.New("no connection")
-		if got := grpcx.FromStatus(local); got != local {
+		if got := grpcx.FromStatus(local); got != local { //nolint:errorlint // the same error, not one that wraps it
 			t.Errorf("FromStatus(%v) = %v, want the same error", local, got)
 		}
 		domain := apperr.New(apperr.NotFound, "p1")
-		if got := grpcx.FromStatus(domain); got != error(domain) {
+		if got := grpcx.FromStatus(domain); got != error(domain) { //nolint:errorlint // the same error, not one that wraps it
 			t.Errorf("FromStatus(%v) = %v, want the same error", domain, got)
 		}
 	})

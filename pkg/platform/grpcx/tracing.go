@@ -90,6 +90,8 @@ func traceServerStream() grpc.StreamServerInterceptor {
 }
 
 // tracedStream is a server stream whose context carries its span.
+//
+//nolint:containedctx // grpc.ServerStream hands its call's context out through Context()
 type tracedStream struct {
 	grpc.ServerStream
 	ctx context.Context //shopmesh:allow ctxparam grpc.ServerStream hands its call's context out through Context()
@@ -173,6 +175,8 @@ func (p *outgoingPairs) Keys() []string {
 // incomingCarrier reads a propagator's keys from the call's incoming
 // metadata one by one: metadata.FromIncomingContext would copy all of it on
 // every call.
+//
+//nolint:containedctx // a propagator's carrier lives only inside its call
 type incomingCarrier struct{ ctx context.Context } //shopmesh:allow ctxparam a propagator's carrier lives only inside its call
 
 func (c incomingCarrier) Get(key string) string {

@@ -95,9 +95,6 @@ func (o BreakerOptions) withDefaults() (BreakerOptions, error) {
 	return o, nil
 }
 
-// errServerFailed marks a 5xx answer as a failure for the breaker.
-var errServerFailed = errors.New("server error status")
-
 // breakerTransport sends a request only while the breaker allows it and
 // reports each outcome back.
 type breakerTransport struct {

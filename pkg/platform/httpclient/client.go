@@ -209,6 +209,7 @@ func New(opts Options) (*http.Client, error) {
 			return o.Name + " " + r.Method
 		}),
 		otelhttp.WithSpanOptions(trace.WithAttributes(peer)),
+		//nolint:staticcheck // SA1019: its replacement, a Labeler, must ride in every request's context; the transport has none of its own
 		otelhttp.WithMetricAttributesFn(func(*http.Request) []attribute.KeyValue {
 			return []attribute.KeyValue{peer}
 		}),

@@ -164,7 +164,7 @@ func TestNew_Options(t *testing.T) {
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}
-			if c == http.DefaultClient || c.Transport == nil {
+			if c == http.DefaultClient || c.Transport == nil { //nolint:forbidigo // checks that New never returns it
 				t.Error("New returned the default client or transport")
 			}
 			if c.Timeout != tt.wantTimeout {

@@ -180,7 +180,10 @@ func start(t *testing.T, app lifecycle.App) *running {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-r.done:
+		case err := <-r.done:
+			if err != nil {
+				t.Logf("Run: %v", err)
+			}
 		case <-time.After(5 * time.Second):
 			t.Error("Run did not return within 5s of cancel")
 		}

@@ -120,11 +120,11 @@ func Run(ctx context.Context, app App) error {
 	var serveErr error
 	select {
 	case <-ctx.Done():
-		app.Logger.Info("stopping", "service", app.Name, "cause", context.Cause(ctx))
+		app.Logger.InfoContext(ctx, "stopping", "service", app.Name, "cause", context.Cause(ctx))
 	case serveErr = <-errc:
-		app.Logger.Error("server failed, stopping", "service", app.Name, "err", serveErr)
+		app.Logger.ErrorContext(ctx, "server failed, stopping", "service", app.Name, "err", serveErr)
 	}
-	stopErr := shutdown(app, admin, &ready)
+	stopErr := shutdown(app, admin, &ready) //nolint:contextcheck // ctx has ended: stopping has its own budget, ShutdownTimeout
 	return errors.Join(serveErr, stopErr)
 }
 

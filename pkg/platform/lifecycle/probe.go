@@ -41,7 +41,7 @@ func Probe(ctx context.Context, adminAddr string) error {
 	if err != nil {
 		return fmt.Errorf("probe: %w", err)
 	}
-	resp, err := client.Do(req)
+	resp, err := client.Do(req) //nolint:bodyclose // closed by httpclient.DrainAndClose below
 	if err != nil {
 		return fmt.Errorf("probe: %w", err)
 	}

@@ -51,7 +51,7 @@ func TestClassify_Table(t *testing.T) {
 				}
 				return
 			}
-			if got != tt.err {
+			if got != tt.err { //nolint:errorlint // unchanged: the same error, not one that wraps it
 				t.Errorf("Classify(%v) = %v, want it unchanged", tt.err, got)
 			}
 		})

@@ -139,9 +139,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	))
 	// Export failures (collector down, rejected batch) would otherwise go to
 	// the standard logger as unstructured text; route them to the JSON log.
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		logger.Warn("opentelemetry error", slog.Any("err", err))
-	}))
+	otel.SetErrorHandler(errorLog{logger})
 	slog.SetDefault(logger)
 
 	return &Telemetry{
@@ -227,3 +225,9 @@ func newMetrics(res *resource.Resource) (*sdkmetric.MeterProvider, http.Handler,
 	})
 	return mp, handler, nil
 }
+
+// errorLog is OpenTelemetry's error handler: it writes export failures to
+// the JSON log. It serves no request, and outlives the context of Setup.
+type errorLog struct{ logger *slog.Logger }
+
+func (l errorLog) Handle(err error) { l.logger.Warn("opentelemetry error", slog.Any("err", err)) }

@@ -12,8 +12,9 @@ import (
 	"github.com/shopmesh/shopmesh/shipping/internal/shipping"
 )
 
-// AllowedCallers: only order tells shipping what to ship, and only order
-// reads it back (the gateway shows an order's state from the order).
+// AllowedCallers says who may call each method: only order tells shipping
+// what to ship, and only order reads it back (the gateway shows an order's
+// state from the order).
 var AllowedCallers = map[string][]string{
 	api.ShippingCreateShipment: {"order"},
 	api.ShippingCancelShipment: {"order"},

@@ -55,7 +55,9 @@ func serve(t *testing.T) (client func(caller string) shippingv1.ShippingServiceC
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Stop(ctx)
-		<-served
+		if err := <-served; err != nil {
+			t.Errorf("Serve returned %v after Stop, want nil", err)
+		}
 	})
 	target := grpcx.WithTarget(func(string) string { return "passthrough:///" + lis.Addr().String() })
 	return func(caller string) shippingv1.ShippingServiceClient {

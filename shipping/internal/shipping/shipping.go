@@ -17,9 +17,9 @@ import (
 type Status int
 
 const (
-	// Created: waiting to be packed and handed to a carrier.
+	// Created is a shipment waiting to be packed and handed to a carrier.
 	Created Status = iota + 1
-	// Cancelled: will not ship, its order was cancelled.
+	// Cancelled is a shipment that will not ship: its order was cancelled.
 	Cancelled
 )
 

@@ -50,7 +50,7 @@ func run(pass *analysis.Pass) (any, error) {
 		}
 		var msg string
 		if fn.Pkg().Path() == "time" && fn.Name() == "Sleep" {
-			msg = "time.Sleep waits on after the request is gone: wait in a select on a timer and ctx.Done()"
+			msg = "time.Sleep waits on after the request is gone: wait with backoff.Sleep(ctx, d) (pkg/platform/backoff), which ends with ctx"
 		} else if variant := contextVariant(fn); variant != "" {
 			msg = fn.Name() + " drops the context: call " + variant + "(ctx, ...) so the deadline, cancellation and trace id go with it"
 		} else {

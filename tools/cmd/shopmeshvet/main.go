@@ -9,12 +9,23 @@ package main
 import (
 	"golang.org/x/tools/go/analysis/multichecker"
 
+	"github.com/shopmesh/shopmesh/tools/analyzers/callerrules"
+	"github.com/shopmesh/shopmesh/tools/analyzers/ctxdrop"
 	"github.com/shopmesh/shopmesh/tools/analyzers/ctxflow"
 	"github.com/shopmesh/shopmesh/tools/analyzers/ctxparam"
 	"github.com/shopmesh/shopmesh/tools/analyzers/grpcconn"
+	"github.com/shopmesh/shopmesh/tools/analyzers/layering"
 	"github.com/shopmesh/shopmesh/tools/analyzers/tunedhttp"
 )
 
 func main() {
-	multichecker.Main(ctxflow.Analyzer, ctxparam.Analyzer, grpcconn.Analyzer, tunedhttp.Analyzer)
+	multichecker.Main(
+		callerrules.Analyzer, // every service behind its caller rules
+		ctxdrop.Analyzer,     // rule 4: no call that drops the context
+		ctxflow.Analyzer,     // rule 4: no new context chain outside main
+		ctxparam.Analyzer,    // rule 4: ctx first, never a field
+		grpcconn.Analyzer,    // rule 1: connections from grpcx only
+		layering.Analyzer,    // domain packages import no gRPC
+		tunedhttp.Analyzer,   // rule 3: no default HTTP client
+	)
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopmesh/shopmesh/pkg/platform/backoff"
+
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
 
@@ -434,7 +436,7 @@ func testReplicas(t *testing.T, newStore NewStore) {
 	for range 2 {
 		p := w.newProcess(t, store, order.WithClock(later))
 		p.pay.charge = func(ctx context.Context, id string, amount order.Money, token string) (order.ChargeResult, error) {
-			time.Sleep(2 * time.Millisecond)
+			backoff.Sleep(ctx, 2*time.Millisecond) // a call cancelled meanwhile fails in charge
 			return w.charge(ctx, id, amount, token)
 		}
 		loops = append(loops, startRecovery(t, p, 5*time.Millisecond))

@@ -58,7 +58,7 @@ func Image(t testing.TB) string {
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			imageErr = fmt.Errorf("deploy/postgres/image.sh: %v\n%s", err, stderr.String())
+			imageErr = fmt.Errorf("deploy/postgres/image.sh: %w\n%s", err, stderr.String())
 			return
 		}
 		image = strings.TrimSpace(string(out))

@@ -104,7 +104,7 @@ func Generate(dir string, leaves []Leaf, opts Options) (Result, error) {
 	if opts.WorldReadableKeys {
 		keyMode = 0o644
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: the containers' own uid reads the certificates
 		return Result{}, fmt.Errorf("generate dev PKI: %w", err)
 	}
 

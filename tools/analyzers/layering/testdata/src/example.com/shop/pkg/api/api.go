@@ -1,0 +1,6 @@
+// Package api stubs generated code that imports gRPC.
+package api
+
+import "google.golang.org/grpc"
+
+var Server *grpc.Server
