@@ -125,7 +125,7 @@ bench-checkout: up ## the checkout path at rising rates, catalog reads, and each
 	@JWT_SIGNING_KEY='$(JWT_SIGNING_KEY)' GO='$(GO)' scripts/bench-checkout.sh
 
 .PHONY: bench-overload
-bench-overload: up ## the saturation rate, goodput and latency from 0.25× to 4× it, slow and flaky provider, with and without the limits (docs/deadlines.md; ~15 min)
+bench-overload: up ## the saturation rate, goodput and latency from 0.25× to 4× it, slow and flaky provider, with and without the limits (docs/deadlines.md; ~30 min)
 	@COMPOSE='$(COMPOSE)' JWT_SIGNING_KEY='$(JWT_SIGNING_KEY)' scripts/bench-overload.sh
 
 .PHONY: lint

@@ -4,7 +4,8 @@
 # two compare. The load runs inside the stack's own Docker network
 # (shopmesh/loadcurve:dev), never from the host to a container address.
 # Results: docs/bench/overload-{adaptive,off}.json and docs/overload.png;
-# docs/deadlines.md explains them. Takes about a quarter of an hour.
+# docs/deadlines.md explains them. Takes about half an hour (the curve is
+# offered three times, -rounds).
 #
 # Usage: scripts/bench-overload.sh   (make bench calls it; needs `make up` first)
 # Environment: COMPOSE (e.g. "docker compose" or docker-compose), JWT_SIGNING_KEY,

@@ -11,9 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/shopmesh/shopmesh/pkg/platform/backoff"
-
 	"github.com/shopmesh/shopmesh/e2e/load"
+	"github.com/shopmesh/shopmesh/pkg/platform/backoff"
 	"github.com/shopmesh/shopmesh/pkg/platform/httpclient"
 )
 

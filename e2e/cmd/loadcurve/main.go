@@ -30,6 +30,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,15 +39,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/shopmesh/shopmesh/pkg/platform/backoff"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shopmesh/shopmesh/e2e/load"
 	"github.com/shopmesh/shopmesh/e2e/stack"
+	"github.com/shopmesh/shopmesh/pkg/platform/backoff"
 )
 
 func main() {
@@ -67,6 +68,10 @@ type Step struct {
 	P90     float64     `json:"p90_ms"`
 	P99     float64     `json:"p99_ms"`
 	Answers map[int]int `json:"answers"`
+	// Rounds is the goodput of each round at this rate, in the order
+	// offered, when the curve was offered more than once; the step is the
+	// round with the median goodput.
+	Rounds []float64 `json:"round_goodputs_per_s,omitempty"`
 }
 
 // Results is one run of every scenario against one configuration.
@@ -105,6 +110,7 @@ func run(ctx context.Context, args []string) error {
 	paysimKey := fs.String("paysim-key", "sk_test_shopmesh", "the simulator's API key")
 	step := fs.Duration("step", 20*time.Second, "how long each rate is offered")
 	factors := fs.String("factors", "0.25,0.5,1,1.5,2,3,4", "offered rates, as multiples of the saturation rate")
+	rounds := fs.Int("rounds", 3, "how many times the curve is offered, every rate once a round; each rate's step is its round with the median goodput")
 	scenarios := fs.String("scenarios", "curve,drain,slow,flaky", "which scenarios to run (also: reads, profile)")
 	readSaturation := fs.Float64("read-saturation", 0, "the catalog's saturation rate, in reads/s; 0 searches for it")
 	readFactors := fs.String("read-factors", "0.25,0.5,1,1.5,2", "reads offered, as multiples of the catalog's saturation rate")
@@ -117,6 +123,9 @@ func run(ctx context.Context, args []string) error {
 	saturation := fs.Float64("saturation", 0, "the stack's saturation rate, in orders/s; 0 searches for it")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *rounds < 1 {
+		return fmt.Errorf("-rounds %d: want at least 1", *rounds)
 	}
 	if *plot != "" {
 		return drawPlot(*out, *plot)
@@ -167,14 +176,28 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	if want["curve"] {
-		for _, f := range parseFactors(*factors) {
-			// Keys and customers allow letters, digits, '-' and '_' only.
-			s, err := b.offer(ctx, fmt.Sprintf("c%03d", int(f*100)), f, res.Saturation)
-			if err != nil {
-				return err
+		// One 20 s step per rate moved by a tenth between runs on one
+		// stack; rounds that each offer every rate in turn spread the
+		// machine's drift over all of them, and the median round is kept.
+		fs := parseFactors(*factors)
+		byFactor := make([][]load.Summary, len(fs))
+		for r := range *rounds {
+			for i, f := range fs {
+				// Keys and customers allow letters, digits, '-' and '_' only.
+				s, err := b.offer(ctx, fmt.Sprintf("c%03dr%d", int(f*100), r), f, res.Saturation)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("%4.2f×, round %d: %s\n", f, r+1, s.String())
+				byFactor[i] = append(byFactor[i], s)
 			}
-			fmt.Printf("%4.2f×: %s\n", f, s.String())
-			res.Curve = append(res.Curve, stepOf(s, f))
+		}
+		for i, f := range fs {
+			res.Curve = append(res.Curve, medianStep(byFactor[i], f))
+		}
+		for _, s := range res.Curve {
+			fmt.Printf("%4.2f×, median of %d: goodput %.1f/s (rounds %v), p50 %.0f ms, p99 %.0f ms\n",
+				s.Factor, len(s.Rounds), s.Goodput, s.Rounds, s.P50, s.P99)
 		}
 	}
 	printTargets(res.Curve, res.Saturation)
@@ -355,7 +378,11 @@ func printTargets(curve []Step, saturation float64) {
 	}
 	for _, f := range []float64{2, 4} {
 		if s, ok := at[f]; ok && saturation > 0 {
-			fmt.Printf("goodput at %g× = %.0f %% of the saturation goodput (target ≥ 90 %%)\n", f, 100*s.Goodput/saturation)
+			fmt.Printf("goodput at %g× = %.0f %% of the saturation goodput (target ≥ 90 %%)", f, 100*s.Goodput/saturation)
+			if one, ok := at[1]; ok && one.Goodput > 0 {
+				fmt.Printf(", %.0f %% of the 1× step's", 100*s.Goodput/one.Goodput)
+			}
+			fmt.Println()
 		}
 	}
 	if half, ok := at[0.5]; ok && half.P99 > 0 {
@@ -363,6 +390,20 @@ func printTargets(curve []Step, saturation float64) {
 			fmt.Printf("p99 at 2× = %.1f × p99 at 0.5× (target ≤ 2)\n", s.P99/half.P99)
 		}
 	}
+}
+
+// medianStep is the step of the round with the median goodput (the lower
+// of the two middle ones for an even count), with every round's goodput.
+func medianStep(rounds []load.Summary, factor float64) Step {
+	sorted := slices.Clone(rounds)
+	slices.SortFunc(sorted, func(a, b load.Summary) int { return cmp.Compare(a.Goodput, b.Goodput) })
+	st := stepOf(sorted[(len(sorted)-1)/2], factor)
+	if len(rounds) > 1 {
+		for _, r := range rounds {
+			st.Rounds = append(st.Rounds, r.Goodput)
+		}
+	}
+	return st
 }
 
 // keptUp reports whether a step's rate was kept up with: at least 95 % of

@@ -8,12 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopmesh/shopmesh/pkg/platform/backoff"
-
-	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
-	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
-
 	"github.com/shopmesh/shopmesh/order/internal/order"
+	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+	"github.com/shopmesh/shopmesh/pkg/platform/backoff"
+	"github.com/shopmesh/shopmesh/pkg/platform/lifecycle"
 )
 
 // request returns a valid PlaceOrder request of customer c-1.
