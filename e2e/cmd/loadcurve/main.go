@@ -69,8 +69,8 @@ type Step struct {
 	P99     float64     `json:"p99_ms"`
 	Answers map[int]int `json:"answers"`
 	// Rounds is the goodput of each round at this rate, in the order
-	// offered, when the curve was offered more than once; the step is the
-	// round with the median goodput.
+	// offered, when the curve was offered more than once; the step's
+	// numbers are then the medians of the rounds'.
 	Rounds []float64 `json:"round_goodputs_per_s,omitempty"`
 }
 
@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string) error {
 	paysimKey := fs.String("paysim-key", "sk_test_shopmesh", "the simulator's API key")
 	step := fs.Duration("step", 20*time.Second, "how long each rate is offered")
 	factors := fs.String("factors", "0.25,0.5,1,1.5,2,3,4", "offered rates, as multiples of the saturation rate")
-	rounds := fs.Int("rounds", 3, "how many times the curve is offered, every rate once a round; each rate's step is its round with the median goodput")
+	rounds := fs.Int("rounds", 3, "how many times the curve is offered, every rate once a round; each rate's numbers are the medians of its rounds")
 	scenarios := fs.String("scenarios", "curve,drain,slow,flaky", "which scenarios to run (also: reads, profile)")
 	readSaturation := fs.Float64("read-saturation", 0, "the catalog's saturation rate, in reads/s; 0 searches for it")
 	readFactors := fs.String("read-factors", "0.25,0.5,1,1.5,2", "reads offered, as multiples of the catalog's saturation rate")
@@ -178,7 +178,8 @@ func run(ctx context.Context, args []string) error {
 	if want["curve"] {
 		// One 20 s step per rate moved by a tenth between runs on one
 		// stack; rounds that each offer every rate in turn spread the
-		// machine's drift over all of them, and the median round is kept.
+		// machine's drift over all of them, and each number is the median
+		// of a rate's rounds.
 		fs := parseFactors(*factors)
 		byFactor := make([][]load.Summary, len(fs))
 		for r := range *rounds {
@@ -392,12 +393,25 @@ func printTargets(curve []Step, saturation float64) {
 	}
 }
 
-// medianStep is the step of the round with the median goodput (the lower
-// of the two middle ones for an even count), with every round's goodput.
+// medianStep sums up a rate's rounds: each number is the median of the
+// rounds' (goodput, p50, p90 and p99 each on its own; the lower middle one
+// for an even count), the answers those of the round with the median
+// goodput, and Rounds every round's goodput.
 func medianStep(rounds []load.Summary, factor float64) Step {
-	sorted := slices.Clone(rounds)
-	slices.SortFunc(sorted, func(a, b load.Summary) int { return cmp.Compare(a.Goodput, b.Goodput) })
-	st := stepOf(sorted[(len(sorted)-1)/2], factor)
+	median := func(of func(load.Summary) float64) float64 {
+		v := make([]float64, len(rounds))
+		for i, r := range rounds {
+			v[i] = of(r)
+		}
+		slices.Sort(v)
+		return v[(len(v)-1)/2]
+	}
+	byGoodput := slices.Clone(rounds)
+	slices.SortFunc(byGoodput, func(a, b load.Summary) int { return cmp.Compare(a.Goodput, b.Goodput) })
+	st := stepOf(byGoodput[(len(byGoodput)-1)/2], factor)
+	st.P50 = median(func(s load.Summary) float64 { return ms(s.P50) })
+	st.P90 = median(func(s load.Summary) float64 { return ms(s.P90) })
+	st.P99 = median(func(s load.Summary) float64 { return ms(s.P99) })
 	if len(rounds) > 1 {
 		for _, r := range rounds {
 			st.Rounds = append(st.Rounds, r.Goodput)

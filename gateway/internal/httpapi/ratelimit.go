@@ -3,6 +3,7 @@ package httpapi
 import (
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -84,11 +85,12 @@ func (l *limiters) len() int {
 
 // rateLimit answers 429 with Retry-After when the client has used up its
 // budget. The client is the token's subject when there is one (so a
-// customer behind a shared NAT has their own budget), else the remote IP.
-// It runs after authenticate, which charges refused tokens to the IP.
+// customer behind a shared NAT has their own budget), else the remote
+// address (clientNet). It runs after authenticate, which charges refused
+// tokens to the address.
 func (a *API) rateLimit() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		key := "ip:" + c.ClientIP()
+		key := "ip:" + clientNet(c.ClientIP())
 		if id, ok := identity(c); ok {
 			key = "sub:" + id.Subject
 		}
@@ -106,4 +108,20 @@ func (a *API) admit(c *gin.Context, key string) bool {
 		abortProblem(c, http.StatusTooManyRequests, "rate_limited", "too many requests: retry after the Retry-After seconds")
 	}
 	return ok
+}
+
+// clientNet is the bucket of an address: an IPv4 address itself, an IPv6
+// address its /64. One IPv6 host is usually given a whole /64 and can
+// send from any of its 2^64 addresses, so keyed by address it would have a
+// fresh budget for every request, and fill the client table on its own.
+func clientNet(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || addr.Unmap().Is4() {
+		return ip
+	}
+	p, err := addr.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }

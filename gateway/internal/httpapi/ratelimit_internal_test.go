@@ -80,3 +80,20 @@ func BenchmarkLimiters_NewClientWhenFull(b *testing.B) {
 		i++
 	}
 }
+
+func TestClientNet(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ ip, want string }{
+		{"203.0.113.7", "203.0.113.7"},
+		{"::ffff:203.0.113.7", "::ffff:203.0.113.7"}, // IPv4, mapped: the address itself
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"not an address", "not an address"},
+	} {
+		if got := clientNet(tc.ip); got != tc.want {
+			t.Errorf("clientNet(%q) = %q, want %q", tc.ip, got, tc.want)
+		}
+	}
+}

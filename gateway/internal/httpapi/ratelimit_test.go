@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 
@@ -72,4 +73,30 @@ func TestAPI_RateLimit(t *testing.T) {
 		}
 		wantProblem(t, serve(t, h, http.MethodGet, "/v1/orders", bad, ""), http.StatusTooManyRequests, "rate_limited")
 	})
+}
+
+// TestAPI_RateLimitIPv6Net: anonymous requests from two addresses of one
+// IPv6 /64 share one budget; another /64 has its own.
+func TestAPI_RateLimitIPv6Net(t *testing.T) {
+	t.Parallel()
+	inv := &fakeInventory{listProducts: func(context.Context, *inventoryv1.ListProductsRequest) (*inventoryv1.ListProductsResponse, error) {
+		return &inventoryv1.ListProductsResponse{}, nil
+	}}
+	h := newHandler(t, inv, nil, withRateLimit(0.001, 1))
+	from := func(addr string) int {
+		req := httptest.NewRequest(http.MethodGet, "/v1/products", nil)
+		req.RemoteAddr = addr
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if got := from("[2001:db8:1:2::1]:40000"); got != http.StatusOK {
+		t.Fatalf("first request: %d, want 200", got)
+	}
+	if got := from("[2001:db8:1:2::99]:40001"); got != http.StatusTooManyRequests {
+		t.Errorf("same /64, another address: %d, want 429 (one budget per /64)", got)
+	}
+	if got := from("[2001:db8:1:3::1]:40002"); got != http.StatusOK {
+		t.Errorf("another /64: %d, want 200", got)
+	}
 }
