@@ -21,6 +21,7 @@ import (
 	"golang.org/x/tools/go/types/typeutil"
 
 	"github.com/shopmesh/shopmesh/tools/analyzers/allow"
+	"github.com/shopmesh/shopmesh/tools/analyzers/named"
 )
 
 // Analyzer reports services of pkg/api registered on anything but a
@@ -60,10 +61,9 @@ func run(pass *analysis.Pass) (any, error) {
 
 // isGRPCXServer reports whether t is *grpcx.Server of pkg/platform/grpcx.
 func isGRPCXServer(t types.Type) bool {
-	p, ok := types.Unalias(t).(*types.Pointer)
-	if !ok {
+	if _, pointer := types.Unalias(t).(*types.Pointer); !pointer {
 		return false
 	}
-	n, ok := types.Unalias(p.Elem()).(*types.Named)
-	return ok && n.Obj().Pkg() != nil && strings.HasSuffix(n.Obj().Pkg().Path(), "/pkg/platform/grpcx") && n.Obj().Name() == "Server"
+	o := named.Object(named.Deref(t))
+	return o != nil && strings.HasSuffix(o.Pkg().Path(), "/pkg/platform/grpcx") && o.Name() == "Server"
 }

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/tools/go/types/typeutil"
 
 	"github.com/shopmesh/shopmesh/tools/analyzers/allow"
+	"github.com/shopmesh/shopmesh/tools/analyzers/named"
 )
 
 // Analyzer reports calls that drop the context a function has.
@@ -91,13 +92,7 @@ func contextVariant(fn *types.Func) string {
 
 // takesContext reports whether sig's first parameter is a context.Context.
 func takesContext(sig *types.Signature) bool {
-	return sig.Params().Len() > 0 && isContext(sig.Params().At(0).Type())
-}
-
-// isContext reports whether t is context.Context itself.
-func isContext(t types.Type) bool {
-	n, ok := types.Unalias(t).(*types.Named)
-	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "context" && n.Obj().Name() == "Context"
+	return sig.Params().Len() > 0 && named.Is(sig.Params().At(0).Type(), "context", "Context")
 }
 
 // hasContext reports whether a function on stack, the innermost or one it
@@ -128,15 +123,11 @@ func carriesContext(t types.Type) bool {
 	if t == nil {
 		return false
 	}
-	if isContext(t) || implementsContext(t) {
+	if named.Is(t, "context", "Context") || implementsContext(t) {
 		return true
 	}
-	p, ok := types.Unalias(t).(*types.Pointer)
-	if !ok {
-		return false
-	}
-	n, ok := types.Unalias(p.Elem()).(*types.Named)
-	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "net/http" && n.Obj().Name() == "Request"
+	_, pointer := types.Unalias(t).(*types.Pointer)
+	return pointer && named.Is(named.Deref(t), "net/http", "Request")
 }
 
 // implementsContext reports whether t has context.Context's four methods.

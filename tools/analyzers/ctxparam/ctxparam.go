@@ -13,6 +13,7 @@ import (
 	"golang.org/x/tools/go/ast/inspector"
 
 	"github.com/shopmesh/shopmesh/tools/analyzers/allow"
+	"github.com/shopmesh/shopmesh/tools/analyzers/named"
 )
 
 // Analyzer reports a context.Context that is not the first parameter, and
@@ -66,17 +67,11 @@ func run(pass *analysis.Pass) (any, error) {
 }
 
 // isContext reports whether t is context.Context.
-func isContext(t types.Type) bool {
-	named, ok := t.(*types.Named)
-	return ok && named.Obj().Pkg() != nil && named.Obj().Pkg().Path() == "context" && named.Obj().Name() == "Context"
-}
+func isContext(t types.Type) bool { return named.Is(t, "context", "Context") }
 
 // isTesting reports whether t is *testing.T, *testing.B, *testing.F or
 // testing.TB.
 func isTesting(t types.Type) bool {
-	if p, ok := t.(*types.Pointer); ok {
-		t = p.Elem()
-	}
-	named, ok := t.(*types.Named)
-	return ok && named.Obj().Pkg() != nil && named.Obj().Pkg().Path() == "testing"
+	o := named.Object(named.Deref(t))
+	return o != nil && o.Pkg().Path() == "testing"
 }
