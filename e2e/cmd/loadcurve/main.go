@@ -180,10 +180,10 @@ func run(ctx context.Context, args []string) error {
 		// stack; rounds that each offer every rate in turn spread the
 		// machine's drift over all of them, and each number is the median
 		// of a rate's rounds.
-		fs := parseFactors(*factors)
-		byFactor := make([][]load.Summary, len(fs))
+		curve := parseFactors(*factors)
+		byFactor := make([][]load.Summary, len(curve))
 		for r := range *rounds {
-			for i, f := range fs {
+			for i, f := range curve {
 				// Keys and customers allow letters, digits, '-' and '_' only.
 				s, err := b.offer(ctx, fmt.Sprintf("c%03dr%d", int(f*100), r), f, res.Saturation)
 				if err != nil {
@@ -193,7 +193,7 @@ func run(ctx context.Context, args []string) error {
 				byFactor[i] = append(byFactor[i], s)
 			}
 		}
-		for i, f := range fs {
+		for i, f := range curve {
 			res.Curve = append(res.Curve, medianStep(byFactor[i], f))
 		}
 		for _, s := range res.Curve {
