@@ -198,7 +198,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		for _, s := range res.Curve {
 			fmt.Printf("%4.2f×, median of %d: goodput %.1f/s (rounds %v), p50 %.0f ms, p99 %.0f ms\n",
-				s.Factor, len(s.Rounds), s.Goodput, s.Rounds, s.P50, s.P99)
+				s.Factor, *rounds, s.Goodput, s.Rounds, s.P50, s.P99)
 		}
 	}
 	printTargets(res.Curve, res.Saturation)
