@@ -105,20 +105,24 @@ bench-footprint: certs images ## image sizes, idle memory, start-to-ready per se
 	@MAKE='$(MAKE)' scripts/bench-footprint.sh
 
 .PHONY: bench-hop
-bench-hop: ## what one gRPC hop costs through the platform, and through go-zero's zrpc, against bare grpc-go (docs/benchmarks.md)
+bench-hop: ## what one gRPC hop costs through the platform, and through go-zero's zrpc, against bare grpc-go (docs/benchmarks.md, docs/hop.png)
 	@echo "[bench] one unary hop: bare plaintext, bare mTLS, platform, platform always traced"
-	@cd pkg/platform && $(GO) test -run '^$$' -bench Hop -benchmem -benchtime 3s -count 3 -v ./grpcx/ | grep -E '^(Benchmark|goos|goarch|pkg|cpu)'
+	@cd pkg/platform && $(GO) test -run '^$$' -bench Hop -benchmem -benchtime 3s -count 3 -v ./grpcx/ | grep -E '^(Benchmark|goos|goarch|pkg|cpu)' | tee ../../docs/bench/hop.txt
 	@echo "[bench] the same hop through go-zero's zrpc with its defaults, a peer (bench/zrpc, a module outside go.work)"
-	@cd bench/zrpc && GOWORK=off $(GO) test -run '^$$' -bench PeerHop -benchmem -benchtime 3s -count 3 . | grep -E '^(Benchmark|cpu)'
+	@cd bench/zrpc && GOWORK=off $(GO) test -run '^$$' -bench PeerHop -benchmem -benchtime 3s -count 3 . | grep -E '^(Benchmark|cpu)' | tee ../../docs/bench/zrpc.txt
+	@$(GO) run ./e2e/cmd/benchplot -kind hop -o docs/hop.png docs/bench/hop.txt docs/bench/zrpc.txt && echo "[bench] docs/hop.png drawn"
+	@echo "[bench] budgets through three hops: 5 × 200 requests with 300 ms left, hops of up to 250 ms"
+	@cd pkg/platform && $(GO) test -run '^$$' -bench Chain -benchtime 5x ./grpcx/ | grep -E '^(Benchmark|cpu)' | tee ../../docs/bench/chain.txt
 
 .PHONY: bench-discovery
-bench-discovery: ## discovery propagation, killed instances (docs/discovery.md) and balancing around a slow instance (docs/benchmarks.md)
+bench-discovery: ## discovery propagation, killed instances (docs/discovery.md) and balancing around a slow instance (docs/benchmarks.md, docs/balancing.png)
 	@echo "[bench] discovery propagation, 100 trials"
 	@$(GO) test -run '^$$' -bench Propagation -benchtime 100x ./pkg/platform/internal/meshtest/
 	@echo "[bench] killed instance, 20 kills"
 	@$(GO) test -run '^$$' -bench KilledInstance -benchtime 20x ./pkg/platform/internal/meshtest/
-	@echo "[bench] balancing with one instance 50 ms slow, round-robin and least-request, 5 × 800 calls each"
-	@$(GO) test -run '^$$' -bench Balancing -benchtime 5x ./pkg/platform/internal/meshtest/
+	@echo "[bench] balancing with one instance 50 ms slow, round-robin and least-request, 3 runs of 5 × 800 calls each"
+	@$(GO) test -run '^$$' -bench Balancing -benchtime 5x -count 3 ./pkg/platform/internal/meshtest/ | grep -E '^(Benchmark|goos|goarch|pkg|cpu)' | tee docs/bench/balancing.txt
+	@$(GO) run ./e2e/cmd/benchplot -kind balancing -o docs/balancing.png docs/bench/balancing.txt && echo "[bench] docs/balancing.png drawn"
 
 .PHONY: bench-checkout
 bench-checkout: up ## the checkout path at rising rates, catalog reads, and each service's CPU profile at saturation (docs/benchmarks.md; ~12 min)

@@ -10,9 +10,8 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/shopmesh/shopmesh/e2e/plots"
 )
 
 // drawPlot draws goodput and p99 against the offered rate (as a multiple
@@ -63,7 +62,7 @@ func drawPlot(dir, png string) error {
 	}
 	goodput.Legend.Top, latency.Legend.Top = true, true
 	goodput.Legend.Left, latency.Legend.Left = true, true
-	return writeTiles(png, goodput, latency)
+	return plots.WriteColumn(png, goodput, latency)
 }
 
 // drawCheckout draws one run's latency curves into png: p50, p90 and p99
@@ -89,7 +88,7 @@ func drawCheckout(file, png string) error {
 	if orders == nil || reads == nil {
 		return fmt.Errorf("%s: a curve is empty", file)
 	}
-	return writeTiles(png, orders, reads)
+	return plots.WriteColumn(png, orders, reads)
 }
 
 // latencyPlot plots the p50, p90 and p99 of the admitted requests of each
@@ -120,28 +119,4 @@ func latencyPlot(title, x string, steps []Step) *plot.Plot {
 	}
 	p.Legend.Top, p.Legend.Left = true, true
 	return p
-}
-
-// writeTiles draws plots one above the other into a PNG file.
-func writeTiles(png string, plots ...*plot.Plot) error {
-	img := vgimg.New(18*vg.Centimeter, vg.Length(len(plots))*11*vg.Centimeter)
-	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadTop: vg.Centimeter / 2, PadBottom: vg.Centimeter / 2, PadX: vg.Centimeter / 2, PadY: vg.Centimeter}
-	rows := make([][]*plot.Plot, len(plots))
-	for i, p := range plots {
-		rows[i] = []*plot.Plot{p}
-	}
-	canvases := plot.Align(rows, tiles, dc)
-	for i, p := range plots {
-		p.Draw(canvases[i][0])
-	}
-	w, err := os.Create(png)
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(w); err != nil {
-		return err
-	}
-	return w.Close()
 }
