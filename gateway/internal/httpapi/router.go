@@ -91,6 +91,8 @@ func (a *API) Handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(
+		// First, so every answer carries them, a panic's and a 404's too.
+		secureHeaders(),
 		a.recovery(),
 		// otelgin continues an incoming traceparent or starts a trace.
 		otelgin.Middleware("gateway"),
@@ -127,6 +129,31 @@ func (a *API) Handler() http.Handler {
 	admin.POST("/orders/:id/retry", a.retryOrder)
 	admin.POST("/orders/:id/compensate", a.compensateOrder)
 	return r
+}
+
+// securityHeaders are what every answer of the API carries: it serves JSON
+// to programs, never pages, so no browser may sniff another type from it,
+// frame it, run anything it contains, send a referrer on from it, or keep
+// a copy of a customer's orders (OWASP's REST Security Cheat Sheet).
+// Strict-Transport-Security belongs to whatever terminates TLS in front of
+// the gateway (README, "REST API").
+var securityHeaders = [][2]string{
+	{"Cache-Control", "no-store"},
+	{"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+	{"Referrer-Policy", "no-referrer"},
+	{"X-Content-Type-Options", "nosniff"},
+	{"X-Frame-Options", "DENY"},
+}
+
+// secureHeaders sets securityHeaders before anything is written.
+func secureHeaders() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		for _, kv := range securityHeaders {
+			h.Set(kv[0], kv[1])
+		}
+		c.Next()
+	}
 }
 
 // recovery answers 500 for a handler that panicked.

@@ -193,3 +193,44 @@ func TestAPI_Routing(t *testing.T) {
 		}
 	})
 }
+
+// TestAPI_SecurityHeaders: every answer carries the security headers,
+// served, refused, not found and panicked alike.
+func TestAPI_SecurityHeaders(t *testing.T) {
+	t.Parallel()
+	inv := &fakeInventory{listProducts: func(context.Context, *inventoryv1.ListProductsRequest) (*inventoryv1.ListProductsResponse, error) {
+		return &inventoryv1.ListProductsResponse{}, nil
+	}, getProduct: func(context.Context, *inventoryv1.GetProductRequest) (*inventoryv1.GetProductResponse, error) {
+		panic("a bug in a handler")
+	}}
+	h := newHandler(t, inv, &fakeOrders{}, withRateLimit(0.001, 4))
+	want := map[string]string{
+		"Cache-Control":           "no-store",
+		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+		"Referrer-Policy":         "no-referrer",
+		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":         "DENY",
+	}
+	for _, tc := range []struct {
+		method, target string
+		header         map[string]string
+		wantCode       int
+	}{
+		{http.MethodGet, "/v1/products", nil, http.StatusOK},
+		{http.MethodGet, "/v1/nowhere", nil, http.StatusNotFound},
+		{http.MethodPost, "/v1/orders", nil, http.StatusUnauthorized},
+		{http.MethodGet, "/v1/products/p-1001", nil, http.StatusInternalServerError},
+		// The fifth request of a client with a burst of four.
+		{http.MethodGet, "/v1/products", nil, http.StatusTooManyRequests},
+	} {
+		rec := serve(t, h, tc.method, tc.target, tc.header, "")
+		if rec.Code != tc.wantCode {
+			t.Fatalf("%s %s: %d, want %d", tc.method, tc.target, rec.Code, tc.wantCode)
+		}
+		for k, v := range want {
+			if got := rec.Header().Get(k); got != v {
+				t.Errorf("%s %s (%d): %s = %q, want %q", tc.method, tc.target, rec.Code, k, got, v)
+			}
+		}
+	}
+}

@@ -25,3 +25,6 @@ func SetListBackoff(b *Builder, first, largest time.Duration) {
 
 // SetResolveNowEvery sets the shortest time between ResolveNow lists.
 func SetResolveNowEvery(b *Builder, d time.Duration) { b.resolveNowEvery = d }
+
+// DecodeInstance is decodeInstance, for the fuzz test.
+var DecodeInstance = decodeInstance
