@@ -129,8 +129,8 @@ func TestAPI_GetProduct(t *testing.T) {
 			return nil, status.Error(codes.NotFound, "product p-9 not found")
 		}}, nil)
 		p := wantProblem(t, serve(t, h, http.MethodGet, "/v1/products/p-9", nil, ""), http.StatusNotFound, "not_found")
-		if p.Detail != "product p-9 not found" || p.Instance != "/v1/products/p-9" {
-			t.Errorf("got detail %q instance %q, want the callee's message and the path", p.Detail, p.Instance)
+		if p.Detail != "no such resource" || p.Instance != "/v1/products/p-9" {
+			t.Errorf("got detail %q instance %q, want the public detail and the path", p.Detail, p.Instance)
 		}
 	})
 }

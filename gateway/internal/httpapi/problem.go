@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/trace"
@@ -46,33 +45,52 @@ const problemBase = "https://shopmesh.dev/problems/"
 // polling an accepted order sees it end soon after it does.
 const retryAfterSeconds = "1"
 
-// problems is the one table from gRPC codes to HTTP answers: the status
-// and the problem type. A code not listed is a 500 "internal".
-var problems = map[codes.Code]struct {
+// answer is what a client is told for a callee's failure: the HTTP status,
+// the problem type and its detail. The detail is shopmesh's own stable,
+// public text for the type, never the callee's message, which can carry a
+// dependency's words (a dial error with a private address, the payment
+// provider's text); that message goes to the gateway's access log, under
+// the request's trace id (peerDetail).
+type answer struct {
 	status int
 	typ    string
-}{
-	codes.InvalidArgument:    {http.StatusBadRequest, "invalid_argument"},
-	codes.NotFound:           {http.StatusNotFound, "not_found"},
-	codes.AlreadyExists:      {http.StatusConflict, "already_exists"},
-	codes.FailedPrecondition: {http.StatusConflict, "failed_precondition"},
-	codes.Aborted:            {http.StatusConflict, "conflict"},
-	codes.PermissionDenied:   {http.StatusForbidden, "forbidden"},
-	codes.Unauthenticated:    {http.StatusUnauthorized, "unauthenticated"},
-	codes.ResourceExhausted:  {http.StatusTooManyRequests, "rate_limited"},
-	codes.DeadlineExceeded:   {http.StatusGatewayTimeout, "timeout"},
-	codes.Unavailable:        {http.StatusServiceUnavailable, "unavailable"},
-	codes.Canceled:           {http.StatusServiceUnavailable, "unavailable"},
+	detail string
 }
 
-// reasonStatuses refines a callee's code by its ErrorInfo reason.
-var reasonStatuses = map[string]int{
-	api.ReasonOutOfStock:      http.StatusConflict,
-	api.ReasonPaymentDeclined: http.StatusPaymentRequired,
+// problems is the one table from gRPC codes to HTTP answers. A code not
+// listed is a 500 "internal".
+var problems = map[codes.Code]answer{
+	codes.InvalidArgument:    {http.StatusBadRequest, "invalid_argument", "the request is not valid"},
+	codes.NotFound:           {http.StatusNotFound, "not_found", "no such resource"},
+	codes.AlreadyExists:      {http.StatusConflict, "already_exists", "it exists already, with other contents"},
+	codes.FailedPrecondition: {http.StatusConflict, "failed_precondition", "not possible in the resource's current state"},
+	codes.Aborted:            {http.StatusConflict, "conflict", "another request changed the resource at the same time: retry"},
+	codes.PermissionDenied:   {http.StatusForbidden, "forbidden", "not allowed"},
+	codes.Unauthenticated:    {http.StatusUnauthorized, "unauthenticated", "not authenticated"},
+	codes.ResourceExhausted:  {http.StatusTooManyRequests, "rate_limited", "too many requests: retry after Retry-After seconds"},
+	codes.DeadlineExceeded: {http.StatusGatewayTimeout, "timeout",
+		"the outcome is unknown (the request's time ran out, or a dependency failed when it may have taken effect): repeat it, with the same Idempotency-Key if it had one, to learn it"},
+	codes.Unavailable: {http.StatusServiceUnavailable, "unavailable", "shopmesh cannot serve this now and nothing was done: retry after Retry-After seconds"},
+	codes.Canceled:    {http.StatusServiceUnavailable, "unavailable", "shopmesh cannot serve this now and nothing was done: retry after Retry-After seconds"},
+}
+
+// internalAnswer is the answer for every other code and for errors that
+// are no gRPC status at all.
+var internalAnswer = answer{http.StatusInternalServerError, "internal", "internal error"}
+
+// reasons refines a callee's answer by its ErrorInfo reason (the type is
+// the reason in lower case): an order that ended unsuccessfully.
+var reasons = map[string]answer{
+	api.ReasonOutOfStock: {http.StatusConflict, "out_of_stock",
+		"an item is out of stock: the order was rejected and nothing was charged"},
+	api.ReasonPaymentDeclined: {http.StatusPaymentRequired, "payment_declined",
+		"the payment was declined: nothing was charged and the stock went back"},
 	// The provider refused the payment details themselves: the request
 	// cannot succeed as it is (another token might).
-	api.ReasonPaymentFailed: http.StatusUnprocessableEntity,
-	api.ReasonMixedCurrency: http.StatusUnprocessableEntity,
+	api.ReasonPaymentFailed: {http.StatusUnprocessableEntity, "payment_failed",
+		"the payment provider refused the payment details: nothing was charged and the stock went back"},
+	api.ReasonMixedCurrency: {http.StatusUnprocessableEntity, "mixed_currency",
+		"the items are priced in different currencies: order them separately"},
 }
 
 // outcome is what the failure of a call that changes something (placing
@@ -93,18 +111,20 @@ func outcome(err error) error {
 	default:
 		return err
 	}
-	return status.Error(codes.DeadlineExceeded,
-		"the outcome is unknown: the call failed after it may have taken effect; repeat the request with the same Idempotency-Key to learn it")
+	return status.Errorf(codes.DeadlineExceeded,
+		"the call failed after it may have taken effect (%s), so the outcome is unknown", status.Convert(err).Message())
 }
 
-// writeProblem answers with the problem for a gRPC error. Internal details
-// never reach the client; they are in the callee's log under the trace id.
+// writeProblem answers with the problem for a gRPC error: the answer of its
+// code or reason, with shopmesh's public text. The callee's message is
+// kept for the access log (peerDetail).
 func writeProblem(c *gin.Context, err error) {
 	st := status.Convert(err)
-	code, typ, detail := http.StatusInternalServerError, "internal", "internal error"
-	if p, ok := problems[st.Code()]; ok {
-		code, typ, detail = p.status, p.typ, st.Message()
+	a, ok := problems[st.Code()]
+	if !ok {
+		a = internalAnswer
 	}
+	c.Set(peerDetailKey, st.Message())
 	orderID := ""
 	var fields []FieldError
 	for _, d := range st.Details() {
@@ -113,8 +133,8 @@ func writeProblem(c *gin.Context, err error) {
 			if d.GetReason() == overload.Reason {
 				markRefused(c)
 			}
-			if s, ok := reasonStatuses[d.GetReason()]; ok {
-				code, typ = s, strings.ToLower(d.GetReason())
+			if r, ok := reasons[d.GetReason()]; ok {
+				a = r
 			}
 			orderID = d.GetMetadata()["order_id"]
 		case *errdetails.BadRequest:
@@ -126,14 +146,21 @@ func writeProblem(c *gin.Context, err error) {
 		}
 	}
 	if len(fields) > 0 && st.Code() == codes.InvalidArgument {
-		code, typ = http.StatusUnprocessableEntity, "validation_failed"
+		a = answer{http.StatusUnprocessableEntity, "validation_failed", validationDetail}
 	}
-	writeProblemBody(c, code, typ, detail, orderID, fields)
+	writeProblemBody(c, a.status, a.typ, a.detail, orderID, fields)
 }
+
+// validationDetail is the detail of every 422 that lists the wrong fields.
+const validationDetail = "the request is invalid: see errors"
+
+// peerDetailKey holds, for the access log, the message of the callee's
+// failure a request was answered for.
+const peerDetailKey = "shopmesh.peer_detail"
 
 // abortValidation answers 422 with the fields that are wrong.
 func abortValidation(c *gin.Context, fields []FieldError) {
-	writeProblemBody(c, http.StatusUnprocessableEntity, "validation_failed", "the request is invalid: see errors", "", fields)
+	writeProblemBody(c, http.StatusUnprocessableEntity, "validation_failed", validationDetail, "", fields)
 }
 
 // abortProblem writes a problem and stops the handler chain.

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -30,63 +31,82 @@ func withReason(t *testing.T, c codes.Code, msg, reason string) error {
 	return st.Err()
 }
 
+// secret is a callee's message no client may see: a dependency's words, a
+// private address. Every case below fails with it.
 const secret = "pq: password authentication failed for user shopmesh at 10.0.0.7"
 
-const unknownOutcome = "the outcome is unknown: the call failed after it may have taken effect; repeat the request with the same Idempotency-Key to learn it"
+// Public details, as the gateway words them.
+const (
+	unknownOutcome = "the outcome is unknown (the request's time ran out, or a dependency failed when it may have taken effect): repeat it, with the same Idempotency-Key if it had one, to learn it"
+	notNow         = "shopmesh cannot serve this now and nothing was done: retry after Retry-After seconds"
+)
 
+// TestAPI_Problems: every failure of a callee is answered with the status
+// and type of its code or reason and shopmesh's own public detail for it;
+// the callee's message reaches only the access log.
 func TestAPI_Problems(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name       string
-		err        error
-		code       int
-		typ        string
-		wantDetail string // "" means the callee's message must not show
+		name   string
+		err    error
+		code   int
+		typ    string
+		detail string
 	}{
-		{"out of stock", withReason(t, codes.FailedPrecondition, "order ord_1 rejected: out of stock", "OUT_OF_STOCK"), http.StatusConflict, "out_of_stock", "order ord_1 rejected: out of stock"},
-		{"payment declined", withReason(t, codes.FailedPrecondition, "order ord_1: payment declined", "PAYMENT_DECLINED"), http.StatusPaymentRequired, "payment_declined", "order ord_1: payment declined"},
-		{"payment refused by the provider", withReason(t, codes.FailedPrecondition, "order ord_1: the payment provider refused the payment details", "PAYMENT_FAILED"), http.StatusUnprocessableEntity, "payment_failed", "order ord_1: the payment provider refused the payment details"},
-		{"mixed currencies", withReason(t, codes.InvalidArgument, "order ord_1 rejected: mixed currencies", "MIXED_CURRENCY"), http.StatusUnprocessableEntity, "mixed_currency", "order ord_1 rejected: mixed currencies"},
-		{"out of stock via apperr", grpcx.ToStatus(apperr.New(apperr.FailedPrecondition, "short").WithReason("OUT_OF_STOCK", "order_id", "ord_1")).Err(), http.StatusConflict, "out_of_stock", "short"},
-		{"failed precondition without a reason", status.Error(codes.FailedPrecondition, "not now"), http.StatusConflict, "failed_precondition", "not now"},
-		{"unknown reason keeps the code's status", withReason(t, codes.FailedPrecondition, "odd", "SOMETHING_ELSE"), http.StatusConflict, "failed_precondition", "odd"},
-		{"idempotency key reused", status.Error(codes.AlreadyExists, "key used for a different order"), http.StatusConflict, "already_exists", "key used for a different order"},
-		{"aborted", status.Error(codes.Aborted, "try again"), http.StatusConflict, "conflict", "try again"},
-		{"invalid argument", status.Error(codes.InvalidArgument, "quantity must be 1..1000"), http.StatusBadRequest, "invalid_argument", "quantity must be 1..1000"},
-		{"not found", status.Error(codes.NotFound, "product p-9 not found"), http.StatusNotFound, "not_found", "product p-9 not found"},
-		{"permission denied", status.Error(codes.PermissionDenied, "no"), http.StatusForbidden, "forbidden", "no"},
-		{"unauthenticated", status.Error(codes.Unauthenticated, "who"), http.StatusUnauthorized, "unauthenticated", "who"},
-		{"resource exhausted", status.Error(codes.ResourceExhausted, "slow down"), http.StatusTooManyRequests, "rate_limited", "slow down"},
+		{"out of stock", withReason(t, codes.FailedPrecondition, secret, "OUT_OF_STOCK"), http.StatusConflict, "out_of_stock",
+			"an item is out of stock: the order was rejected and nothing was charged"},
+		{"payment declined", withReason(t, codes.FailedPrecondition, secret, "PAYMENT_DECLINED"), http.StatusPaymentRequired, "payment_declined",
+			"the payment was declined: nothing was charged and the stock went back"},
+		{"payment refused by the provider", withReason(t, codes.FailedPrecondition, secret, "PAYMENT_FAILED"), http.StatusUnprocessableEntity, "payment_failed",
+			"the payment provider refused the payment details: nothing was charged and the stock went back"},
+		{"mixed currencies", withReason(t, codes.InvalidArgument, secret, "MIXED_CURRENCY"), http.StatusUnprocessableEntity, "mixed_currency",
+			"the items are priced in different currencies: order them separately"},
+		{"out of stock via apperr", grpcx.ToStatus(apperr.New(apperr.FailedPrecondition, secret).WithReason("OUT_OF_STOCK", "order_id", "ord_1")).Err(),
+			http.StatusConflict, "out_of_stock", "an item is out of stock: the order was rejected and nothing was charged"},
+		{"failed precondition without a reason", status.Error(codes.FailedPrecondition, secret), http.StatusConflict, "failed_precondition",
+			"not possible in the resource's current state"},
+		{"unknown reason keeps the code's answer", withReason(t, codes.FailedPrecondition, secret, "SOMETHING_ELSE"), http.StatusConflict, "failed_precondition",
+			"not possible in the resource's current state"},
+		{"idempotency key reused", status.Error(codes.AlreadyExists, secret), http.StatusConflict, "already_exists", "it exists already, with other contents"},
+		{"aborted", status.Error(codes.Aborted, secret), http.StatusConflict, "conflict", "another request changed the resource at the same time: retry"},
+		{"invalid argument", status.Error(codes.InvalidArgument, secret), http.StatusBadRequest, "invalid_argument", "the request is not valid"},
+		{"not found", status.Error(codes.NotFound, secret), http.StatusNotFound, "not_found", "no such resource"},
+		{"permission denied", status.Error(codes.PermissionDenied, secret), http.StatusForbidden, "forbidden", "not allowed"},
+		{"unauthenticated", status.Error(codes.Unauthenticated, secret), http.StatusUnauthorized, "unauthenticated", "not authenticated"},
+		{"resource exhausted", status.Error(codes.ResourceExhausted, secret), http.StatusTooManyRequests, "rate_limited",
+			"too many requests: retry after Retry-After seconds"},
 		// A placement refused before any work: 503, nothing was done.
-		{"refused for overload", grpcx.ToStatus(apperr.New(apperr.Unavailable, "order.PlaceOrder is at capacity").WithReason(overload.Reason)).Err(),
-			http.StatusServiceUnavailable, "unavailable", "order.PlaceOrder is at capacity"},
+		{"refused for overload", grpcx.ToStatus(apperr.New(apperr.Unavailable, secret).WithReason(overload.Reason)).Err(),
+			http.StatusServiceUnavailable, "unavailable", notNow},
 		// Any other UNAVAILABLE, or a cancelled call, may come after the
 		// order was made: the outcome is unknown, 504.
-		{"unavailable without a refusal", status.Error(codes.Unavailable, "error reading from server: EOF"), http.StatusGatewayTimeout, "timeout", unknownOutcome},
-		{"canceled", status.Error(codes.Canceled, "context canceled"), http.StatusGatewayTimeout, "timeout", unknownOutcome},
-		{"deadline exceeded", status.Error(codes.DeadlineExceeded, "context deadline exceeded"), http.StatusGatewayTimeout, "timeout", "context deadline exceeded"},
-		{"internal hides its message", status.Error(codes.Internal, secret), http.StatusInternalServerError, "internal", ""},
-		{"data loss hides its message", status.Error(codes.DataLoss, secret), http.StatusInternalServerError, "internal", ""},
-		{"a non-status error hides its message", errors.New(secret), http.StatusInternalServerError, "internal", ""},
+		{"unavailable without a refusal", status.Error(codes.Unavailable, secret), http.StatusGatewayTimeout, "timeout", unknownOutcome},
+		{"canceled", status.Error(codes.Canceled, secret), http.StatusGatewayTimeout, "timeout", unknownOutcome},
+		{"deadline exceeded", status.Error(codes.DeadlineExceeded, secret), http.StatusGatewayTimeout, "timeout", unknownOutcome},
+		{"internal", status.Error(codes.Internal, secret), http.StatusInternalServerError, "internal", "internal error"},
+		{"data loss", status.Error(codes.DataLoss, secret), http.StatusInternalServerError, "internal", "internal error"},
+		{"a non-status error", errors.New(secret), http.StatusInternalServerError, "internal", "internal error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHandler(t, nil, &fakeOrders{placeOrder: func(context.Context, *orderv1.PlaceOrderRequest) (*orderv1.PlaceOrderResponse, error) {
+			var log syncBuffer
+			logger := slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			h := newLoggingHandler(t, logger, nil, &fakeOrders{placeOrder: func(context.Context, *orderv1.PlaceOrderRequest) (*orderv1.PlaceOrderResponse, error) {
 				return nil, tt.err
 			}})
 			rec := serve(t, h, http.MethodPost, "/v1/orders", orderHeaders, orderBody)
 			p := wantProblem(t, rec, tt.code, tt.typ)
-			if tt.wantDetail != "" && p.Detail != tt.wantDetail {
-				t.Errorf("got detail %q, want %q", p.Detail, tt.wantDetail)
+			if p.Detail != tt.detail {
+				t.Errorf("got detail %q, want %q", p.Detail, tt.detail)
 			}
-			if tt.wantDetail == "" {
-				if p.Detail != "internal error" {
-					t.Errorf("got detail %q, want the generic \"internal error\"", p.Detail)
-				}
-				if strings.Contains(rec.Body.String(), "password") || strings.Contains(rec.Body.String(), "10.0.0.7") {
-					t.Errorf("body %s leaks the callee's message", rec.Body)
-				}
+			if strings.Contains(rec.Body.String(), "password") || strings.Contains(rec.Body.String(), "10.0.0.7") {
+				t.Errorf("body %s carries the callee's message", rec.Body)
+			}
+			// The services' log handler adds the trace id to every line.
+			if line := log.String(); !strings.Contains(line, `msg="http request"`) || !strings.Contains(line, "peer_detail=") ||
+				!strings.Contains(line, "10.0.0.7") {
+				t.Errorf("want the callee's message in the access log line, got:\n%s", line)
 			}
 			// Every case built with an ErrorInfo carries order_id ord_1.
 			wantOrder := tt.typ == "out_of_stock" || tt.typ == "payment_declined" || tt.typ == "payment_failed" ||

@@ -201,9 +201,13 @@ func (a *API) accessLog() gin.HandlerFunc {
 		if !a.logger.Enabled(c.Request.Context(), level) {
 			return
 		}
-		a.logger.Log(c.Request.Context(), level, "http request",
-			"method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
-			"duration_ms", time.Since(start).Milliseconds(), "request_id", c.Writer.Header().Get("X-Request-Id"))
+		attrs := []any{"method", c.Request.Method, "route", c.FullPath(), "status", c.Writer.Status(),
+			"duration_ms", time.Since(start).Milliseconds(), "request_id", c.Writer.Header().Get("X-Request-Id")}
+		// What a peer said, which the client was not told (writeProblem).
+		if detail := c.GetString(peerDetailKey); detail != "" {
+			attrs = append(attrs, "peer_detail", detail)
+		}
+		a.logger.Log(c.Request.Context(), level, "http request", attrs...)
 	}
 }
 
