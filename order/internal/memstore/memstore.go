@@ -69,7 +69,11 @@ func (s *Store) Update(_ context.Context, o *order.Order) error {
 	// What MarkTold set is not the caller's to change (the Postgres store
 	// writes no such column on update).
 	o.ShippingTold = cur.ShippingTold
-	s.orders[o.ID] = o.Clone()
+	stored := o.Clone()
+	if stored.TokenSpent() {
+		stored.PaymentToken = ""
+	}
+	s.orders[o.ID] = stored
 	return nil
 }
 

@@ -137,6 +137,14 @@ func (o Order) Reached(step string) bool {
 	return slices.ContainsFunc(o.History, func(e Event) bool { return e.Step == step })
 }
 
+// TokenSpent reports whether o's payment token can no longer be used: the
+// order was charged, or it settled without a charge. The token is a
+// credential to charge the customer, so a store forgets it then (Store's
+// Update): a database kept for years does not keep what an attacker could
+// charge with. Until then a run that recovers the order needs it to charge;
+// a parked order keeps it for an operator's retry.
+func (o Order) TokenSpent() bool { return o.Reached(StepCharged) || o.Status.Settled() }
+
 // Clone returns a deep copy, so stores never share slices with callers.
 func (o Order) Clone() Order {
 	o.Items = slices.Clone(o.Items)

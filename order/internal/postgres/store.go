@@ -144,10 +144,12 @@ func (s *Store) Update(ctx context.Context, o *order.Order) error {
 	tag, err := tx.Exec(ctx, `
 		UPDATE orders SET status = $3, reason = $4, total_minor = $5, currency = $6,
 			claimed_until = $7, updated_at = $8, attention = $9, attempts = $10, next_attempt_at = $11,
+			payment_token = CASE WHEN $13 THEN '' ELSE payment_token END,
 			version = version + 1
 		WHERE id = $1 AND version = $2 AND status = ANY($12)`,
 		n.ID, n.Version, n.Status.String(), n.Reason, n.Total.Minor, n.Total.Currency,
-		nullTime(n.ClaimedUntil), n.UpdatedAt, n.Attention, n.Attempts, nullTime(n.NextAttemptAt), names)
+		nullTime(n.ClaimedUntil), n.UpdatedAt, n.Attention, n.Attempts, nullTime(n.NextAttemptAt), names,
+		n.TokenSpent())
 	if err != nil {
 		return fmt.Errorf("update order %s: %w", n.ID, err)
 	}

@@ -216,8 +216,38 @@ func testUpdate(t *testing.T, newStore NewStore) {
 		if o.Version != 2 {
 			t.Errorf("got version %d after two updates, want 2", o.Version)
 		}
+		// Settled without a charge: the store forgot the token.
+		o.PaymentToken = ""
 		if d := diff(o, mustGet(t, s, "ord_1")); d != "" {
 			t.Errorf("stored order differs after the second update (-want +got):\n%s", d)
+		}
+	})
+
+	t.Run("the payment token is kept until it is spent", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		step := func(o *order.Order, step string, st order.Status) {
+			o.Status = st
+			o.History = append(o.History, order.Event{At: base.Add(time.Duration(len(o.History)) * time.Second), Step: step})
+			mustUpdate(t, s, o)
+		}
+		// Reserved and parked before the charge: a retry will charge.
+		o := mustCreate(t, s, newOrder("ord_1", "c-1", "k-1", base))
+		step(&o, order.StepReserved, order.Pending)
+		step(&o, order.StepParked, order.NeedsAttention)
+		if got := mustGet(t, s, "ord_1").PaymentToken; got != "tok_visa" {
+			t.Errorf("order not yet charged: token %q, want tok_visa kept", got)
+		}
+		// Charged and still under way: nothing will charge it again.
+		o2 := mustCreate(t, s, newOrder("ord_2", "c-1", "k-2", base))
+		step(&o2, order.StepCharged, order.Pending)
+		if got := mustGet(t, s, "ord_2").PaymentToken; got != "" {
+			t.Errorf("charged order: token %q, want it forgotten", got)
+		}
+		// An update after that does not bring it back.
+		step(&o2, order.StepCommitted, order.Confirmed)
+		if got := mustGet(t, s, "ord_2"); got.PaymentToken != "" || got.Status != order.Confirmed {
+			t.Errorf("confirmed order: token %q, status %v; want no token", got.PaymentToken, got.Status)
 		}
 	})
 
@@ -228,6 +258,7 @@ func testUpdate(t *testing.T, newStore NewStore) {
 		stale := o.Clone()
 		o.Status = order.Confirmed
 		mustUpdate(t, s, &o)
+		o.PaymentToken = "" // settled: forgotten by the store
 		stale.Status = order.Rejected
 		stale.History = append(stale.History, order.Event{At: base, Step: order.StepRejected})
 		if err := s.Update(t.Context(), &stale); !errors.Is(err, order.ErrStale) {
