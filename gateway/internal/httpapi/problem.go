@@ -50,7 +50,7 @@ const retryAfterSeconds = "1"
 // public text for the type, never the callee's message, which can carry a
 // dependency's words (a dial error with a private address, the payment
 // provider's text); that message goes to the gateway's access log, under
-// the request's trace id (peerDetail).
+// the request's trace id (peerDetailKey).
 type answer struct {
 	status int
 	typ    string
@@ -117,7 +117,7 @@ func outcome(err error) error {
 
 // writeProblem answers with the problem for a gRPC error: the answer of its
 // code or reason, with shopmesh's public text. The callee's message is
-// kept for the access log (peerDetail).
+// kept for the access log (peerDetailKey).
 func writeProblem(c *gin.Context, err error) {
 	st := status.Convert(err)
 	a, ok := problems[st.Code()]
