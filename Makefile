@@ -57,8 +57,8 @@ traces: ## follow the spans the collector receives
 	@$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) logs -f otelcol
 
 .PHONY: certs
-certs: ## write the dev PKI (CA + one cert per service) to deploy/certs; idempotent
-	@$(GO) run ./pkg/cmd/devcerts -out deploy/certs -world-readable
+certs: ## write the dev PKI (CA + one cert per service) to deploy/certs, and deploy/certs/<name>/ with only what that container mounts; idempotent
+	@$(GO) run ./pkg/cmd/devcerts -out deploy/certs -world-readable -per-service
 
 .PHONY: images
 images: ## build every image locally (static binaries FROM scratch; cached)

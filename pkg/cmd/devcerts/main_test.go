@@ -101,3 +101,46 @@ func mustRun(t *testing.T, args ...string) string {
 func lines(s string) []string {
 	return strings.Split(strings.TrimSpace(s), "\n")
 }
+
+// TestRun_PerService: each identity's directory holds exactly the CA
+// certificate and its own pair, loads as that identity, and a second run
+// rewrites nothing.
+func TestRun_PerService(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, "-out", dir, "-per-service")
+	for _, l := range identities {
+		sub := filepath.Join(dir, l.Name)
+		if l.Name == "admin" {
+			if _, err := os.Stat(sub); err == nil {
+				t.Errorf("admin, a tool's identity, got a container directory")
+			}
+			continue
+		}
+		entries, err := os.ReadDir(sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		want := []string{"ca.pem", l.Name + "-key.pem", l.Name + ".pem"}
+		if strings.Join(names, " ") != strings.Join(want, " ") {
+			t.Errorf("%s holds %v, want only %v", sub, names, want)
+		}
+		if _, err := tlsconf.Load(sub, l.Name); err != nil {
+			t.Errorf("Load(%s, %s): %v", sub, l.Name, err)
+		}
+		fi, err := os.Stat(filepath.Join(sub, l.Name+"-key.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("%s's key mode %04o, want 0600", l.Name, got)
+		}
+	}
+	if out := mustRun(t, "-out", dir, "-per-service"); !strings.Contains(out, "up to date") || len(lines(out)) != 1 {
+		t.Errorf("second run printed %q, want one \"up to date\" line", out)
+	}
+}
