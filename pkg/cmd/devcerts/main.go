@@ -10,21 +10,17 @@
 // replaces everything. -world-readable writes the leaf keys 0644 instead of
 // 0600, for the Docker setup, whose scratch containers run as a uid that
 // does not own the bind-mounted files; the keys are dev-only. -per-service
-// also gives each identity but admin a directory of its own, <out>/<name>,
-// holding only the CA certificate and its own pair: what its container
-// mounts, so a compromised container holds no other service's key and not
-// the CA's.
+// also gives each identity but admin (a tool's) a directory of its own,
+// <out>/<name>, holding only the CA certificate and its own pair: what its
+// container mounts (devpki.Options.OwnDirs).
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf/devpki"
@@ -44,7 +40,7 @@ var identities = []devpki.Leaf{
 	// their own names.
 	{Name: "etcd", ExtraDNS: []string{"etcd-0", "etcd-1", "etcd-2"}},
 	{Name: "otelcol"},
-	{Name: "admin"},
+	{Name: "admin", Tool: true},
 }
 
 func main() {
@@ -79,20 +75,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	res, err := devpki.Generate(*out, identities, devpki.Options{
 		Force:             *force,
 		WorldReadableKeys: *worldReadable,
+		OwnDirs:           *perService,
 	})
 	if err != nil {
 		return err
-	}
-	if *perService {
-		keyMode := fs.FileMode(0o600)
-		if *worldReadable {
-			keyMode = 0o644
-		}
-		copied, err := writePerService(*out, keyMode)
-		if err != nil {
-			return err
-		}
-		res.Written = append(res.Written, copied...)
 	}
 	for _, path := range res.Written {
 		fmt.Fprintln(stdout, "wrote", path)
@@ -107,41 +93,4 @@ func run(args []string, stdout, stderr io.Writer) error {
 			*out, res.NotAfter.UTC().Format(time.DateOnly))
 	}
 	return nil
-}
-
-// writePerService copies, for each identity but admin (a tool's, on the
-// host), the CA certificate and the identity's pair into dir/<name>/,
-// rewriting only what differs. It returns the files written.
-func writePerService(dir string, keyMode fs.FileMode) ([]string, error) {
-	var written []string
-	for _, l := range identities {
-		if l.Name == "admin" {
-			continue
-		}
-		sub := filepath.Join(dir, l.Name)
-		if err := os.MkdirAll(sub, 0o755); err != nil { //nolint:gosec // a directory of certificates the containers' uid must enter
-			return nil, err
-		}
-		for name, mode := range map[string]fs.FileMode{"ca.pem": 0o644, l.Name + ".pem": 0o644, l.Name + "-key.pem": keyMode} {
-			data, err := os.ReadFile(filepath.Join(dir, name))
-			if err != nil {
-				return nil, err
-			}
-			dst := filepath.Join(sub, name)
-			if old, err := os.ReadFile(dst); err == nil && bytes.Equal(old, data) {
-				if fi, err := os.Stat(dst); err == nil && fi.Mode().Perm() == mode {
-					continue
-				}
-			}
-			if err := os.WriteFile(dst, data, mode); err != nil { //nolint:gosec // dst is a fixed name under the -out directory the developer named
-				return nil, err
-			}
-			// WriteFile keeps an existing file's mode.
-			if err := os.Chmod(dst, mode); err != nil {
-				return nil, err
-			}
-			written = append(written, dst)
-		}
-	}
-	return written, nil
 }

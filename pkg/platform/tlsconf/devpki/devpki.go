@@ -1,6 +1,7 @@
 package devpki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -48,6 +49,9 @@ type Leaf struct {
 	// ExtraDNS are more DNS names the certificate is valid for, for a
 	// service whose instances are reached by their own names.
 	ExtraDNS []string
+	// Tool marks an identity used from the host (an operator's client),
+	// never mounted into a container: Options.OwnDirs gives it no directory.
+	Tool bool
 }
 
 // Named returns one plain Leaf per name. The identities a deployment needs
@@ -71,6 +75,12 @@ type Options struct {
 	// and a scratch image has no shell to chown them at start, so a 0600 key
 	// cannot be read. The CA key, which no container needs, stays 0600.
 	WorldReadableKeys bool
+	// OwnDirs also gives each leaf but a Tool a directory of its own,
+	// dir/<Name>/, holding only the CA certificate and the leaf's pair:
+	// what its container mounts, so a compromised container holds no other
+	// identity's key and not the CA's. Copies are rewritten only when they
+	// differ, and their key mode follows WorldReadableKeys.
+	OwnDirs bool
 	// Now is the time certificates are issued and checked at; zero means
 	// time.Now(). Tests set it to make certificates that are about to expire.
 	Now time.Time
@@ -133,7 +143,48 @@ func Generate(dir string, leaves []Leaf, opts Options) (Result, error) {
 			g.res.NotAfter = cert.NotAfter
 		}
 	}
+	if opts.OwnDirs {
+		if err := g.writeOwnDirs(leaves, keyMode); err != nil {
+			return Result{}, fmt.Errorf("generate dev PKI: %w", err)
+		}
+	}
 	return g.res, nil
+}
+
+// writeOwnDirs copies the CA certificate and each non-Tool leaf's pair into
+// dir/<Name>/ (Options.OwnDirs): a copy that differs is replaced, one that
+// matches only gets its mode corrected, both reported in g.res.
+func (g *generator) writeOwnDirs(leaves []Leaf, keyMode fs.FileMode) error {
+	for _, l := range leaves {
+		if l.Tool {
+			continue
+		}
+		own := &generator{dir: filepath.Join(g.dir, l.Name), now: g.now}
+		if err := os.MkdirAll(own.dir, 0o755); err != nil { //nolint:gosec // G301: the containers' own uid reads the certificates
+			return err
+		}
+		for _, f := range []struct {
+			name string
+			mode fs.FileMode
+		}{{caCertFile, 0o644}, {l.Name + ".pem", 0o644}, {l.Name + "-key.pem", keyMode}} {
+			data, err := os.ReadFile(filepath.Join(g.dir, f.name))
+			if err != nil {
+				return err
+			}
+			old, rerr := os.ReadFile(filepath.Join(own.dir, f.name))
+			if rerr == nil && bytes.Equal(old, data) {
+				err = own.ensureMode(f.name, f.mode)
+			} else {
+				err = own.write(f.name, data, f.mode)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", l.Name, err)
+			}
+		}
+		g.res.Written = append(g.res.Written, own.res.Written...)
+		g.res.Chmodded = append(g.res.Chmodded, own.res.Chmodded...)
+	}
+	return nil
 }
 
 // generator carries what every step of one Generate call needs.
