@@ -30,7 +30,7 @@ func drawHop(results []result, png string) error {
 		s := spread{median: 1, min: 1, max: 1} // bare mTLS is the unit
 		if row != "bare-mTLS" {
 			var ok bool
-			if s, ok = collectSuffix(results, "/ratio", "×mTLS-"+row); !ok {
+			if s, ok = collect(results, "×mTLS-"+row, endingIn("/ratio")); !ok {
 				continue
 			}
 		}
@@ -46,13 +46,9 @@ func drawHop(results []result, png string) error {
 	if _, err := addBars(ratio, 0, ratios, plotutil.Color(0), "%.2f×", true); err != nil {
 		return err
 	}
-	goal, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: hopGoal}, {X: float64(len(labels)) - 0.5, Y: hopGoal}})
-	if err != nil {
+	if err := addLevel(ratio, len(labels), hopGoal, fmt.Sprintf("goal: %.1f× bare mTLS", hopGoal)); err != nil {
 		return err
 	}
-	goal.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-	ratio.Add(goal)
-	ratio.Legend.Add(fmt.Sprintf("goal: %.1f× bare mTLS", hopGoal), goal)
 	ratio.NominalX(labels...)
 	frame(ratio, len(labels), ratios)
 
@@ -61,8 +57,8 @@ func drawHop(results []result, png string) error {
 	var cLabels []string
 	var p50s, p99s []spread
 	for _, row := range hopRows {
-		p50, ok50 := collectSuffix(results, "/"+row+"/concurrent", "p50-µs")
-		p99, ok99 := collectSuffix(results, "/"+row+"/concurrent", "p99-µs")
+		p50, ok50 := collect(results, "p50-µs", endingIn("/"+row+"/concurrent"))
+		p99, ok99 := collect(results, "p99-µs", endingIn("/"+row+"/concurrent"))
 		if ok50 && ok99 {
 			cLabels, p50s, p99s = append(cLabels, row), append(p50s, p50), append(p99s, p99)
 		}
@@ -70,15 +66,10 @@ func drawHop(results []result, png string) error {
 	if len(cLabels) == 0 {
 		return plots.WriteColumn(png, ratio)
 	}
-	lat := plot.New()
-	lat.Title.Text = "One call among 16 goroutines on 2 cores (median of the runs)"
-	lat.Y.Label.Text = "µs"
-	lat.Y.Min = 0
-	if err := addGroupedBars(lat, []string{"p50", "p99"}, [][]spread{p50s, p99s}, "%.0f"); err != nil {
+	lat, err := latencyPanel("One call among 16 goroutines on 2 cores (median of the runs)", "µs", "%.0f", cLabels, p50s, p99s)
+	if err != nil {
 		return err
 	}
-	lat.NominalX(cLabels...)
-	frame(lat, len(cLabels), p99s)
 	return plots.WriteColumn(png, ratio, lat)
 }
 
@@ -92,9 +83,9 @@ func drawBalancing(results []result, png string) error {
 			continue
 		}
 		seen[balancer] = true
-		share, ok1 := collect(results, r.name, "slow-share-%")
-		p50, ok2 := collect(results, r.name, "call-p50-ms")
-		p99, ok3 := collect(results, r.name, "call-p99-ms")
+		share, ok1 := collect(results, "slow-share-%", named(r.name))
+		p50, ok2 := collect(results, "call-p50-ms", named(r.name))
+		p99, ok3 := collect(results, "call-p99-ms", named(r.name))
 		if !ok1 || !ok2 || !ok3 {
 			return fmt.Errorf("%s lacks slow-share-%%, call-p50-ms or call-p99-ms", r.name)
 		}
@@ -111,41 +102,44 @@ func drawBalancing(results []result, png string) error {
 	if _, err := addBars(share, 0, shares, plotutil.Color(0), "%.1f %%", true); err != nil {
 		return err
 	}
-	even, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: 100.0 / 3}, {X: float64(len(balancers)) - 0.5, Y: 100.0 / 3}})
-	if err != nil {
+	if err := addLevel(share, len(balancers), 100.0/3, "an even share"); err != nil {
 		return err
 	}
-	even.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-	share.Add(even)
-	share.Legend.Add("an even share", even)
 	share.NominalX(balancers...)
 	frame(share, len(balancers), append(shares, spread{max: 100.0 / 3}))
 
-	lat := plot.New()
-	lat.Title.Text = "Latency of a call, 8 workers (median of the runs)"
-	lat.Y.Label.Text = "ms"
-	lat.Y.Min = 0
-	if err := addGroupedBars(lat, []string{"p50", "p99"}, [][]spread{p50s, p99s}, "%.1f"); err != nil {
+	lat, err := latencyPanel("Latency of a call, 8 workers (median of the runs)", "ms", "%.1f", balancers, p50s, p99s)
+	if err != nil {
 		return err
 	}
-	lat.NominalX(balancers...)
-	frame(lat, len(balancers), p99s)
 	return plots.WriteColumn(png, share, lat)
 }
 
-// collectSuffix is collect over the results whose name ends in suffix
-// ("/ratio" matches Hop/ratio and PeerHop/ratio).
-func collectSuffix(results []result, suffix, unit string) (spread, bool) {
-	var vs []float64
-	for _, r := range results {
-		if v, ok := r.metrics[unit]; ok && strings.HasSuffix(r.name, suffix) {
-			vs = append(vs, v)
-		}
+// latencyPanel is a plot of p50 and p99 side by side for each label.
+func latencyPanel(title, unit, format string, labels []string, p50s, p99s []spread) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = unit
+	p.Y.Min = 0
+	if err := addGroupedBars(p, []string{"p50", "p99"}, [][]spread{p50s, p99s}, format); err != nil {
+		return nil, err
 	}
-	if len(vs) == 0 {
-		return spread{}, false
+	p.NominalX(labels...)
+	frame(p, len(labels), p99s)
+	return p, nil
+}
+
+// addLevel adds a dashed horizontal line at y across n bars, named in the
+// legend: a goal, or what the bars are compared with.
+func addLevel(p *plot.Plot, n int, y float64, name string) error {
+	line, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: y}, {X: float64(n) - 0.5, Y: y}})
+	if err != nil {
+		return err
 	}
-	return spreadOf(vs), true
+	line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	p.Add(line)
+	p.Legend.Add(name, line)
+	return nil
 }
 
 // addBars adds one bar per spread, its median, at x = 0, 1, …, shifted by

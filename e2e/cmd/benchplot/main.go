@@ -125,12 +125,12 @@ type spread struct {
 	runs             int
 }
 
-// collect returns the spread of unit over the results named name; ok is
-// false when no result has it.
-func collect(results []result, name, unit string) (s spread, ok bool) {
+// collect returns the spread of unit over the results whose name match
+// accepts; ok is false when no such result has it.
+func collect(results []result, unit string, match func(name string) bool) (s spread, ok bool) {
 	var vs []float64
 	for _, r := range results {
-		if v, has := r.metrics[unit]; has && r.name == name {
+		if v, has := r.metrics[unit]; has && match(r.name) {
 			vs = append(vs, v)
 		}
 	}
@@ -138,6 +138,17 @@ func collect(results []result, name, unit string) (s spread, ok bool) {
 		return spread{}, false
 	}
 	return spreadOf(vs), true
+}
+
+// named matches one benchmark by its name.
+func named(name string) func(string) bool {
+	return func(n string) bool { return n == name }
+}
+
+// endingIn matches every benchmark whose name ends in suffix ("/ratio"
+// matches Hop/ratio and PeerHop/ratio).
+func endingIn(suffix string) func(string) bool {
+	return func(n string) bool { return strings.HasSuffix(n, suffix) }
 }
 
 func spreadOf(vs []float64) spread {

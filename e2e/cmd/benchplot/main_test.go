@@ -49,11 +49,11 @@ func TestParse(t *testing.T) {
 	if rs[0].metrics["ns/op"] != 45000 {
 		t.Errorf("ns/op = %v, want 45000", rs[0].metrics["ns/op"])
 	}
-	s, ok := collectSuffix(rs, "/ratio", "×mTLS-platform")
+	s, ok := collect(rs, "×mTLS-platform", endingIn("/ratio"))
 	if !ok || s.median != 1.32 || s.min != 1.3 || s.max != 1.4 || s.runs != 3 {
 		t.Errorf("platform ratio = %+v, %v; want median 1.32 of 1.3…1.4 over 3 runs", s, ok)
 	}
-	if _, ok := collectSuffix(rs, "/ratio", "×mTLS-zrpc"); ok {
+	if _, ok := collect(rs, "×mTLS-zrpc", endingIn("/ratio")); ok {
 		t.Error("found a zrpc ratio in output that has none")
 	}
 }

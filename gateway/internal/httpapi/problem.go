@@ -70,9 +70,14 @@ var problems = map[codes.Code]answer{
 	codes.ResourceExhausted:  {http.StatusTooManyRequests, "rate_limited", "too many requests: retry after Retry-After seconds"},
 	codes.DeadlineExceeded: {http.StatusGatewayTimeout, "timeout",
 		"the outcome is unknown (the request's time ran out, or a dependency failed when it may have taken effect): repeat it, with the same Idempotency-Key if it had one, to learn it"},
-	codes.Unavailable: {http.StatusServiceUnavailable, "unavailable", "shopmesh cannot serve this now and nothing was done: retry after Retry-After seconds"},
-	codes.Canceled:    {http.StatusServiceUnavailable, "unavailable", "shopmesh cannot serve this now and nothing was done: retry after Retry-After seconds"},
+	codes.Unavailable: unavailable,
+	codes.Canceled:    unavailable,
 }
+
+// unavailable is the answer for a callee that could not serve: nothing was
+// done (outcome turns what may have been done into a 504 first).
+var unavailable = answer{http.StatusServiceUnavailable, "unavailable",
+	"shopmesh cannot serve this now and nothing was done: retry after Retry-After seconds"}
 
 // internalAnswer is the answer for every other code and for errors that
 // are no gRPC status at all.
