@@ -29,6 +29,11 @@ PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
 COMPOSE_FILE := deploy/compose.yaml
 COMPOSE_PROJECT := shopmesh
+# Who may read each container's key in deploy/certs/<name>/: run as root,
+# make certs gives it to the uid every image runs as (65532), mode 0600;
+# otherwise it cannot, and the keys are world-readable (dev only).
+CONTAINER_UID := 65532
+CERT_KEY_ACCESS ?= $(if $(filter 0,$(shell id -u)),-key-owner $(CONTAINER_UID),-world-readable)
 
 .PHONY: help
 help: ## list the targets
@@ -57,8 +62,8 @@ traces: ## follow the spans the collector receives
 	@$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) logs -f otelcol
 
 .PHONY: certs
-certs: ## write the dev PKI (CA + one cert per service) to deploy/certs, and deploy/certs/<name>/ with only what that container mounts; idempotent
-	@$(GO) run ./pkg/cmd/devcerts -out deploy/certs -world-readable -per-service
+certs: ## write the dev PKI (CA + one cert per service) to deploy/certs, and deploy/certs/<name>/ with only what that container mounts; idempotent; ROTATE=1 re-issues every leaf (services reload it, no restart)
+	@$(GO) run ./pkg/cmd/devcerts -out deploy/certs -per-service $(CERT_KEY_ACCESS) $(if $(ROTATE),-reissue)
 
 .PHONY: images
 images: ## build every image locally (static binaries FROM scratch; cached)

@@ -3,9 +3,12 @@ package e2e_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -42,6 +45,7 @@ func testFaults(t *testing.T, s *stack.Stack) {
 	t.Run("postgres restarts", func(t *testing.T) { testPostgresRestart(t, s) })
 	t.Run("order crashes after the charge, before it is recorded", func(t *testing.T) { testCrashAfterCharge(t, s) })
 	t.Run("the mesh's edge: identities, plaintext, no certificate", func(t *testing.T) { testMeshEdge(t, s) })
+	t.Run("every certificate is re-issued under traffic", func(t *testing.T) { testCertRotation(t, s) })
 }
 
 // instances are every service replica and gateway, in the order a rolling
@@ -342,6 +346,81 @@ func testMeshEdge(t *testing.T, s *stack.Stack) {
 	if err := call(t, credentials.NewTLS(cfg)); err == nil || status.Code(err) != codes.Unavailable {
 		t.Errorf("Charge without a client certificate: %v, want the handshake refused (UNAVAILABLE)", err)
 	}
+}
+
+// testCertRotation: every certificate of the stack is re-issued (make
+// certs ROTATE=1) while orders flow, without a restart. Every placement
+// succeeds at its first attempt; every gateway and service replica logs
+// that it reloaded its identity; afterwards each gRPC replica and each
+// etcd member presents its new certificate to a new connection, and
+// accepts a client certificate from the rotation.
+func testCertRotation(t *testing.T, s *stack.Stack) {
+	services := append(slices.Clone(stack.Services), "gateway")
+	const reloaded = "TLS identity reloaded"
+	before := map[string]int{}
+	for _, svc := range services {
+		before[svc] = s.LogLinesWith(t, svc, reloaded)
+	}
+	r := scenario{name: "certificate rotation", rate: 10, duration: 20 * time.Second,
+		during: func(context.Context) {
+			time.Sleep(5 * time.Second)
+			t.Log("re-issue every certificate")
+			s.RotateCertificates(t)
+		}}.run(t, s)
+	if f := r.finalFailures(); len(f) != 0 {
+		t.Errorf("%d of %d placements failed with no retry allowed, want 0; first: %+v", len(f), r.report.Sent, f[0].Placement)
+	}
+	for _, svc := range services {
+		if got, want := s.LogLinesWith(t, svc, reloaded)-before[svc], len(s.Replicas(svc)); got < want {
+			t.Errorf("%s: %d replicas logged %q, want all %d", svc, got, reloaded, want)
+		}
+	}
+
+	admin, err := tlsconf.Load(s.CertsDir, "admin") // issued by the rotation too
+	if err != nil {
+		t.Fatal(err)
+	}
+	presented := func(addr string, cfg *tls.Config) (*x509.Certificate, error) {
+		d := tls.Dialer{Config: cfg, NetDialer: &net.Dialer{Timeout: 5 * time.Second}}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		return conn.(*tls.Conn).ConnectionState().PeerCertificates[0], nil
+	}
+	for _, svc := range stack.Services {
+		want := leafOf(t, s, svc)
+		for _, name := range s.Replicas(svc) {
+			got, err := presented(s.ServiceAddr(t, name), admin.ClientConfig(svc))
+			if err != nil {
+				t.Errorf("%s: TLS to its gRPC port as admin: %v", name, err)
+			} else if !got.Equal(want) {
+				t.Errorf("%s presents certificate %x, want the re-issued %x", name, got.SerialNumber, want.SerialNumber)
+			}
+		}
+	}
+	want := leafOf(t, s, "etcd")
+	for _, ep := range s.EtcdEndpoints {
+		got, err := presented(strings.TrimPrefix(ep, "https://"), admin.HostClientConfig("etcd"))
+		if err != nil {
+			t.Errorf("etcd at %s: %v", ep, err)
+		} else if !got.Equal(want) {
+			t.Errorf("etcd at %s presents certificate %x, want the re-issued %x", ep, got.SerialNumber, want.SerialNumber)
+		}
+	}
+}
+
+// leafOf reads identity's current certificate from the stack's PKI.
+func leafOf(t *testing.T, s *stack.Stack, identity string) *x509.Certificate {
+	t.Helper()
+	pair, err := tls.LoadX509KeyPair(filepath.Join(s.CertsDir, identity+".pem"), filepath.Join(s.CertsDir, identity+"-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pair.Leaf
 }
 
 // etcdClient is an etcd client for the test, as the admin identity.

@@ -26,10 +26,15 @@ import (
 //
 // docs/testing.md says what each scenario proves.
 func TestShopmesh(t *testing.T) {
+	// A rotated certificate is picked up within a second (faults/every
+	// certificate is re-issued), not the default 30.
+	reload := map[string]string{"TLS_RELOAD_INTERVAL": "1s"}
 	s := stack.StartWith(t, stack.Options{EtcdMembers: 3, Env: map[string]map[string]string{
 		// Pick up orders left under way by a crash quickly: the shortest
 		// claim that still holds PlaceOrder's whole budget (9s).
-		"order": {"RECOVERY_AFTER": "10s", "RECOVERY_INTERVAL": "1s", "SHIPPING_RELAY_INTERVAL": "500ms"},
+		"order": {"RECOVERY_AFTER": "10s", "RECOVERY_INTERVAL": "1s", "SHIPPING_RELAY_INTERVAL": "500ms",
+			"TLS_RELOAD_INTERVAL": "1s"},
+		"inventory": reload, "payment": reload, "shipping": reload, "gateway": reload,
 	}})
 	t.Run("order flow", func(t *testing.T) { testOrderFlow(t, s) })
 	t.Run("saga", func(t *testing.T) { testSaga(t, s) })

@@ -63,7 +63,8 @@ type Stack struct {
 	// EtcdEndpoints are the etcd members' client URLs as seen from the test
 	// process (https; the certificate names them "etcd").
 	EtcdEndpoints []string
-	// CertsDir holds the stack's PKI (ca.pem and one pair per identity).
+	// CertsDir holds the stack's PKI (ca.pem and one pair per identity)
+	// and, in <identity>/, what each container mounts at /certs.
 	CertsDir string
 	// Containers by name: postgres, otelcol, paysim, etcd (etcd-0, etcd-1,
 	// etcd-2 for a cluster), and <service>-<n> for every replica, from 1:
@@ -117,7 +118,22 @@ var identities = []devpki.Leaf{
 	// their own names.
 	{Name: "etcd", ExtraDNS: []string{"etcd-0", "etcd-1", "etcd-2"}},
 	{Name: "otelcol"},
-	{Name: "admin"},
+	{Name: "admin", Tool: true},
+}
+
+// containerUID is the uid every image runs as (deploy/docker).
+const containerUID = 65532
+
+// pkiOptions is how the stack writes its PKI: a directory per container
+// identity (what the container mounts, nothing else), its key 0600 and
+// owned by the containers' uid when the tests run as root (as in CI), and
+// world-readable otherwise, the only way a non-root runner can let that
+// uid read it.
+func pkiOptions() devpki.Options {
+	if os.Geteuid() == 0 {
+		return devpki.Options{OwnDirs: true, KeyOwner: containerUID}
+	}
+	return devpki.Options{OwnDirs: true, WorldReadableKeys: true}
 }
 
 // BuildImages runs deploy/images.sh once per test binary: it builds the
@@ -162,8 +178,17 @@ func StartWith(t testing.TB, opts Options) *Stack {
 	opts = opts.withDefaults()
 	ctx := t.Context()
 
-	certs := t.TempDir()
-	if _, err := devpki.Generate(certs, identities, devpki.Options{WorldReadableKeys: true}); err != nil {
+	// Not t.TempDir(): its parents are 0700, and the containers' uid must
+	// reach the directories bind-mounted from here.
+	certs, err := os.MkdirTemp("", "shopmesh-e2e-pki-")
+	if err == nil {
+		t.Cleanup(func() { _ = os.RemoveAll(certs) })
+		err = os.Chmod(certs, 0o755) // each container's uid reads its own directory below
+	}
+	if err != nil {
+		t.Fatalf("PKI directory: %v", err)
+	}
+	if _, err := devpki.Generate(certs, identities, pkiOptions()); err != nil {
 		t.Fatalf("dev PKI: %v", err)
 	}
 	nw, err := network.New(ctx, network.WithLabels(labels()))
@@ -185,11 +210,11 @@ func StartWith(t testing.TB, opts Options) *Stack {
 			testcontainers.WithWaitStrategy(wait.ForLog("database system is ready to accept connections").
 				WithOccurrence(2).WithStartupTimeout(90 * time.Second)),
 		}},
-		{name: "otelcol", image: OtelcolImage, opts: []testcontainers.ContainerCustomizer{
+		{name: "otelcol", identity: "otelcol", image: OtelcolImage, opts: []testcontainers.ContainerCustomizer{
 			testcontainers.WithWaitStrategy(wait.ForLog("Everything is ready").WithStartupTimeout(60 * time.Second)),
 		}},
-		{name: "paysim", image: "shopmesh/paysim:dev", opts: []testcontainers.ContainerCustomizer{
-			publish("8443/tcp"),
+		{name: "paysim", identity: "paysim", image: "shopmesh/paysim:dev", opts: []testcontainers.ContainerCustomizer{
+			publish("8443/tcp"), hardened(),
 			testcontainers.WithEnv(map[string]string{
 				"TLS_CERT_FILE": "/certs/paysim.pem", "TLS_KEY_FILE": "/certs/paysim-key.pem", "PAYSIM_API_KEY": PSPAPIKey,
 			}),
@@ -226,12 +251,12 @@ func StartWith(t testing.TB, opts Options) *Stack {
 		},
 	}
 	replica := func(service string, n int) spec {
-		return spec{name: fmt.Sprintf("%s-%d", service, n), alias: service, image: "shopmesh/" + service + ":dev",
+		return spec{name: fmt.Sprintf("%s-%d", service, n), alias: service, identity: service, image: "shopmesh/" + service + ":dev",
 			env: merge(svcEnv, own[service], opts.Env[service]),
 			opts: []testcontainers.ContainerCustomizer{
 				// The service's own port (gRPC, or the gateway's HTTP) and
 				// its admin port, published on loopback for the tests.
-				publish("8080/tcp", "9090/tcp"),
+				publish("8080/tcp", "9090/tcp"), hardened(),
 				testcontainers.WithWaitStrategy(wait.ForExec([]string{"/app", "healthcheck"}).
 					WithPollInterval(200 * time.Millisecond).WithStartupTimeout(60 * time.Second)),
 			}}
@@ -318,7 +343,7 @@ func etcdSpec(name string, members []string) spec {
 			"--peer-client-cert-auth", "--peer-trusted-ca-file=/certs/ca.pem",
 			"--peer-cert-file=/certs/etcd.pem", "--peer-key-file=/certs/etcd-key.pem")
 	}
-	return spec{name: name, image: EtcdImage, opts: []testcontainers.ContainerCustomizer{
+	return spec{name: name, identity: "etcd", image: EtcdImage, opts: []testcontainers.ContainerCustomizer{
 		testcontainers.WithCmd(args...),
 		publish("2379/tcp"),
 		testcontainers.WithWaitStrategy(wait.ForLog("ready to serve client requests").WithStartupTimeout(60 * time.Second)),
@@ -398,24 +423,45 @@ func merge(ms ...map[string]string) map[string]string {
 }
 
 // spec is one container to start: its name (also its alias on the
-// network), an extra alias shared by replicas, its image, its environment
+// network), an extra alias shared by replicas, the identity whose
+// certificate directory it mounts (none: empty), its image, its environment
 // and what else it needs.
 type spec struct {
-	name, alias, image string
-	env                map[string]string
-	opts               []testcontainers.ContainerCustomizer
+	name, alias, identity, image string
+	env                          map[string]string
+	opts                         []testcontainers.ContainerCustomizer
 }
 
-// startAll starts the containers of specs at once, on the stack's network
-// with the PKI in /certs, and waits for each to be ready. Every container
-// is removed when the test ends, and its logs are printed if the test
-// failed.
+// hardened runs a container as compose's x-hardened does: read-only root
+// filesystem, no new privileges, no capabilities. For the containers that
+// write nothing (etcd and the collector keep data in their /data).
+func hardened() testcontainers.CustomizeRequestOption {
+	return testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+		hc.ReadonlyRootfs = true
+		hc.SecurityOpt = append(hc.SecurityOpt, "no-new-privileges:true")
+		hc.CapDrop = append(hc.CapDrop, "ALL")
+	})
+}
+
+// RotateCertificates re-issues every certificate of the stack from the
+// same CA, as make certs ROTATE=1 does: the containers see the new files
+// through their bind mounts, and the services reload them
+// (TLS_RELOAD_INTERVAL).
+func (s *Stack) RotateCertificates(t testing.TB) {
+	t.Helper()
+	opts := pkiOptions()
+	opts.Reissue = true
+	if _, err := devpki.Generate(s.CertsDir, identities, opts); err != nil {
+		t.Fatalf("rotate the PKI: %v", err)
+	}
+}
+
+// startAll starts the containers of specs at once, on the stack's network,
+// each with its identity's certificate directory mounted read-only at
+// /certs, and waits for each to be ready. Every container is removed when
+// the test ends, and its logs are printed if the test failed.
 func (s *Stack) startAll(t testing.TB, specs ...spec) {
 	t.Helper()
-	files, err := certFiles(s.CertsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	errs := make([]error, len(specs))
 	var wg sync.WaitGroup
 	for i, sp := range specs {
@@ -427,9 +473,17 @@ func (s *Stack) startAll(t testing.TB, specs ...spec) {
 			opts := append([]testcontainers.ContainerCustomizer{
 				network.WithNetwork(aliases, s.Network),
 				testcontainers.WithLabels(labels()),
-				testcontainers.WithFiles(files...),
 				testcontainers.WithEnv(sp.env),
 			}, sp.opts...)
+			if sp.identity != "" {
+				// A bind mount, not a copy: a rotation on the host reaches
+				// the running container, as with compose and a Kubernetes
+				// Secret.
+				dir := filepath.Join(s.CertsDir, sp.identity)
+				opts = append(opts, testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+					hc.Binds = append(hc.Binds, dir+":/certs:ro")
+				}))
+			}
 			if env := s.opts.Env[sp.name]; len(env) > 0 {
 				opts = append(opts, testcontainers.WithEnv(env))
 			}
@@ -487,25 +541,6 @@ func (s *Stack) dumpLogs(t testing.TB, name string, c *testcontainers.DockerCont
 		b = b[len(b)-keep:]
 	}
 	t.Logf("--- logs of %s (the last %d KiB; E2E_LOGS_DIR keeps them whole) ---\n%s", name, keep>>10, b)
-}
-
-// certFiles lists the PKI's files for copying into a container, all 0644
-// (directories are created by the copy; containers run as a non-root uid).
-func certFiles(dir string) ([]testcontainers.ContainerFile, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var files []testcontainers.ContainerFile
-	for _, e := range entries {
-		if e.Name() == "ca-key.pem" {
-			continue // no container needs to sign anything
-		}
-		files = append(files, testcontainers.ContainerFile{
-			HostFilePath: filepath.Join(dir, e.Name()), ContainerFilePath: "/certs/" + e.Name(), FileMode: 0o644,
-		})
-	}
-	return files, nil
 }
 
 // Span is one exported span, as read from the collector's file export.

@@ -2,17 +2,22 @@
 // with tlsconf.Load: a CA and one certificate per identity in identities.
 // "make certs" runs it from the repository root:
 //
-//	go run ./pkg/cmd/devcerts -out deploy/certs [-force] [-world-readable] [-per-service]
+//	go run ./pkg/cmd/devcerts -out deploy/certs [-force | -reissue] [-per-service [-key-owner UID | -world-readable]]
 //
 // It is idempotent: when every certificate is valid for more than 30 days it
 // writes nothing and says so in one line; otherwise it replaces what is
 // missing, mismatched or expiring, printing one line per file. -force
-// replaces everything. -world-readable writes the leaf keys 0644 instead of
+// replaces everything. -reissue replaces every leaf but keeps the CA: a
+// rotation the running services pick up without a restart (make certs
+// ROTATE=1; tlsconf.Identity.Watch). -world-readable writes the leaf keys 0644 instead of
 // 0600, for the Docker setup, whose scratch containers run as a uid that
 // does not own the bind-mounted files; the keys are dev-only. -per-service
 // also gives each identity but admin (a tool's) a directory of its own,
 // <out>/<name>, holding only the CA certificate and its own pair: what its
-// container mounts (devpki.Options.OwnDirs).
+// container mounts (devpki.Options.OwnDirs). -key-owner gives the key in
+// each of those directories to the uid the containers run as, mode 0600,
+// in place of -world-readable; it takes root (make certs uses it when run
+// as root).
 package main
 
 import (
@@ -58,10 +63,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fl.SetOutput(stderr)
 	out := fl.String("out", "deploy/certs", "directory to write the PKI to")
 	force := fl.Bool("force", false, "replace every certificate and key, even valid ones")
+	reissue := fl.Bool("reissue", false,
+		"replace every leaf certificate and key but keep the CA (a rotation running services reload)")
 	worldReadable := fl.Bool("world-readable", false,
 		"write leaf keys with mode 0644 so non-root containers can read them (dev only)")
 	perService := fl.Bool("per-service", false,
 		"also write <out>/<name>/ per identity with only ca.pem and its own pair, for its container to mount")
+	keyOwner := fl.Int("key-owner", 0,
+		"with -per-service: the uid (and gid) that owns each directory's key, mode 0600 (needs root; replaces -world-readable)")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -71,11 +80,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if fl.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fl.Args())
 	}
+	if *force && *reissue {
+		// A new CA under running services is not a rotation they survive:
+		// say which one was meant instead of guessing.
+		return errors.New("-force and -reissue: choose one (-reissue keeps the CA, -force replaces it)")
+	}
 
 	res, err := devpki.Generate(*out, identities, devpki.Options{
 		Force:             *force,
+		Reissue:           *reissue,
 		WorldReadableKeys: *worldReadable,
 		OwnDirs:           *perService,
+		KeyOwner:          *keyOwner,
 	})
 	if err != nil {
 		return err

@@ -38,6 +38,11 @@ func TestRun(t *testing.T) {
 			t.Errorf("second run printed %q, want one \"up to date\" line", out)
 		}
 
+		out = mustRun(t, "-out", dir, "-reissue")
+		if got := lines(out); len(got) != files-2 || strings.Contains(out, "ca.pem") {
+			t.Errorf("-reissue printed %d lines, want %d, none for the CA:\n%s", len(got), files-2, out)
+		}
+
 		out = mustRun(t, "-out", dir, "-force")
 		if got := lines(out); len(got) != files {
 			t.Errorf("-force printed %d lines, want %d:\n%s", len(got), files, out)
@@ -75,6 +80,7 @@ func TestRun(t *testing.T) {
 			{"unknown flag", []string{"-bogus"}, "flag provided but not defined"},
 			{"stray argument", []string{"-out", t.TempDir(), "extra"}, "unexpected arguments"},
 			{"out is a file", []string{"-out", file}, "not a directory"},
+			{"force and reissue", []string{"-out", t.TempDir(), "-force", "-reissue"}, "choose one"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

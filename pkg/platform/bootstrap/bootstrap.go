@@ -26,9 +26,12 @@ type Process struct {
 	Config    Config
 	Logger    *slog.Logger
 	Telemetry *telemetry.Telemetry
-	// Identity is this service's mTLS identity; nil under DEV_PLAINTEXT.
+	// Identity is this service's mTLS identity, re-read from TLS_DIR every
+	// TLS_RELOAD_INTERVAL; nil under DEV_PLAINTEXT.
 	Identity *tlsconf.Identity
-	Etcd     *clientv3.Client
+	// stopReload ends the identity's watch; nil without one.
+	stopReload func()
+	Etcd       *clientv3.Client
 	// Conns holds the one connection per peer service.
 	Conns *grpcx.Conns
 	// serverOptions are added to every server NewGRPCServer makes (e.g.
@@ -78,6 +81,7 @@ func Start(ctx context.Context, cfg Config, api API, logOut io.Writer, getenv fu
 		if p.Identity, err = tlsconf.Load(cfg.TLSDir, cfg.Service); err != nil {
 			return nil, fmt.Errorf("tls identity: %w", err)
 		}
+		p.stopReload = p.Identity.Watch(cfg.TLSReload, p.Logger)
 	}
 
 	connOpts := []grpcx.ConnsOption{grpcx.WithBudgets(api.Budgets), grpcx.WithConnsLogger(p.Logger)}
@@ -248,8 +252,11 @@ func (p *Process) App(server lifecycle.Server, registrar lifecycle.Registrar, re
 }
 
 // closeClients closes the peer connections before the etcd client their
-// resolvers watch.
+// resolvers watch, and stops re-reading the identity.
 func (p *Process) closeClients() error {
+	if p.stopReload != nil {
+		p.stopReload()
+	}
 	var errs []error
 	if p.Conns != nil {
 		errs = append(errs, p.Conns.Close())

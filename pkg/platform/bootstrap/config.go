@@ -37,8 +37,12 @@ type Config struct {
 	// balancer per peer; unnamed peers use round_robin.
 	Balancers map[string]string
 
-	TLSDir       string // TLS_DIR: ca.pem, <service>.pem, <service>-key.pem; default "/certs"
-	DevPlaintext bool   // DEV_PLAINTEXT=true: no TLS anywhere (development only; logs a warning)
+	TLSDir string // TLS_DIR: ca.pem, <service>.pem, <service>-key.pem; default "/certs"
+	// TLSReload (TLS_RELOAD_INTERVAL, default 30s) is how often TLS_DIR is
+	// re-read: a rotated certificate or CA bundle applies to the next
+	// connection without a restart (tlsconf.Identity.Watch).
+	TLSReload    time.Duration
+	DevPlaintext bool // DEV_PLAINTEXT=true: no TLS anywhere (development only; logs a warning)
 	LogLevel     slog.Level
 	// DefaultTimeout (GRPC_DEFAULT_TIMEOUT, default 5s) is the deadline
 	// given to incoming calls that carry none, for methods without a budget
@@ -75,6 +79,7 @@ func readConfig(service string, s *settings.Reader) Config {
 		AdminAddr:        s.String("ADMIN_ADDR", ":9090"),
 		DatabaseURL:      s.String("DATABASE_URL", ""),
 		TLSDir:           s.String("TLS_DIR", "/certs"),
+		TLSReload:        s.Duration("TLS_RELOAD_INTERVAL", 30*time.Second),
 		Zone:             s.String("ZONE", ""),
 		PeerTargets:      s.Pairs("PEER_TARGETS"),
 		Balancers:        s.Pairs("GRPC_BALANCER"),
@@ -135,6 +140,7 @@ func (c Config) validate() error {
 	}{
 		{"GRPC_DEFAULT_TIMEOUT", c.DefaultTimeout},
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
+		{"TLS_RELOAD_INTERVAL", c.TLSReload},
 	} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s %v: must be positive", d.env, d.v))

@@ -6,7 +6,7 @@
 // spiffe://shopmesh/<service> (see SPIFFEID), as SPIFFE X.509-SVIDs do. Load
 // reads it from a directory laid out the way cmd/devcerts writes one:
 //
-//	ca.pem               the trust anchor every peer is checked against
+//	ca.pem               the trust anchors every peer is checked against (one CA, or two during a CA rotation)
 //	<service>.pem        this process's certificate (leaf first, then any intermediates)
 //	<service>-key.pem    its private key (PKCS#8)
 //
@@ -29,8 +29,15 @@
 //     infrastructure reached by a DNS name (etcd, the payment provider
 //     simulator, the OpenTelemetry collector).
 //
-// Certificates are read once, by Load, at start-up. There is no hot reload:
-// to rotate a certificate, restart the process (a rolling restart loses no
-// request, see lifecycle). The dev PKI is valid for a year and cmd/devcerts
-// renews it when less than 30 days are left.
+// Rotation needs no restart. Every configuration reads the identity current
+// at each handshake, and Reload (or Watch, which polls the files; the
+// services do it every TLS_RELOAD_INTERVAL) replaces it when the files hold
+// a new, valid one; a half-written rotation is refused and the current
+// identity kept until the files agree. Established connections keep the
+// certificates they were made with. Leaves re-issued from the same CA (make
+// certs ROTATE=1) need nothing else; a new CA goes in three steps, each
+// reloaded everywhere before the next: put both CAs in ca.pem, re-issue
+// every leaf from the new one, then drop the old CA from ca.pem. The dev
+// PKI is valid for a year and cmd/devcerts renews it when less than 30 days
+// are left.
 package tlsconf

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -53,6 +54,13 @@ func mustLoad(t *testing.T, dir, service string) *tlsconf.Identity {
 // tmpl: for certificates devpki would never make.
 func mintLeaf(t *testing.T, dir, name string, tmpl *x509.Certificate) {
 	t.Helper()
+	mintLeafValid(t, dir, name, tmpl, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+}
+
+// mintLeafValid is mintLeaf for a certificate valid from notBefore to
+// notAfter.
+func mintLeafValid(t *testing.T, dir, name string, tmpl *x509.Certificate, notBefore, notAfter time.Time) {
+	t.Helper()
 	ca, err := tls.LoadX509KeyPair(filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -61,8 +69,7 @@ func mintLeaf(t *testing.T, dir, name string, tmpl *x509.Certificate) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl.NotBefore = time.Now().Add(-time.Hour)
-	tmpl.NotAfter = time.Now().Add(time.Hour)
+	tmpl.NotBefore, tmpl.NotAfter = notBefore, notAfter
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Leaf, key.Public(), ca.PrivateKey.(crypto.Signer))
 	if err != nil {
@@ -147,4 +154,14 @@ func handshake(t *testing.T, serverCfg, clientCfg *tls.Config) handshakeResult {
 	ln.Close() // unblocks Accept if the client never connected
 	<-done
 	return res
+}
+
+// spiffeLeaf is a template for service's certificate as devpki makes it,
+// for mintLeafValid.
+func spiffeLeaf(service string) *x509.Certificate {
+	return &x509.Certificate{
+		URIs:        []*url.URL{{Scheme: "spiffe", Host: tlsconf.TrustDomain, Path: "/" + service}},
+		DNSNames:    []string{service},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
 }

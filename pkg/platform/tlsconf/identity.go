@@ -1,56 +1,151 @@
 package tlsconf
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
-// Identity is this process's certificate and the CA it trusts, loaded once by
-// Load. Its methods build fresh *tls.Config values, so callers may modify what
-// they get without affecting each other.
+// Identity is this process's certificate and the CA bundle it trusts, read
+// by Load and re-read by Reload (or Watch) when the files change. Its
+// methods build fresh *tls.Config values, so callers may modify what they
+// get without affecting each other; every configuration reads the current
+// certificate and bundle at each handshake, so a reload reaches every
+// connection made after it, and established connections keep theirs.
 type Identity struct {
-	service string
-	cert    tls.Certificate
-	roots   *x509.CertPool
+	service, dir string
+	current      atomic.Pointer[material]
 }
 
-// Load reads the identity of service from dir: the CA from dir/ca.pem, the
-// certificate from dir/<service>.pem and its key from dir/<service>-key.pem.
+// material is one consistent reading of an identity's files.
+type material struct {
+	cert  tls.Certificate
+	roots *x509.CertPool
+	// digest is of the files read, so that Reload notices a change.
+	digest [3][sha256.Size]byte
+}
+
+// Load reads the identity of service from dir: the CA bundle from dir/ca.pem
+// (one or more CA certificates, all trusted), the certificate from
+// dir/<service>.pem and its key from dir/<service>-key.pem.
 //
 // It returns an error naming the file when one is missing or unreadable, when
 // the key does not match the certificate, when the certificate does not chain
-// to the CA (or has expired), and when it does not carry exactly the identity
-// SPIFFEID(service): a process that would present the wrong name should not
-// start.
+// to the CA (or has expired, or is not valid yet), and when it does not carry
+// exactly the identity SPIFFEID(service): a process that would present the
+// wrong name should not start.
 func Load(dir, service string) (*Identity, error) {
 	if err := validService(service); err != nil {
 		return nil, fmt.Errorf("load identity: %w", err)
 	}
+	m, err := read(dir, service, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	id := &Identity{service: service, dir: dir}
+	id.current.Store(m)
+	return id, nil
+}
+
+// Reload reads the identity's files again and, when they changed and hold a
+// valid identity (as Load checks it), makes it the one every later handshake
+// uses. It reports whether the identity changed. On error the current
+// identity stays: a rotation caught half-written (a new certificate beside
+// the old key) fails to pair, and the next Reload, after the last file is
+// in place, succeeds.
+func (id *Identity) Reload() (changed bool, err error) {
+	files, err := readFiles(id.dir, id.service)
+	if err != nil {
+		return false, err
+	}
+	if digest(files) == id.current.Load().digest {
+		return false, nil
+	}
+	m, err := parse(id.dir, id.service, files, time.Now())
+	if err != nil {
+		return false, err
+	}
+	id.current.Store(m)
+	return true, nil
+}
+
+// NotAfter returns when the current certificate expires.
+func (id *Identity) NotAfter() time.Time { return id.current.Load().cert.Leaf.NotAfter }
+
+// Watch calls Reload every interval until the returned stop is called, and
+// logs each change (with the new certificate's expiry) and each failure; a
+// failure keeps the current identity. stop waits for the watcher to end.
+// Polling rather than file events: it sees a Kubernetes Secret's symlink
+// swap and a bind-mounted directory's rename alike, and three small reads a
+// interval cost nothing.
+func (id *Identity) Watch(interval time.Duration, logger *slog.Logger) (stop func()) {
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			switch changed, err := id.Reload(); {
+			case err != nil:
+				logger.Warn("TLS identity not reloaded; keeping the current one", "dir", id.dir, "error", err)
+			case changed:
+				logger.Info("TLS identity reloaded", "dir", id.dir, "not_after", id.NotAfter())
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done) })
+		<-exited
+	}
+}
+
+// readFiles reads the CA bundle, the certificate and the key of service.
+func readFiles(dir, service string) (files [3][]byte, err error) {
+	for i, f := range []struct{ what, name string }{
+		{"CA certificate", "ca.pem"}, {"certificate", service + ".pem"}, {"private key", service + "-key.pem"},
+	} {
+		// os errors already name the file; the prefix says what it was for.
+		if files[i], err = os.ReadFile(filepath.Join(dir, f.name)); err != nil {
+			return files, fmt.Errorf("load identity %q: read %s: %w", service, f.what, err)
+		}
+	}
+	return files, nil
+}
+
+// read reads and checks service's identity from dir (Load).
+func read(dir, service string, now time.Time) (*material, error) {
+	files, err := readFiles(dir, service)
+	if err != nil {
+		return nil, err
+	}
+	return parse(dir, service, files, now)
+}
+
+// parse checks the files readFiles read and returns the identity they hold.
+func parse(dir, service string, files [3][]byte, now time.Time) (*material, error) {
 	caFile := filepath.Join(dir, "ca.pem")
 	certFile := filepath.Join(dir, service+".pem")
 	keyFile := filepath.Join(dir, service+"-key.pem")
 
-	// os errors already name the file; the prefix says what it was for.
-	caPEM, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("load identity %q: read CA certificate: %w", service, err)
-	}
 	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(caPEM) {
+	if !roots.AppendCertsFromPEM(files[0]) {
 		return nil, fmt.Errorf("load identity %q: read CA certificate: no PEM certificate in %s", service, caFile)
 	}
-	certPEM, err := os.ReadFile(certFile)
-	if err != nil {
-		return nil, fmt.Errorf("load identity %q: read certificate: %w", service, err)
-	}
-	keyPEM, err := os.ReadFile(keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("load identity %q: read private key: %w", service, err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	cert, err := tls.X509KeyPair(files[1], files[2])
 	if err != nil {
 		return nil, fmt.Errorf("load identity %q: pair %s with %s: %w", service, certFile, keyFile, err)
 	}
@@ -68,6 +163,7 @@ func Load(dir, service string) (*Identity, error) {
 		Roots:         roots,
 		Intermediates: intermediates(cert.Certificate[1:]),
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+		CurrentTime:   now,
 	}); err != nil {
 		return nil, fmt.Errorf("load identity %q: verify %s against %s: %w", service, certFile, caFile, err)
 	}
@@ -78,7 +174,14 @@ func Load(dir, service string) (*Identity, error) {
 	if got != service {
 		return nil, fmt.Errorf("load identity %q: %s is %s, want %s", service, certFile, SPIFFEID(got), SPIFFEID(service))
 	}
-	return &Identity{service: service, cert: cert, roots: roots}, nil
+	return &material{cert: cert, roots: roots, digest: digest(files)}, nil
+}
+
+func digest(files [3][]byte) (d [3][sha256.Size]byte) {
+	for i, f := range files {
+		d[i] = sha256.Sum256(f)
+	}
+	return d
 }
 
 // Service returns the service name this identity proves.
@@ -90,10 +193,22 @@ func (id *Identity) Service() string { return id.service }
 // which method is not decided here but by the caller of PeerService.
 func (id *Identity) ServerConfig() *tls.Config {
 	return &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		// Each handshake gets the configuration of the identity current
+		// then, so a reloaded certificate or CA bundle applies to the next
+		// connection without a restart.
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return id.current.Load().serverConfig(), nil
+		},
+	}
+}
+
+func (m *material) serverConfig() *tls.Config {
+	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{id.cert},
+		Certificates: []tls.Certificate{m.cert},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    id.roots,
+		ClientCAs:    m.roots,
 		// Refuse a certificate from our CA that names no shopmesh service
 		// during the handshake, so that PeerService cannot fail later in a
 		// handler and authorisation always has a name to decide on.
@@ -138,8 +253,20 @@ func (id *Identity) HostClientConfig(serverName string) *tls.Config {
 	return &tls.Config{
 		MinVersion:           tls.VersionTLS13,
 		GetClientCertificate: id.clientCertificate,
-		RootCAs:              id.roots,
 		ServerName:           serverName,
+		// Go's verification would check against the RootCAs fixed here, and
+		// a reloaded CA bundle would never reach the etcd client or the
+		// provider's client, which keep the configuration they were given.
+		// VerifyConnection does the same check against the current bundle,
+		// by the name the handshake was for.
+		InsecureSkipVerify: true, //nolint:gosec // G402: VerifyConnection checks the chain and the host name instead
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			name := serverName
+			if name == "" {
+				name = cs.ServerName // what the dialling library filled in
+			}
+			return id.verifyHost(cs, name)
+		},
 	}
 }
 
@@ -149,7 +276,31 @@ func (id *Identity) HostClientConfig(serverName string) *tls.Config {
 // CA differs from yours" into a misleading "client didn't provide a
 // certificate" in the server's log.
 func (id *Identity) clientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-	return &id.cert, nil
+	return &id.current.Load().cert, nil
+}
+
+// verifyHost does for HostClientConfig what InsecureSkipVerify turned off:
+// the server's chain against the current CA bundle, for server
+// authentication, and name, the host name or IP address the connection was
+// made for. A server dialled by IP address without an explicit name has no
+// name in the handshake (SNI carries none), and is refused rather than
+// accepted unnamed.
+func (id *Identity) verifyHost(cs tls.ConnectionState, name string) error {
+	if name == "" {
+		return errors.New("verify server: no server name to check the certificate against (dial it by DNS name, or give HostClientConfig one)")
+	}
+	if len(cs.PeerCertificates) == 0 {
+		return fmt.Errorf("verify server %q: no certificate presented", name)
+	}
+	if _, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
+		Roots:         id.current.Load().roots,
+		Intermediates: intermediatesFrom(cs.PeerCertificates[1:]),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSName:       name,
+	}); err != nil {
+		return fmt.Errorf("verify server %q: %w", name, err)
+	}
+	return nil
 }
 
 // verifyServer does for ClientConfig what InsecureSkipVerify turned off:
@@ -161,7 +312,7 @@ func (id *Identity) verifyServer(cs tls.ConnectionState, peer string) error {
 	}
 	leaf := cs.PeerCertificates[0]
 	if _, err := leaf.Verify(x509.VerifyOptions{
-		Roots:         id.roots,
+		Roots:         id.current.Load().roots,
 		Intermediates: intermediatesFrom(cs.PeerCertificates[1:]),
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}); err != nil {

@@ -328,6 +328,16 @@ func TestIdentity_HostClientConfig(t *testing.T) {
 		})
 	}
 
+	t.Run("no name for an address", func(t *testing.T) {
+		t.Parallel()
+		// handshake dials 127.0.0.1, which SNI cannot carry: nothing names
+		// the server, and an unnamed server is not accepted.
+		res := handshake(t, etcd.ServerConfig(), order.HostClientConfig(""))
+		if want := "no server name"; res.clientErr == nil || !strings.Contains(res.clientErr.Error(), want) {
+			t.Errorf("client error = %v, want one containing %q", res.clientErr, want)
+		}
+	})
+
 	t.Run("wrong host name", func(t *testing.T) {
 		t.Parallel()
 		res := handshake(t, etcd.ServerConfig(), order.HostClientConfig("otelcol"))

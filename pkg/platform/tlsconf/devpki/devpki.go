@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf"
@@ -69,11 +70,17 @@ func Named(names ...string) []Leaf {
 type Options struct {
 	// Force replaces every file, valid or not.
 	Force bool
+	// Reissue replaces every leaf, valid or not, with a new key and
+	// certificate from the CA it keeps: a rotation that processes watching
+	// their files (tlsconf.Identity.Watch) take without a restart, since
+	// every peer still trusts the same CA.
+	Reissue bool
 	// WorldReadableKeys writes leaf keys with mode 0644 instead of 0600.
 	// The dev certificates are bind-mounted into FROM scratch images that run
-	// as a non-root uid: that uid is not the owner of the files on the host,
-	// and a scratch image has no shell to chown them at start, so a 0600 key
-	// cannot be read. The CA key, which no container needs, stays 0600.
+	// as a non-root uid: unless KeyOwner gave it the files, that uid does not
+	// own them, and a scratch image has no shell to chown them at start, so
+	// a 0600 key cannot be read. The CA key, which no container needs, stays
+	// 0600.
 	WorldReadableKeys bool
 	// OwnDirs also gives each leaf but a Tool a directory of its own,
 	// dir/<Name>/, holding only the CA certificate and the leaf's pair:
@@ -81,6 +88,12 @@ type Options struct {
 	// identity's key and not the CA's. Copies are rewritten only when they
 	// differ, and their key mode follows WorldReadableKeys.
 	OwnDirs bool
+	// KeyOwner, when not zero, is the uid (and gid) that owns the key in
+	// each OwnDirs directory, mode 0600: the uid the containers run as, so
+	// that only it can read the key. Changing a file's owner takes root;
+	// without it, WorldReadableKeys is the development fallback. The two
+	// exclude each other.
+	KeyOwner int
 	// Now is the time certificates are issued and checked at; zero means
 	// time.Now(). Tests set it to make certificates that are about to expire.
 	Now time.Time
@@ -90,8 +103,8 @@ type Options struct {
 type Result struct {
 	// Written lists the files created or replaced, in the order written.
 	Written []string
-	// Chmodded lists existing key files whose mode Generate corrected to
-	// match Options.WorldReadableKeys.
+	// Chmodded lists existing files whose mode (Options.WorldReadableKeys)
+	// or owner (Options.KeyOwner) Generate corrected.
 	Chmodded []string
 	// NotAfter is when the first of the certificates in dir expires.
 	NotAfter time.Time
@@ -114,6 +127,9 @@ func Generate(dir string, leaves []Leaf, opts Options) (Result, error) {
 	if opts.WorldReadableKeys {
 		keyMode = 0o644
 	}
+	if opts.KeyOwner != 0 && (opts.WorldReadableKeys || !opts.OwnDirs) {
+		return Result{}, errors.New("generate dev PKI: KeyOwner is for the OwnDirs copies, and their keys are then 0600, not world-readable")
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: the containers' own uid reads the certificates
 		return Result{}, fmt.Errorf("generate dev PKI: %w", err)
 	}
@@ -124,17 +140,17 @@ func Generate(dir string, leaves []Leaf, opts Options) (Result, error) {
 		if caCert, caKey, err = g.newCA(); err != nil {
 			return Result{}, fmt.Errorf("generate dev PKI: %w", err)
 		}
-	} else if err := g.ensureMode(caKeyFile, 0o600); err != nil {
+	} else if err := g.ensureMode(caKeyFile, 0o600, 0); err != nil {
 		return Result{}, fmt.Errorf("generate dev PKI: %w", err)
 	}
 	g.res.NotAfter = caCert.NotAfter
 
 	for _, l := range leaves {
 		cert, err := checkLeaf(dir, l, caCert, now)
-		if opts.Force || err != nil {
+		if opts.Force || opts.Reissue || err != nil {
 			cert, err = g.newLeaf(l, caCert, caKey, keyMode)
 		} else {
-			err = g.ensureMode(l.Name+"-key.pem", keyMode)
+			err = g.ensureMode(l.Name+"-key.pem", keyMode, 0)
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("generate dev PKI: %s: %w", l.Name, err)
@@ -144,7 +160,7 @@ func Generate(dir string, leaves []Leaf, opts Options) (Result, error) {
 		}
 	}
 	if opts.OwnDirs {
-		if err := g.writeOwnDirs(leaves, keyMode); err != nil {
+		if err := g.writeOwnDirs(leaves, keyMode, opts.KeyOwner); err != nil {
 			return Result{}, fmt.Errorf("generate dev PKI: %w", err)
 		}
 	}
@@ -153,8 +169,9 @@ func Generate(dir string, leaves []Leaf, opts Options) (Result, error) {
 
 // writeOwnDirs copies the CA certificate and each non-Tool leaf's pair into
 // dir/<Name>/ (Options.OwnDirs): a copy that differs is replaced, one that
-// matches only gets its mode corrected, both reported in g.res.
-func (g *generator) writeOwnDirs(leaves []Leaf, keyMode fs.FileMode) error {
+// matches only gets its mode (and the key its owner, when keyOwner is not
+// zero) corrected, both reported in g.res.
+func (g *generator) writeOwnDirs(leaves []Leaf, keyMode fs.FileMode, keyOwner int) error {
 	for _, l := range leaves {
 		if l.Tool {
 			continue
@@ -164,18 +181,19 @@ func (g *generator) writeOwnDirs(leaves []Leaf, keyMode fs.FileMode) error {
 			return err
 		}
 		for _, f := range []struct {
-			name string
-			mode fs.FileMode
-		}{{caCertFile, 0o644}, {l.Name + ".pem", 0o644}, {l.Name + "-key.pem", keyMode}} {
+			name  string
+			mode  fs.FileMode
+			owner int
+		}{{caCertFile, 0o644, 0}, {l.Name + ".pem", 0o644, 0}, {l.Name + "-key.pem", keyMode, keyOwner}} {
 			data, err := os.ReadFile(filepath.Join(g.dir, f.name))
 			if err != nil {
 				return err
 			}
 			old, rerr := os.ReadFile(filepath.Join(own.dir, f.name))
 			if rerr == nil && bytes.Equal(old, data) {
-				err = own.ensureMode(f.name, f.mode)
+				err = own.ensureMode(f.name, f.mode, f.owner)
 			} else {
-				err = own.write(f.name, data, f.mode)
+				err = own.write(f.name, data, f.mode, f.owner)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", l.Name, err)
@@ -355,15 +373,16 @@ func (g *generator) writeKeyPair(certName, keyName string, der []byte, key *ecds
 	// Key first: a crash between the two leaves a key without its
 	// certificate, which the next run replaces, never a certificate paired
 	// with a stale key.
-	if err := g.write(keyName, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), keyMode); err != nil {
+	if err := g.write(keyName, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), keyMode, 0); err != nil {
 		return err
 	}
-	return g.write(certName, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	return g.write(certName, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644, 0)
 }
 
 // write replaces dir/name atomically (temporary file, then rename), so a
-// reader never sees half a file and a failure leaves the old one in place.
-func (g *generator) write(name string, data []byte, mode fs.FileMode) error {
+// reader never sees half a file and a failure leaves the old one in place;
+// a non-zero owner becomes the file's uid and gid before it is in place.
+func (g *generator) write(name string, data []byte, mode fs.FileMode, owner int) error {
 	path := filepath.Join(g.dir, name)
 	f, err := os.CreateTemp(g.dir, "."+name+".*")
 	if err != nil {
@@ -375,6 +394,9 @@ func (g *generator) write(name string, data []byte, mode fs.FileMode) error {
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Chmod(mode)
+	}
+	if err == nil && owner != 0 {
+		err = f.Chown(owner, owner)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -389,21 +411,31 @@ func (g *generator) write(name string, data []byte, mode fs.FileMode) error {
 	return nil
 }
 
-// ensureMode gives the kept file dir/name the mode a new one would get, so
-// that adding or dropping -world-readable takes effect without -force.
-func (g *generator) ensureMode(name string, mode fs.FileMode) error {
+// ensureMode gives the kept file dir/name the mode (and the non-zero
+// owner) a new one would get, so that adding or dropping -world-readable or
+// -key-owner takes effect without -force.
+func (g *generator) ensureMode(name string, mode fs.FileMode, owner int) error {
 	path := filepath.Join(g.dir, name)
 	fi, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	if fi.Mode().Perm() == mode {
-		return nil
+	changed := false
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && owner != 0 && int(st.Uid) != owner {
+		if err := os.Chown(path, owner, owner); err != nil {
+			return err
+		}
+		changed = true
 	}
-	if err := os.Chmod(path, mode); err != nil {
-		return err
+	if fi.Mode().Perm() != mode {
+		if err := os.Chmod(path, mode); err != nil {
+			return err
+		}
+		changed = true
 	}
-	g.res.Chmodded = append(g.res.Chmodded, path)
+	if changed {
+		g.res.Chmodded = append(g.res.Chmodded, path)
+	}
 	return nil
 }
 

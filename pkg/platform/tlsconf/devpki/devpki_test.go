@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,6 +146,24 @@ func TestGenerate_Idempotent(t *testing.T) {
 		}
 	})
 
+	t.Run("reissue replaces the leaves and keeps the CA", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		mustGenerate(t, dir, leaves, devpki.Options{})
+		ca := readCert(t, filepath.Join(dir, "ca.pem"))
+		leaf := readCert(t, filepath.Join(dir, leaves[0].Name+".pem"))
+		res := mustGenerate(t, dir, leaves, devpki.Options{Reissue: true})
+		if want := 2 * len(leaves); len(res.Written) != want {
+			t.Errorf("wrote %v, want the %d leaf files", res.Written, want)
+		}
+		if !readCert(t, filepath.Join(dir, "ca.pem")).Equal(ca) {
+			t.Error("CA replaced by Reissue")
+		}
+		if readCert(t, filepath.Join(dir, leaves[0].Name+".pem")).Equal(leaf) {
+			t.Error("leaf unchanged after Reissue")
+		}
+	})
+
 	t.Run("expiring PKI is renewed", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
@@ -242,6 +261,52 @@ func TestGenerate_WorldReadableKeys(t *testing.T) {
 		}
 		assertMode(t, key, 0o600)
 	})
+}
+
+func TestGenerate_KeyOwner(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		// Giving a file away takes root; CI runs as root.
+		if os.Getenv("CI") == "true" {
+			t.Fatal("KeyOwner needs root to chown, and CI must run this test")
+		}
+		t.Skip("not root: cannot chown")
+	}
+	const uid = 65532
+	dir := t.TempDir()
+	leaves := []devpki.Leaf{{Name: "order"}}
+	mustGenerate(t, dir, leaves, devpki.Options{OwnDirs: true})
+	own := filepath.Join(dir, "order", "order-key.pem")
+	assertOwner(t, own, 0)
+
+	res := mustGenerate(t, dir, leaves, devpki.Options{OwnDirs: true, KeyOwner: uid})
+	if len(res.Written) != 0 || !slices.Equal(res.Chmodded, []string{own}) {
+		t.Errorf("got written %v chmodded %v, want only %s given away", res.Written, res.Chmodded, own)
+	}
+	assertOwner(t, own, uid)
+	assertMode(t, own, 0o600)
+	assertOwner(t, filepath.Join(dir, "order-key.pem"), 0) // the host's copy stays the host user's
+	assertOwner(t, filepath.Join(dir, "order", "order.pem"), 0)
+
+	// A rotation writes new files; they are given away before they land.
+	mustGenerate(t, dir, leaves, devpki.Options{OwnDirs: true, KeyOwner: uid, Reissue: true})
+	assertOwner(t, own, uid)
+	assertMode(t, own, 0o600)
+
+	if _, err := devpki.Generate(dir, leaves, devpki.Options{OwnDirs: true, KeyOwner: uid, WorldReadableKeys: true}); err == nil {
+		t.Error("KeyOwner with WorldReadableKeys accepted")
+	}
+}
+
+func assertOwner(t *testing.T, path string, uid int) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != uid || int(st.Gid) != uid {
+		t.Errorf("%s owned by %d:%d, want %d:%d", path, st.Uid, st.Gid, uid, uid)
+	}
 }
 
 func TestGenerate_Errors(t *testing.T) {

@@ -14,5 +14,6 @@
 //
 // These keys are for development only. Nothing protects the CA key beyond
 // file permissions, and WorldReadableKeys exists because containers need it
-// (see Options); never use this package for a real deployment.
+// when KeyOwner cannot be used (see Options); never use this package for a
+// real deployment.
 package devpki
