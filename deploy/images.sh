@@ -31,7 +31,10 @@ LOGS="$BUILD/logs"
 DOCKERFILES="$DEPLOY/docker"
 
 PINNED=(etcd otelcol)
-SERVICES=(gateway order inventory payment shipping paysim)
+# shopmesh's own binaries, each an image from Dockerfile.service; etcdaccess
+# is the one-shot that turns on etcd's access control before the services
+# start.
+SERVICES=(gateway order inventory payment shipping paysim etcdaccess)
 # Built only when asked for by name (make bench).
 TOOLS=(loadcurve)
 
@@ -39,6 +42,7 @@ TOOLS=(loadcurve)
 service_pkg() {
 	case $1 in
 	paysim) echo ./paysim/cmd/paysim ;;
+	etcdaccess) echo ./pkg/cmd/etcdaccess ;;
 	loadcurve) echo ./e2e/cmd/loadcurve ;;
 	*) echo "./$1/cmd/$1" ;;
 	esac

@@ -1,9 +1,11 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/shopmesh/shopmesh/e2e/stack"
@@ -46,6 +49,7 @@ func testFaults(t *testing.T, s *stack.Stack) {
 	t.Run("order crashes after the charge, before it is recorded", func(t *testing.T) { testCrashAfterCharge(t, s) })
 	t.Run("the mesh's edge: identities, plaintext, no certificate", func(t *testing.T) { testMeshEdge(t, s) })
 	t.Run("every certificate is re-issued under traffic", func(t *testing.T) { testCertRotation(t, s) })
+	t.Run("the registry's access control", func(t *testing.T) { testRegistryAccess(t, s) })
 }
 
 // instances are every service replica and gateway, in the order a rolling
@@ -421,6 +425,61 @@ func leafOf(t *testing.T, s *stack.Stack, identity string) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return pair.Leaf
+}
+
+// testRegistryAccess: with etcd's access control on (etcdaccess, as in
+// make up), a service's certificate may write only its own registrations:
+// payment can neither overwrite nor delete order's, the gateway can only
+// read, and paysim, outside the mesh's registry, can do nothing. The
+// services' own registrations are all in place, made under these rules.
+func testRegistryAccess(t *testing.T, s *stack.Stack) {
+	ctx := t.Context()
+	as := func(identity string) *clientv3.Client {
+		id, err := tlsconf.Load(s.CertsDir, identity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli, err := discovery.NewClient(s.EtcdEndpoints, id.HostClientConfig("etcd"), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cli.Close() })
+		return cli
+	}
+	payment, gateway, paysim := as("payment"), as("gateway"), as("paysim")
+	waitRegistered(t, etcdClient(t, s), 30*time.Second, 0)
+	orders, err := gateway.Get(ctx, discovery.ServicePrefix("order"), clientv3.WithPrefix())
+	if err != nil || len(orders.Kvs) == 0 {
+		t.Fatalf("gateway lists order's instances: %v (%d found)", err, len(orders.Kvs))
+	}
+	victim := string(orders.Kvs[0].Key)
+
+	denied := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, rpctypes.ErrPermissionDenied) {
+			t.Errorf("%s: %v, want permission denied", what, err)
+		}
+	}
+	_, err = payment.Put(ctx, victim, `{"addr":"10.0.0.66:8080"}`)
+	denied("payment overwrites "+victim, err)
+	_, err = payment.Delete(ctx, discovery.ServicePrefix("order"), clientv3.WithPrefix())
+	denied("payment deletes order's registrations", err)
+	_, err = gateway.Put(ctx, discovery.Key("order", "10.0.0.66:8080"), `{"addr":"10.0.0.66:8080"}`)
+	denied("gateway registers an order instance", err)
+	if _, err := paysim.Get(ctx, discovery.Prefix, clientv3.WithPrefix()); err == nil {
+		t.Error("paysim read the registry")
+	}
+	own := discovery.Key("payment", "10.0.0.67:8080")
+	if _, err := payment.Put(ctx, own, `{"addr":"10.0.0.67:8080"}`); err != nil {
+		t.Errorf("payment writes under its own prefix: %v", err)
+	}
+	if _, err := payment.Delete(ctx, own); err != nil {
+		t.Errorf("payment deletes under its own prefix: %v", err)
+	}
+	after, err := gateway.Get(ctx, victim)
+	if err != nil || len(after.Kvs) != 1 || !bytes.Equal(after.Kvs[0].Value, orders.Kvs[0].Value) {
+		t.Errorf("order's registration %s changed: %v", victim, err)
+	}
 }
 
 // etcdClient is an etcd client for the test, as the admin identity.

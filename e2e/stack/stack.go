@@ -118,6 +118,7 @@ var identities = []devpki.Leaf{
 	// their own names.
 	{Name: "etcd", ExtraDNS: []string{"etcd-0", "etcd-1", "etcd-2"}},
 	{Name: "otelcol"},
+	{Name: "etcdaccess"},
 	{Name: "admin", Tool: true},
 }
 
@@ -228,6 +229,10 @@ func StartWith(t testing.TB, opts Options) *Stack {
 		endpoints = append(endpoints, "https://"+m+":2379")
 	}
 	s.startAll(t, tier...)
+	s.startAll(t, etcdAccessSpec(endpoints))
+	if st, err := s.Containers["etcdaccess"].State(ctx); err != nil || st.ExitCode != 0 {
+		t.Fatalf("etcdaccess, the set-up of etcd's access control, failed: state %+v, %v", st, err)
+	}
 
 	svcEnv := map[string]string{
 		"ETCD_ENDPOINTS":                 strings.Join(endpoints, ","),
@@ -347,6 +352,18 @@ func etcdSpec(name string, members []string) spec {
 		testcontainers.WithCmd(args...),
 		publish("2379/tcp"),
 		testcontainers.WithWaitStrategy(wait.ForLog("ready to serve client requests").WithStartupTimeout(60 * time.Second)),
+	}}
+}
+
+// etcdAccessSpec is the one-shot that turns on etcd's access control, as
+// in compose: services may write only their own registrations, the gateway
+// may only read. startAll returns once it has exited successfully.
+func etcdAccessSpec(endpoints []string) spec {
+	return spec{name: "etcdaccess", identity: "etcdaccess", image: "shopmesh/etcdaccess:dev", opts: []testcontainers.ContainerCustomizer{
+		testcontainers.WithCmd("-endpoints="+strings.Join(endpoints, ","),
+			"-registrants="+strings.Join(Services, ","), "-readers=gateway", "-admins=etcdaccess,admin"),
+		hardened(),
+		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(90 * time.Second)),
 	}}
 }
 

@@ -45,6 +45,8 @@ var identities = []devpki.Leaf{
 	// their own names.
 	{Name: "etcd", ExtraDNS: []string{"etcd-0", "etcd-1", "etcd-2"}},
 	{Name: "otelcol"},
+	// The one-shot that turns on etcd's access control, an etcd admin.
+	{Name: "etcdaccess"},
 	{Name: "admin", Tool: true},
 }
 
