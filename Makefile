@@ -24,6 +24,11 @@ BUF_VERSION                ?= v1.75.0
 GOLANGCI_LINT_VERSION      ?= v2.15.0
 PROTOC_GEN_GO_VERSION      ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
+# Kubernetes: the release the manifests are checked against, and the tools
+# (kustomize v5.8 needs a newer Go than these machines have).
+K8S_VERSION                ?= v1.34.4
+KUSTOMIZE_VERSION          ?= v5.7.1
+KUBECONFORM_VERSION        ?= v0.7.0
 
 # docker compose v2 plugin, or Debian's docker-compose 1.29.
 COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
@@ -149,11 +154,17 @@ lint: ## gofmt, shopmesh's analyzers, golangci-lint over every module, buf lint 
 	@echo "[lint] buf lint"; if command -v buf >/dev/null; then (cd pkg/api && buf lint); else echo "buf not installed: run 'make tools'"; exit 1; fi
 
 .PHONY: tools
-tools: ## install buf, the protoc plugins and golangci-lint (Go module proxy only; cached by go's build cache)
+tools: ## install buf, the protoc plugins, golangci-lint, kustomize and kubeconform (Go module proxy only; cached by go's build cache)
 	$(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+	$(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	$(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
 	$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+.PHONY: k8s-check
+k8s-check: ## build every deploy/k8s overlay and validate it strictly against Kubernetes $(K8S_VERSION)'s schemas; planted mistakes must fail
+	@K8S_VERSION=$(K8S_VERSION) scripts/k8s-check.sh
 
 .PHONY: proto
 proto: ## lint the .proto files and regenerate the Go code in pkg/api

@@ -42,8 +42,9 @@ var identities = []devpki.Leaf{
 	{Name: "shipping"},
 	{Name: "paysim"},
 	// Clients reach the cluster as "etcd" and members reach each other by
-	// their own names.
-	{Name: "etcd", ExtraDNS: []string{"etcd-0", "etcd-1", "etcd-2"}},
+	// their own names (on Kubernetes, through the peer Service of
+	// deploy/k8s/base/etcd.yaml).
+	{Name: "etcd", ExtraDNS: []string{"etcd-0", "etcd-1", "etcd-2", "etcd-0.etcd-peer", "etcd-1.etcd-peer", "etcd-2.etcd-peer"}},
 	{Name: "otelcol"},
 	// The one-shot that turns on etcd's access control, an etcd admin.
 	{Name: "etcdaccess"},
