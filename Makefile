@@ -29,6 +29,7 @@ PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 K8S_VERSION                ?= v1.34.4
 KUSTOMIZE_VERSION          ?= v5.7.1
 KUBECONFORM_VERSION        ?= v0.7.0
+KWOK_VERSION               ?= v0.8.0
 
 # docker compose v2 plugin, or Debian's docker-compose 1.29.
 COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
@@ -163,8 +164,9 @@ tools: ## install buf, the protoc plugins, golangci-lint, kustomize and kubeconf
 	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 
 .PHONY: k8s-check
-k8s-check: ## build every deploy/k8s overlay and validate it strictly against Kubernetes $(K8S_VERSION)'s schemas; planted mistakes must fail
+k8s-check: ## deploy/k8s: every overlay built and validated strictly against Kubernetes $(K8S_VERSION)'s schemas (planted mistakes must fail), then applied to a real control plane with kwok's fake nodes (docs/kubernetes.md)
 	@K8S_VERSION=$(K8S_VERSION) scripts/k8s-check.sh
+	@KWOK_VERSION=$(KWOK_VERSION) scripts/k8s-cluster-check.sh
 
 .PHONY: proto
 proto: ## lint the .proto files and regenerate the Go code in pkg/api

@@ -5,9 +5,11 @@
 # manifests map to the file names tlsconf reads. Development only:
 #
 #   make certs && scripts/k8s-dev-secrets.sh | kubectl apply -n shopmesh -f -
+#
+# The first argument names another directory written as make certs does.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-certs=deploy/certs
+certs=${1:-deploy/certs}
 for name in gateway order inventory payment shipping etcd etcdaccess otelcol paysim; do
 	dir=$certs/$name
 	[[ -r $dir/$name-key.pem ]] || { echo "k8s-dev-secrets: no readable $dir/$name-key.pem: run make certs (as root, or as the files' owner)" >&2; exit 1; }

@@ -1,0 +1,12 @@
+// Command kube-scheduler is Kubernetes' scheduler, built from the pinned
+// k8s.io/kubernetes module for make k8s-check's control plane.
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	"k8s.io/kubernetes/cmd/kube-scheduler/app"
+)
+
+func main() { os.Exit(cli.Run(app.NewSchedulerCommand())) }
