@@ -434,19 +434,7 @@ func leafOf(t *testing.T, s *stack.Stack, identity string) *x509.Certificate {
 // services' own registrations are all in place, made under these rules.
 func testRegistryAccess(t *testing.T, s *stack.Stack) {
 	ctx := t.Context()
-	as := func(identity string) *clientv3.Client {
-		id, err := tlsconf.Load(s.CertsDir, identity)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cli, err := discovery.NewClient(s.EtcdEndpoints, id.HostClientConfig("etcd"), slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cli.Close() })
-		return cli
-	}
-	payment, gateway, paysim := as("payment"), as("gateway"), as("paysim")
+	payment, gateway, paysim := etcdClientAs(t, s, "payment"), etcdClientAs(t, s, "gateway"), etcdClientAs(t, s, "paysim")
 	waitRegistered(t, etcdClient(t, s), 30*time.Second, 0)
 	orders, err := gateway.Get(ctx, discovery.ServicePrefix("order"), clientv3.WithPrefix())
 	if err != nil || len(orders.Kvs) == 0 {
@@ -482,10 +470,18 @@ func testRegistryAccess(t *testing.T, s *stack.Stack) {
 	}
 }
 
-// etcdClient is an etcd client for the test, as the admin identity.
+// etcdClient is an etcd client for the test, as the admin identity (etcd's
+// root).
 func etcdClient(t *testing.T, s *stack.Stack) *clientv3.Client {
 	t.Helper()
-	id, err := tlsconf.Load(s.CertsDir, "admin")
+	return etcdClientAs(t, s, "admin")
+}
+
+// etcdClientAs is an etcd client presenting identity's certificate, which
+// etcd's access control takes the user from.
+func etcdClientAs(t *testing.T, s *stack.Stack, identity string) *clientv3.Client {
+	t.Helper()
+	id, err := tlsconf.Load(s.CertsDir, identity)
 	if err != nil {
 		t.Fatal(err)
 	}

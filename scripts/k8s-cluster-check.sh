@@ -188,27 +188,16 @@ check_overlay() {
 		# Stand-ins for what an operator provides (docs/kubernetes.md):
 		# cert-manager's two kinds, accepting any spec, and the Secrets and
 		# ConfigMaps the overlay expects.
-		k apply -f - >/dev/null <<'EOF'
+		local kind
+		for kind in Certificate Issuer; do
+			cat <<EOF
 ---
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
-metadata: {name: certificates.cert-manager.io}
+metadata: {name: ${kind,,}s.cert-manager.io}
 spec:
   group: cert-manager.io
-  names: {kind: Certificate, plural: certificates}
-  scope: Namespaced
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: issuers.cert-manager.io}
-spec:
-  group: cert-manager.io
-  names: {kind: Issuer, plural: issuers}
+  names: {kind: $kind, plural: ${kind,,}s}
   scope: Namespaced
   versions:
     - name: v1
@@ -216,6 +205,7 @@ spec:
       storage: true
       schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
 EOF
+		done | k apply -f - >/dev/null
 		k wait --for=condition=established crd --all --timeout=60s >/dev/null
 	fi
 	say "$name: server-side apply of $(grep -c '^kind:' "$dir/manifests.yaml") objects"

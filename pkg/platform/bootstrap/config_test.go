@@ -118,6 +118,7 @@ func TestLoadConfig_Errors(t *testing.T) {
 		{"hop timeout set", map[string]string{"GRPC_HOP_TIMEOUT": "2s"}, "GRPC_HOP_TIMEOUT"},
 		{"default timeout negative", map[string]string{"GRPC_DEFAULT_TIMEOUT": "-1s"}, "GRPC_DEFAULT_TIMEOUT"},
 		{"shutdown timeout zero", map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, "SHUTDOWN_TIMEOUT"},
+		{"TLS reload interval zero", map[string]string{"TLS_RELOAD_INTERVAL": "0s"}, "TLS_RELOAD_INTERVAL"},
 		{"overload limit", map[string]string{"OVERLOAD_LIMIT": "maybe"}, "OVERLOAD_LIMIT"},
 		{"propagation delay negative", map[string]string{"PROPAGATION_DELAY": "-1s"}, "PROPAGATION_DELAY"},
 		{"propagation delay not a duration", map[string]string{"PROPAGATION_DELAY": "1"}, "PROPAGATION_DELAY"},

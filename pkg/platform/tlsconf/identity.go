@@ -84,7 +84,7 @@ func (id *Identity) NotAfter() time.Time { return id.current.Load().cert.Leaf.No
 // logs each change (with the new certificate's expiry) and each failure; a
 // failure keeps the current identity. stop waits for the watcher to end.
 // Polling rather than file events: it sees a Kubernetes Secret's symlink
-// swap and a bind-mounted directory's rename alike, and three small reads a
+// swap and a bind-mounted directory's rename alike, and three small reads an
 // interval cost nothing.
 func (id *Identity) Watch(interval time.Duration, logger *slog.Logger) (stop func()) {
 	done, exited := make(chan struct{}), make(chan struct{})
