@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -41,7 +42,7 @@ func EnableAccessControl(ctx context.Context, cli *clientv3.Client, a Access) er
 	if len(a.Admins) == 0 {
 		return errors.New("registry access: no admin (nobody could change the roles once authentication is on)")
 	}
-	for _, name := range append(append(append([]string(nil), a.Registrants...), a.Readers...), a.Admins...) {
+	for _, name := range slices.Concat(a.Registrants, a.Readers, a.Admins) {
 		if err := validateService(name); err != nil {
 			return fmt.Errorf("registry access: %w", err)
 		}

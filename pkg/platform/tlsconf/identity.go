@@ -46,12 +46,10 @@ func Load(dir, service string) (*Identity, error) {
 	if err := validService(service); err != nil {
 		return nil, fmt.Errorf("load identity: %w", err)
 	}
-	m, err := read(dir, service, time.Now())
-	if err != nil {
+	id := &Identity{service: service, dir: dir}
+	if _, err := id.Reload(); err != nil {
 		return nil, err
 	}
-	id := &Identity{service: service, dir: dir}
-	id.current.Store(m)
 	return id, nil
 }
 
@@ -66,13 +64,15 @@ func (id *Identity) Reload() (changed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if digest(files) == id.current.Load().digest {
+	d := digest(files)
+	if cur := id.current.Load(); cur != nil && cur.digest == d {
 		return false, nil
 	}
-	m, err := parse(id.dir, id.service, files, time.Now())
+	m, err := parse(id.dir, id.service, files)
 	if err != nil {
 		return false, err
 	}
+	m.digest = d
 	id.current.Store(m)
 	return true, nil
 }
@@ -126,17 +126,9 @@ func readFiles(dir, service string) (files [3][]byte, err error) {
 	return files, nil
 }
 
-// read reads and checks service's identity from dir (Load).
-func read(dir, service string, now time.Time) (*material, error) {
-	files, err := readFiles(dir, service)
-	if err != nil {
-		return nil, err
-	}
-	return parse(dir, service, files, now)
-}
-
-// parse checks the files readFiles read and returns the identity they hold.
-func parse(dir, service string, files [3][]byte, now time.Time) (*material, error) {
+// parse checks the files readFiles read and returns the identity they hold
+// (its digest left to the caller, who has it).
+func parse(dir, service string, files [3][]byte) (*material, error) {
 	caFile := filepath.Join(dir, "ca.pem")
 	certFile := filepath.Join(dir, service+".pem")
 	keyFile := filepath.Join(dir, service+"-key.pem")
@@ -163,7 +155,6 @@ func parse(dir, service string, files [3][]byte, now time.Time) (*material, erro
 		Roots:         roots,
 		Intermediates: intermediates(cert.Certificate[1:]),
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-		CurrentTime:   now,
 	}); err != nil {
 		return nil, fmt.Errorf("load identity %q: verify %s against %s: %w", service, certFile, caFile, err)
 	}
@@ -174,9 +165,11 @@ func parse(dir, service string, files [3][]byte, now time.Time) (*material, erro
 	if got != service {
 		return nil, fmt.Errorf("load identity %q: %s is %s, want %s", service, certFile, SPIFFEID(got), SPIFFEID(service))
 	}
-	return &material{cert: cert, roots: roots, digest: digest(files)}, nil
+	return &material{cert: cert, roots: roots}, nil
 }
 
+// digest fingerprints the files readFiles read, for Reload to tell a
+// change.
 func digest(files [3][]byte) (d [3][sha256.Size]byte) {
 	for i, f := range files {
 		d[i] = sha256.Sum256(f)
@@ -289,15 +282,7 @@ func (id *Identity) verifyHost(cs tls.ConnectionState, name string) error {
 	if name == "" {
 		return errors.New("verify server: no server name to check the certificate against (dial it by DNS name, or give HostClientConfig one)")
 	}
-	if len(cs.PeerCertificates) == 0 {
-		return fmt.Errorf("verify server %q: no certificate presented", name)
-	}
-	if _, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
-		Roots:         id.current.Load().roots,
-		Intermediates: intermediatesFrom(cs.PeerCertificates[1:]),
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSName:       name,
-	}); err != nil {
+	if _, err := id.verifyServerChain(cs, name); err != nil {
 		return fmt.Errorf("verify server %q: %w", name, err)
 	}
 	return nil
@@ -307,15 +292,8 @@ func (id *Identity) verifyHost(cs tls.ConnectionState, name string) error {
 // verify the server's chain against the CA for server authentication, then
 // require the SPIFFE ID of peer instead of a host name.
 func (id *Identity) verifyServer(cs tls.ConnectionState, peer string) error {
-	if len(cs.PeerCertificates) == 0 {
-		return fmt.Errorf("verify server %q: no certificate presented", peer)
-	}
-	leaf := cs.PeerCertificates[0]
-	if _, err := leaf.Verify(x509.VerifyOptions{
-		Roots:         id.current.Load().roots,
-		Intermediates: intermediatesFrom(cs.PeerCertificates[1:]),
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}); err != nil {
+	leaf, err := id.verifyServerChain(cs, "")
+	if err != nil {
 		return fmt.Errorf("verify server %q: %w", peer, err)
 	}
 	got, err := serviceFromCert(leaf)
@@ -326,6 +304,23 @@ func (id *Identity) verifyServer(cs tls.ConnectionState, peer string) error {
 		return fmt.Errorf("verify server %q: server is %s, want %s", peer, SPIFFEID(got), SPIFFEID(peer))
 	}
 	return nil
+}
+
+// verifyServerChain verifies the server's certificate against the current
+// CA bundle for server authentication and, unless dnsName is empty, for
+// that name; it returns the server's leaf.
+func (id *Identity) verifyServerChain(cs tls.ConnectionState, dnsName string) (*x509.Certificate, error) {
+	if len(cs.PeerCertificates) == 0 {
+		return nil, errors.New("no certificate presented")
+	}
+	leaf := cs.PeerCertificates[0]
+	_, err := leaf.Verify(x509.VerifyOptions{
+		Roots:         id.current.Load().roots,
+		Intermediates: intermediatesFrom(cs.PeerCertificates[1:]),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSName:       dnsName,
+	})
+	return leaf, err
 }
 
 // intermediates parses the DER certificates that follow a leaf in a

@@ -299,7 +299,7 @@ func copyPair(t *testing.T, from, to, name string) {
 
 func readLeaf(t *testing.T, path string) *x509.Certificate {
 	t.Helper()
-	cert, err := tls.X509KeyPair(readFile(t, path), readFile(t, strings.TrimSuffix(path, ".pem")+"-key.pem"))
+	cert, err := tls.LoadX509KeyPair(path, strings.TrimSuffix(path, ".pem")+"-key.pem")
 	if err != nil {
 		t.Fatal(err)
 	}
