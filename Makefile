@@ -67,6 +67,13 @@ logs: ## follow the logs of every service
 traces: ## follow the spans the collector receives
 	@$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) logs -f otelcol
 
+.PHONY: trace
+trace: ## draw one trace as a waterfall from the collector's export: make trace ID=<trace id> (an order's trace_id; also writes deploy/.build/trace-<id>.html)
+	@case "$(ID)" in "") echo "usage: make trace ID=<trace id, 32 hex digits: an order's trace_id, or a problem's>"; exit 2;; esac
+	@mkdir -p deploy/.build
+	@$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) cp otelcol:/data/traces.jsonl deploy/.build/traces.jsonl
+	@$(GO) run ./e2e/cmd/trace -id "$(ID)" -in deploy/.build/traces.jsonl -html "deploy/.build/trace-$(ID).html"
+
 .PHONY: certs
 certs: ## write the dev PKI (CA + one cert per service) to deploy/certs, and deploy/certs/<name>/ with only what that container mounts; idempotent; ROTATE=1 re-issues every leaf (services reload it, no restart)
 	@$(GO) run ./pkg/cmd/devcerts -out deploy/certs -per-service $(CERT_KEY_ACCESS) $(if $(ROTATE),-reissue)

@@ -7,10 +7,8 @@
 package stack
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +31,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/shopmesh/shopmesh/e2e/traceview"
 	"github.com/shopmesh/shopmesh/pkg/containertest"
 	"github.com/shopmesh/shopmesh/pkg/platform/postgres/pgtest"
 	"github.com/shopmesh/shopmesh/pkg/platform/tlsconf/devpki"
@@ -253,6 +252,8 @@ func StartWith(t testing.TB, opts Options) *Stack {
 			// The tests fire dozens of requests at once from one address;
 			// the per-client limit is the gateway's unit tests' business.
 			"RATE_LIMIT_RPS": "1000", "RATE_LIMIT_BURST": "2000",
+			// The storefront's browser tests sign in as demo accounts.
+			"DEV_SIGNIN": "true",
 		},
 	}
 	replica := func(service string, n int) spec {
@@ -574,54 +575,13 @@ func (s *Stack) Spans(ctx context.Context) ([]Span, error) {
 		return nil, fmt.Errorf("read collector export: %w", err)
 	}
 	defer rc.Close()
-	var spans []Span
-	r := bufio.NewReaderSize(rc, 1<<20)
-	for {
-		line, err := r.ReadBytes('\n')
-		if errors.Is(err, io.EOF) {
-			// A last line without its newline is one the collector is
-			// still writing: read again later.
-			return spans, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read collector export: %w", err)
-		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		var batch struct {
-			ResourceSpans []struct {
-				Resource struct {
-					Attributes []struct {
-						Key   string `json:"key"`
-						Value struct {
-							StringValue string `json:"stringValue"`
-						} `json:"value"`
-					} `json:"attributes"`
-				} `json:"resource"`
-				ScopeSpans []struct {
-					Spans []struct {
-						TraceID string `json:"traceId"`
-						Name    string `json:"name"`
-					} `json:"spans"`
-				} `json:"scopeSpans"`
-			} `json:"resourceSpans"`
-		}
-		if err := json.Unmarshal(line, &batch); err != nil {
-			return nil, fmt.Errorf("decode collector export: %w", err)
-		}
-		for _, rs := range batch.ResourceSpans {
-			service := ""
-			for _, a := range rs.Resource.Attributes {
-				if a.Key == "service.name" {
-					service = a.Value.StringValue
-				}
-			}
-			for _, ss := range rs.ScopeSpans {
-				for _, sp := range ss.Spans {
-					spans = append(spans, Span{Service: service, Name: sp.Name, TraceID: strings.ToLower(sp.TraceID)})
-				}
-			}
-		}
+	read, err := traceview.Read(rc, "")
+	if err != nil {
+		return nil, err
 	}
+	spans := make([]Span, 0, len(read))
+	for _, sp := range read {
+		spans = append(spans, Span{Service: sp.Service, Name: sp.Name, TraceID: sp.TraceID})
+	}
+	return spans, nil
 }

@@ -59,6 +59,10 @@ type config struct {
 	RateLimitRPS   float64
 	RateLimitBurst int
 	Auth           auth.Config // JWT_SIGNING_KEY, JWT_ISSUER, JWT_AUDIENCE
+	// DevSignIn (DEV_SIGNIN, default false) serves the dev sign-in, which
+	// mints tokens for the storefront's demo accounts; refused unless
+	// JWT_ISSUER is the dev issuer.
+	DevSignIn bool
 }
 
 func readConfig(s *settings.Reader) config {
@@ -67,7 +71,10 @@ func readConfig(s *settings.Reader) config {
 		RateLimitRPS:   s.Float("RATE_LIMIT_RPS", 20),
 		RateLimitBurst: s.Int("RATE_LIMIT_BURST", 40),
 		Auth:           auth.ReadConfig(s),
+		DevSignIn:      s.Bool("DEV_SIGNIN", false),
 	}
+	err := httpapi.CheckDevSignIn(c.DevSignIn, c.Auth.Issuer)
+	s.Check(err == nil, "%v", err)
 	need := max(api.PlaceOrderBudget, api.CancelOrderBudget) + api.AnswerBudget
 	s.Check(c.RequestTimeout >= need,
 		"REQUEST_TIMEOUT %v: must be at least %v, order.PlaceOrder's budget of %v (pkg/api/budgets.go) and %v to answer, or every order slower than the request would fail instead of being accepted",
@@ -78,16 +85,19 @@ func readConfig(s *settings.Reader) config {
 }
 
 // wire builds the REST API over the shared connections to its peers.
-func wire(_ context.Context, p *bootstrap.Process, own config) (bootstrap.Parts, error) {
+func wire(ctx context.Context, p *bootstrap.Process, own config) (bootstrap.Parts, error) {
 	handler, err := newHandler(p, httpapi.Config{
 		RequestTimeout: own.RequestTimeout, Auth: own.Auth, RateLimitRPS: own.RateLimitRPS, RateLimitBurst: own.RateLimitBurst,
 		// The gateway routes: its permit covers its own work, and order,
 		// which bounds the sagas, refuses orders beyond capacity; the
 		// throttle then refuses them here, before they cost order anything.
-		Limiter: p.Limiter(nil), Throttle: p.Throttle(),
+		Limiter: p.Limiter(nil), Throttle: p.Throttle(), DevSignIn: own.DevSignIn,
 	})
 	if err != nil {
 		return bootstrap.Parts{}, err
+	}
+	if own.DevSignIn {
+		p.Logger.WarnContext(ctx, "DEV_SIGNIN is set: POST /v1/dev/signin mints a token for any demo account; never use this outside development")
 	}
 	srv := lifecycle.HTTPServer{Server: &http.Server{
 		Handler: handler,

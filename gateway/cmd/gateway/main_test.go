@@ -41,6 +41,12 @@ func TestReadConfig(t *testing.T) {
 		{name: "request timeout negative", env: map[string]string{"REQUEST_TIMEOUT": "-1s"}, wantErr: "REQUEST_TIMEOUT"},
 		// Shorter than the saga's budget: refused at start, with the budgets named.
 		{name: "request timeout does not hold PlaceOrder", env: map[string]string{"REQUEST_TIMEOUT": "5s"}, wantErr: "order.PlaceOrder's budget of 9s"},
+		{name: "dev sign-in with the dev issuer", env: map[string]string{"DEV_SIGNIN": "true"},
+			want: config{RequestTimeout: 10 * time.Second, RateLimitRPS: 20, RateLimitBurst: 40, DevSignIn: true}},
+		// Beside a real identity provider the dev sign-in would hand out
+		// tokens to anyone: refused at start.
+		{name: "dev sign-in with another issuer", env: map[string]string{"DEV_SIGNIN": "true", "JWT_ISSUER": "https://id.example.com/"}, wantErr: "DEV_SIGNIN"},
+		{name: "dev sign-in not a bool", env: map[string]string{"DEV_SIGNIN": "yes please"}, wantErr: "DEV_SIGNIN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,7 +58,7 @@ func TestReadConfig(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got.RequestTimeout != tt.want.RequestTimeout || got.RateLimitRPS != tt.want.RateLimitRPS || got.RateLimitBurst != tt.want.RateLimitBurst {
+			if err != nil || got.RequestTimeout != tt.want.RequestTimeout || got.RateLimitRPS != tt.want.RateLimitRPS || got.RateLimitBurst != tt.want.RateLimitBurst || got.DevSignIn != tt.want.DevSignIn {
 				t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
 			}
 		})

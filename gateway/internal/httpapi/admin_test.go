@@ -166,6 +166,7 @@ func TestAPI_ParkedOrders(t *testing.T) {
 	parked := func(id string) *orderv1.Order {
 		o := confirmed(id, "c-1")
 		o.Status, o.Attention = orderv1.OrderStatus_ORDER_STATUS_NEEDS_ATTENTION, "REFUND_REFUSED: the provider refused"
+		o.TraceId = "4bf92f3577b34da6a3ce929d0e0e4736"
 		return o
 	}
 	notParked := status.Error(codes.FailedPrecondition, "order ord_2 is CONFIRMED, not parked")
@@ -192,21 +193,25 @@ func TestAPI_ParkedOrders(t *testing.T) {
 	}
 	h := newHandler(t, nil, orders)
 
-	t.Run("the list shows each order's attention", func(t *testing.T) {
+	t.Run("the list shows each order's attention and trace", func(t *testing.T) {
 		t.Parallel()
 		rec := serve(t, h, http.MethodGet, "/v1/admin/orders/parked?page_size=1", asAdmin, "")
 		if rec.Code != http.StatusOK {
 			t.Fatalf("got %d (body %s), want 200", rec.Code, rec.Body)
 		}
 		var body struct {
-			Orders []struct{ ID, Status, Attention string } `json:"orders"`
-			Next   string                                   `json:"next_page_token"`
+			Orders []struct {
+				ID, Status, Attention string
+				TraceID               string `json:"trace_id"`
+			} `json:"orders"`
+			Next string `json:"next_page_token"`
 		}
 		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 			t.Fatal(err)
 		}
-		if len(body.Orders) != 1 || body.Orders[0].Status != "NEEDS_ATTENTION" || !strings.HasPrefix(body.Orders[0].Attention, "REFUND_REFUSED") || body.Next != "ord_1" {
-			t.Errorf("got %+v, want the parked order with its attention and the next page token", body)
+		if len(body.Orders) != 1 || body.Orders[0].Status != "NEEDS_ATTENTION" || !strings.HasPrefix(body.Orders[0].Attention, "REFUND_REFUSED") ||
+			body.Orders[0].TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" || body.Next != "ord_1" {
+			t.Errorf("got %+v, want the parked order with its attention, its trace id and the next page token", body)
 		}
 	})
 

@@ -72,6 +72,9 @@ type Order struct {
 	// Attention says why a NEEDS_ATTENTION order was parked; operators
 	// see it in the admin list only.
 	Attention string `json:"attention,omitempty"`
+	// TraceID is the trace of the request that placed the order:
+	// `make trace ID=<trace_id>` draws its spans.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 func (a *API) listProducts(c *gin.Context) {
@@ -291,7 +294,7 @@ func orderJSON(o *orderv1.Order) Order {
 		ID: o.GetId(), CustomerID: o.GetCustomerId(), Status: statusJSON(o.GetStatus()),
 		Lines: []OrderLine{}, Total: moneyJSON(o.GetTotal()),
 		CreatedAt: o.GetCreatedAt().AsTime(), UpdatedAt: o.GetUpdatedAt().AsTime(),
-		Reason: o.GetReason(),
+		Reason: o.GetReason(), TraceID: o.GetTraceId(),
 	}
 	for _, l := range o.GetLines() {
 		out.Lines = append(out.Lines, OrderLine{ProductID: l.GetProductId(), Quantity: l.GetQuantity(), UnitPrice: moneyJSON(l.GetUnitPrice())})

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/shopmesh/shopmesh/gateway/internal/auth"
+	"github.com/shopmesh/shopmesh/gateway/internal/storefront"
 	inventoryv1 "github.com/shopmesh/shopmesh/pkg/api/inventory/v1"
 	orderv1 "github.com/shopmesh/shopmesh/pkg/api/order/v1"
 	"github.com/shopmesh/shopmesh/pkg/platform/overload"
@@ -45,6 +46,11 @@ type Config struct {
 	// proportion to how often order refuses them for overload: a refusal
 	// the gateway makes itself costs order nothing (nil: none).
 	Throttle *overload.Throttle
+	// DevSignIn serves POST /v1/dev/signin, which mints a short-lived
+	// token for a demo account (DevAccounts) so the storefront can be used
+	// without an identity provider. For the dev stack only: New refuses it
+	// unless Auth.Issuer is the dev issuer.
+	DevSignIn bool
 }
 
 // API holds the gateway's peers: the generated gRPC clients, built on the
@@ -82,6 +88,9 @@ func New(inv inventoryv1.InventoryServiceClient, orders orderv1.OrderServiceClie
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
+	if err := CheckDevSignIn(cfg.DevSignIn, cfg.Auth.Issuer); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
 	return &API{inventory: inv, orders: orders, logger: logger, verifier: verifier,
 		limiters: newLimiters(cfg.RateLimitRPS, cfg.RateLimitBurst, cfg.RateLimitClients), cfg: cfg}, nil
 }
@@ -113,7 +122,12 @@ func (a *API) Handler() http.Handler {
 	r.HandleMethodNotAllowed = true
 
 	r.GET("/openapi.json", serveOpenAPI)
+	// The storefront's pages, which call the routes below like any client.
+	storefront.Register(r)
 	v1 := r.Group("/v1")
+	if a.cfg.DevSignIn {
+		v1.POST("/dev/signin", a.devSignIn)
+	}
 	v1.GET("/products", a.listProducts)
 	v1.GET("/products/:id", a.getProduct)
 	// A customer sees only their own orders (DESIGN.md, "Gateway").

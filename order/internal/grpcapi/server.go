@@ -112,7 +112,7 @@ func toProto(o order.Order) *orderv1.Order {
 		Id: o.ID, CustomerId: o.CustomerID, Status: statusToProto(o.Status),
 		Total:     money(o.Total),
 		CreatedAt: timestamppb.New(o.CreatedAt), UpdatedAt: timestamppb.New(o.UpdatedAt),
-		Reason: o.Reason, Attention: o.Attention,
+		Reason: o.Reason, Attention: o.Attention, TraceId: o.TraceID,
 	}
 	for _, l := range o.Lines {
 		pb.Lines = append(pb.Lines, &orderv1.OrderLine{ProductId: l.ProductID, Quantity: l.Quantity, UnitPrice: money(l.UnitPrice)})

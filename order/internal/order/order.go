@@ -69,6 +69,10 @@ type Order struct {
 	// Attention says why a NEEDS_ATTENTION order was parked: a code, a
 	// colon, and what happened (e.g. "REFUND_REFUSED: ...").
 	Attention string
+	// TraceID is the trace of the request that placed the order (32 hex
+	// digits; empty when it came without one), so an operator can go from
+	// an order to its spans (`make trace ID=...`).
+	TraceID string
 	// Attempts counts the runs of the saga that stopped short of an end
 	// since the order was placed (or an operator took it up again); at the
 	// limit the order is parked rather than tried again.

@@ -8,6 +8,7 @@ import (
 	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 	"github.com/shopmesh/shopmesh/pkg/platform/overload"
+	"github.com/shopmesh/shopmesh/pkg/platform/telemetry"
 )
 
 // PlaceRequest is the input of Place.
@@ -76,6 +77,7 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (_ Order, replaye
 		RequestHash: hash, PaymentToken: req.PaymentToken, Items: req.Items, Status: Pending,
 		History:   []Event{{At: now, Step: StepCreated}},
 		CreatedAt: now, UpdatedAt: now, ClaimedUntil: now.Add(s.after),
+		TraceID: telemetry.TraceID(ctx),
 	})
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/shopmesh/shopmesh/order/internal/memstore"
 	"github.com/shopmesh/shopmesh/order/internal/order"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
@@ -22,6 +24,43 @@ func TestService_Place_ReportsReplays(t *testing.T) {
 	}
 	if _, replayed, _ := svc.Place(t.Context(), request("k-2")); replayed {
 		t.Error("a new key reported as a replay")
+	}
+}
+
+// An order keeps the trace of the request that placed it, so an operator
+// can go from it to its spans; a repeat does not overwrite it.
+func TestService_Place_KeepsTheTraceID(t *testing.T) {
+	t.Parallel()
+	svc := newService(t, newPeers(t))
+	ctxIn := func(id string) context.Context {
+		tid, err := trace.TraceIDFromHex(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: trace.SpanID{1}, TraceFlags: trace.FlagsSampled})
+		return trace.ContextWithSpanContext(t.Context(), sc)
+	}
+	const first, second = "4bf92f3577b34da6a3ce929d0e0e4736", "0af7651916cd43dd8448eb211c80319c"
+	placed, _, err := svc.Place(ctxIn(first), request("k-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := svc.Place(ctxIn(second), request("k-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := svc.GetOrder(t.Context(), placed.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string]string{"placed": placed.TraceID, "repeat": again.TraceID, "stored": stored.TraceID} {
+		if got != first {
+			t.Errorf("%s order's trace id %q, want the placing request's %q", name, got, first)
+		}
+	}
+	untraced, _, err := svc.Place(t.Context(), request("k-2"))
+	if err != nil || untraced.TraceID != "" {
+		t.Errorf("order placed without a trace: trace id %q, err %v; want none", untraced.TraceID, err)
 	}
 }
 

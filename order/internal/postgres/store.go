@@ -56,7 +56,7 @@ func New(pool *pgxpool.Pool) (*Store, error) {
 // orderColumns are the columns scanOrder reads, in its order.
 const orderColumns = `id, customer_id, idempotency_key, request_hash, payment_token, status, reason,
 	total_minor, currency, claimed_until, version, created_at, updated_at, attention, attempts, next_attempt_at,
-	shipping_told`
+	shipping_told, trace_id`
 
 // Create implements order.Store. The insert does nothing when the key is
 // taken, and then the order that holds it is read: of two concurrent
@@ -72,11 +72,11 @@ func (s *Store) Create(ctx context.Context, o order.Order) (order.Order, bool, e
 
 	tag, err := tx.Exec(ctx, `
 		INSERT INTO orders (`+orderColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		ON CONFLICT (customer_id, idempotency_key) DO NOTHING`,
 		o.ID, o.CustomerID, o.IdempotencyKey, o.RequestHash, o.PaymentToken, o.Status.String(), o.Reason,
 		o.Total.Minor, o.Total.Currency, nullTime(o.ClaimedUntil), o.Version, o.CreatedAt, o.UpdatedAt,
-		o.Attention, o.Attempts, nullTime(o.NextAttemptAt), toldName(o.ShippingTold))
+		o.Attention, o.Attempts, nullTime(o.NextAttemptAt), toldName(o.ShippingTold), o.TraceID)
 	if err != nil {
 		return order.Order{}, false, fmt.Errorf("insert order: %w", err)
 	}
@@ -380,7 +380,7 @@ func scanOrder(row pgx.CollectableRow) (order.Order, error) {
 	)
 	if err := row.Scan(&o.ID, &o.CustomerID, &o.IdempotencyKey, &o.RequestHash, &o.PaymentToken, &status, &o.Reason,
 		&o.Total.Minor, &o.Total.Currency, &claimed, &o.Version, &o.CreatedAt, &o.UpdatedAt,
-		&o.Attention, &o.Attempts, &next, &told); err != nil {
+		&o.Attention, &o.Attempts, &next, &told, &o.TraceID); err != nil {
 		return order.Order{}, err
 	}
 	st, err := order.ParseStatus(status)

@@ -34,6 +34,7 @@ var base = time.Date(2025, 3, 4, 5, 6, 7, 123456000, time.UTC)
 func newOrder(id, customer, key string, at time.Time) order.Order {
 	return order.Order{
 		ID: id, CustomerID: customer, IdempotencyKey: key, RequestHash: "hash-" + key, PaymentToken: "tok_visa",
+		TraceID:   "4bf92f3577b34da6a3ce929d0e0e4736",
 		Status:    order.Pending,
 		Items:     []order.Item{{ProductID: "p-1", Quantity: 2}, {ProductID: "p-2", Quantity: 1}},
 		History:   []order.Event{{At: at, Step: order.StepCreated}},

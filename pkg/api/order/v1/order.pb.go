@@ -229,7 +229,10 @@ type Order struct {
 	// PAYMENT_FAILED, RESERVATION_EXPIRED, COMPENSATED); empty otherwise.
 	Reason string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Why a NEEDS_ATTENTION order was parked; empty otherwise.
-	Attention     string `protobuf:"bytes,9,opt,name=attention,proto3" json:"attention,omitempty"`
+	Attention string `protobuf:"bytes,9,opt,name=attention,proto3" json:"attention,omitempty"`
+	// The trace of the request that placed the order (32 hex digits; empty
+	// when it came without one): `make trace ID=<trace_id>` draws its spans.
+	TraceId       string `protobuf:"bytes,10,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -323,6 +326,13 @@ func (x *Order) GetReason() string {
 func (x *Order) GetAttention() string {
 	if x != nil {
 		return x.Attention
+	}
+	return ""
+}
+
+func (x *Order) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
 	}
 	return ""
 }
@@ -1033,7 +1043,7 @@ const file_order_v1_order_proto_rawDesc = "" +
 	"product_id\x18\x01 \x01(\tR\tproductId\x12\x1a\n" +
 	"\bquantity\x18\x02 \x01(\x05R\bquantity\x12.\n" +
 	"\n" +
-	"unit_price\x18\x03 \x01(\v2\x0f.money.v1.MoneyR\tunitPrice\"\xe5\x02\n" +
+	"unit_price\x18\x03 \x01(\v2\x0f.money.v1.MoneyR\tunitPrice\"\x80\x03\n" +
 	"\x05Order\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vcustomer_id\x18\x02 \x01(\tR\n" +
@@ -1046,7 +1056,9 @@ const file_order_v1_order_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
 	"\x06reason\x18\b \x01(\tR\x06reason\x12\x1c\n" +
-	"\tattention\x18\t \x01(\tR\tattention\"\xac\x01\n" +
+	"\tattention\x18\t \x01(\tR\tattention\x12\x19\n" +
+	"\btrace_id\x18\n" +
+	" \x01(\tR\atraceId\"\xac\x01\n" +
 	"\x11PlaceOrderRequest\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x12'\n" +
