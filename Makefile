@@ -71,7 +71,9 @@ traces: ## follow the spans the collector receives
 trace: ## draw one trace as a waterfall from the collector's export: make trace ID=<trace id> (an order's trace_id; also writes deploy/.build/trace-<id>.html)
 	@case "$(ID)" in "") echo "usage: make trace ID=<trace id, 32 hex digits: an order's trace_id, or a problem's>"; exit 2;; esac
 	@mkdir -p deploy/.build
-	@$(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) cp otelcol:/data/traces.jsonl deploy/.build/traces.jsonl
+	@id=$$($(COMPOSE) -p $(COMPOSE_PROJECT) -f $(COMPOSE_FILE) ps -q otelcol); \
+	test -n "$$id" || { echo "the collector is not running: make up first"; exit 1; }; \
+	docker cp "$$id:/data/traces.jsonl" deploy/.build/traces.jsonl >/dev/null
 	@$(GO) run ./e2e/cmd/trace -id "$(ID)" -in deploy/.build/traces.jsonl -html "deploy/.build/trace-$(ID).html"
 
 .PHONY: certs

@@ -37,6 +37,7 @@ func TestShopmesh(t *testing.T) {
 		"inventory": reload, "payment": reload, "shipping": reload, "gateway": reload,
 	}})
 	t.Run("order flow", func(t *testing.T) { testOrderFlow(t, s) })
+	t.Run("storefront", func(t *testing.T) { testStorefront(t, s) })
 	t.Run("saga", func(t *testing.T) { testSaga(t, s) })
 	t.Run("weather", func(t *testing.T) { testWeather(t, s) })
 	t.Run("faults", func(t *testing.T) { testFaults(t, s) })

@@ -19,6 +19,8 @@ cat <<MSG
 
 shopmesh is up: $url
 
+  The storefront:   $url/   (sign in as a demo customer; parked orders: $url/operator)
+
   List the catalog:
     curl -s $url/v1/products
 
@@ -29,6 +31,6 @@ shopmesh is up: $url
       -H "Idempotency-Key: \$(date +%s%N)" \\
       -d '{"items":[{"product_id":"p-1001","quantity":2}],"payment_token":"tok_visa"}'
 
-  Spans:   make traces   (the collector's debug output; every log line: make logs)
+  A trace:  make trace ID=<trace id>   (an order's trace_id; every log line: make logs)
   Stop:    make down
 MSG

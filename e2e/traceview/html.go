@@ -21,7 +21,7 @@ const (
 type htmlRow struct {
 	Row
 	Y, X, W, TextY int
-	LabelX         int
+	LabelX, EndX   int
 	Label          string
 	Colour         string
 	Start, Length  string
@@ -33,7 +33,6 @@ type htmlPage struct {
 	Services       []legend
 	Rows           []htmlRow
 	Width, Height  int
-	PlotX, PlotW   int
 	Ticks          []tick
 }
 
@@ -63,7 +62,7 @@ svg { font: 12px ui-monospace, monospace; max-width: 100%; height: auto; }
 {{end}}{{range .Rows}}<g><title>{{.Service}} {{.Name}} ({{.Kind}}): starts at {{.Start}}, takes {{.Length}}, status {{.Status}}{{if .Message}}: {{.Message}}{{end}}</title>
 <text x="{{.LabelX}}" y="{{.TextY}}" fill="{{.Colour}}">{{.Label}}</text>
 <rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{$.RowBar}}" rx="2" fill="{{.Colour}}"{{if .Failed}} class="failed"{{end}}/>
-<text x="{{.X}}" y="{{.TextY}}" dx="{{.W}}" dy="0" fill="#1b1f24"> {{.Length}}{{if .Failed}} ERROR{{end}}</text></g>
+<text x="{{.EndX}}" y="{{.TextY}}" fill="#1b1f24">{{.Length}}{{if .Failed}} ERROR{{end}}</text></g>
 {{end}}</svg>
 <p>Drawn by <code>make trace ID={{.TraceID}}</code> from the collector's file export.</p>
 </body></html>
@@ -87,14 +86,15 @@ func WriteHTML(w io.Writer, traceID string, rows []Row) error {
 		return int(d * plotWidth / int64(whole))
 	}
 	p := htmlPage{TraceID: traceID, Total: ms(whole), Services: legends,
-		Width: labelWidth + plotWidth + 90, Height: topMargin + len(rows)*rowHeight + 8, PlotX: labelWidth, PlotW: plotWidth}
+		Width: labelWidth + plotWidth + 90, Height: topMargin + len(rows)*rowHeight + 8}
 	for i := 0; i <= 4; i++ {
 		p.Ticks = append(p.Ticks, tick{X: labelWidth + i*plotWidth/4, Label: ms(whole * time.Duration(i) / 4)})
 	}
 	for i, r := range rows {
 		y := topMargin + i*rowHeight
+		x, w := labelWidth+scale(int64(r.Offset)), max(2, scale(int64(r.Duration())))
 		p.Rows = append(p.Rows, htmlRow{
-			Row: r, Y: y + 4, TextY: y + 16, X: labelWidth + scale(int64(r.Offset)), W: max(2, scale(int64(r.Duration()))),
+			Row: r, Y: y + 4, TextY: y + 16, X: x, W: w, EndX: x + w + 4,
 			LabelX: 4 + 12*r.Depth, Label: truncate(r.Service+" "+r.Name, 56-2*r.Depth),
 			Colour: colours[r.Service], Start: ms(r.Offset), Length: ms(r.Duration()), Failed: r.Status == "Error",
 		})

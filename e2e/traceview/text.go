@@ -22,9 +22,12 @@ func WriteText(w io.Writer, traceID string, rows []Row) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tOPERATION\tSTART\tDURATION\tSTATUS\t")
 	for _, r := range rows {
-		status := strings.ToUpper(r.Status)
-		if r.Message != "" {
-			status += ": " + r.Message
+		status := "ok" // Unset or Ok: nothing went wrong
+		if r.Status == "Error" {
+			status = "ERROR"
+			if r.Message != "" {
+				status += ": " + r.Message
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%s\t|%s|\n", r.Service, strings.Repeat("  ", r.Depth), r.Name,
 			ms(r.Offset), ms(r.Duration()), status, bar(r, whole))

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/shopmesh/shopmesh/pkg/api"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
 	"github.com/shopmesh/shopmesh/pkg/platform/overload"
-	"github.com/shopmesh/shopmesh/pkg/platform/telemetry"
 )
 
 // PlaceRequest is the input of Place.
@@ -77,7 +78,7 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (_ Order, replaye
 		RequestHash: hash, PaymentToken: req.PaymentToken, Items: req.Items, Status: Pending,
 		History:   []Event{{At: now, Step: StepCreated}},
 		CreatedAt: now, UpdatedAt: now, ClaimedUntil: now.Add(s.after),
-		TraceID: telemetry.TraceID(ctx),
+		TraceID: traceID(ctx),
 	})
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -161,4 +162,13 @@ func outcomeError(o Order) error {
 			WithReason(ReasonPaymentFailed, "order_id", o.ID)
 	}
 	return nil
+}
+
+// traceID is the id of ctx's trace as 32 hex digits, or "" when ctx carries
+// none: what an order keeps to lead an operator to its spans.
+func traceID(ctx context.Context) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		return sc.TraceID().String()
+	}
+	return ""
 }

@@ -107,12 +107,3 @@ func (h *logHandler) WithGroup(name string) slog.Handler {
 	groups := append(slices.Clip(h.groups), openGroup{name: name})
 	return &logHandler{next: h.next, groups: groups}
 }
-
-// TraceID is the id of ctx's trace as 32 hex digits, or "" when ctx
-// carries none: what a record keeps to lead from it to its spans.
-func TraceID(ctx context.Context) string {
-	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
-		return sc.TraceID().String()
-	}
-	return ""
-}

@@ -128,7 +128,9 @@ export function showProblem(p) {
 }
 
 // wireSignIn runs the header's sign-in form; onChange(customer) follows.
-export function wireSignIn(onChange) {
+// With only set, a session of another account counts as signed out here
+// (a customer's session on the operator's page).
+export function wireSignIn(onChange, only = "") {
   const form = document.getElementById("signin");
   const who = document.getElementById("who");
   const show = (customer) => {
@@ -150,5 +152,6 @@ export function wireSignIn(onChange) {
     signOut();
     show("");
   });
-  show(signedIn());
+  const current = signedIn();
+  show(only && current !== only ? "" : current);
 }

@@ -5,7 +5,7 @@ import { api, el, notice, showProblem, signedIn, traceCell, when, wireSignIn } f
 const $ = (id) => document.getElementById(id);
 
 async function load() {
-  if (!signedIn()) {
+  if (signedIn() !== "operator") {
     $("parked").hidden = true;
     $("parked-empty").hidden = false;
     $("parked-empty").textContent = "Sign in to see parked orders.";
@@ -44,4 +44,4 @@ async function settle(id, verb, label) {
 }
 
 $("refresh").addEventListener("click", load);
-wireSignIn(load);
+wireSignIn(load, "operator");

@@ -106,6 +106,7 @@ async function pay() {
   if (paying) return; // a double click sends one request (and one key)
   paying = true;
   renderCart();
+  notice("");
   showProblem(null);
   const items = [...cart].map(([product_id, quantity]) => ({ product_id, quantity }));
   const token = document.querySelector("input[name=card]:checked").value;
@@ -130,6 +131,7 @@ async function pay() {
 }
 
 async function cancel(id) {
+  notice("");
   showProblem(null);
   try {
     const { status, body } = await api("POST", `/v1/orders/${encodeURIComponent(id)}/cancel`, { body: {} });
