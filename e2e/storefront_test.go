@@ -282,6 +282,44 @@ func testStorefront(t *testing.T, s *stack.Stack) {
 		b.step("the list has loaded", poll(`document.getElementById("parked-empty").textContent === "No order is parked." || !document.getElementById("parked").hidden`))
 	})
 
+	t.Run("every control has a name and the keyboard reaches Pay", func(t *testing.T) {
+		b.t = t
+		b.step("back to the shop as "+shopper, chromedp.Navigate(base+"/"), waitVisible(productSel("p-1001")),
+			click("#signout"), chromedp.SetValue(chromedp.ID("customer"), shopper), click("#signin button"),
+			waitText("#who-name", shopper))
+		// A control a screen reader cannot name: an input or select without a
+		// label, a button without text or aria-label.
+		var unnamed string
+		b.step("name every control", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
+			unnamed, err = chromedp.Evaluate[string](`[...document.querySelectorAll("input:not([type=hidden]), select, button")]
+				.filter((e) => !(e.labels?.length || e.getAttribute("aria-label") || e.textContent.trim()))
+				.map((e) => e.outerHTML).join("\n")`)(ctx, tg)
+			return err
+		}))
+		if unnamed != "" {
+			t.Errorf("controls without an accessible name:\n%s", unnamed)
+		}
+		// With an item in the cart, Tab alone reaches Pay.
+		var reached bool
+		b.step("tab to Pay", addToCart("p-1005", 1), evaluate(`(() => { document.activeElement.blur(); return true; })()`, nil),
+			chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				for range 60 {
+					if _, err := chromedp.KeyEvent("\t")(ctx, tg); err != nil {
+						return err
+					}
+					if id, err := chromedp.Evaluate[string](`document.activeElement.id`)(ctx, tg); err != nil || id == "pay" {
+						reached = id == "pay"
+						return err
+					}
+				}
+				return nil
+			}))
+		if !reached {
+			t.Error("Tab never reached the Pay button")
+		}
+		b.step("empty the cart", click(`tr[data-cart="p-1005"] button`), waitVisible("#cart-empty"))
+	})
+
 	t.Run("on a phone's width nothing overflows", func(t *testing.T) {
 		phone := newBrowser(t)
 		phone.step("open the shop as a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch),
