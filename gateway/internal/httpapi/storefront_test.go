@@ -143,8 +143,10 @@ func TestStorefront_Pages(t *testing.T) {
 	if ct := get(h, "/assets/shop.js").Header().Get("Content-Type"); !strings.Contains(ct, "javascript") {
 		t.Errorf("shop.js served as %q, want JavaScript (modules are refused otherwise)", ct)
 	}
-	if rec := get(h, "/assets/missing.js"); rec.Code != http.StatusNotFound {
-		t.Errorf("a missing asset: %d, want 404", rec.Code)
+	for _, missing := range []string{"/assets/missing.js", "/assets/"} {
+		if rec := get(h, missing); rec.Code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404 (files only, no listing)", missing, rec.Code)
+		}
 	}
 	if csp := get(h, "/openapi.json").Header().Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'none'") {
 		t.Errorf("the API's policy became %q, want default-src 'none'", csp)

@@ -10,6 +10,7 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 )
@@ -38,6 +39,10 @@ func Register(r gin.IRoutes) {
 	}
 	files := http.StripPrefix("/assets/", http.FileServerFS(assets))
 	r.GET("/assets/*file", func(c *gin.Context) {
+		if strings.HasSuffix(c.Param("file"), "/") {
+			c.Status(http.StatusNotFound) // files only, no listings
+			return
+		}
 		setPageHeaders(c)
 		files.ServeHTTP(c.Writer, c.Request)
 	})
