@@ -167,13 +167,15 @@ func Answers(outcomes []Outcome, allowed ...int) error {
 //   - 402: one order, PAYMENT_DECLINED; 409: one order, REJECTED; 422
 //     naming an order: that order, PAYMENT_FAILED;
 //   - 429 or 503: no CONFIRMED order: nothing was done, no order was
-//     created, or nothing will be charged for it;
+//     created, or nothing will be charged for it; unless an earlier attempt
+//     of the same key was answered 504 or not at all: a refusal speaks for
+//     its own attempt only, and the earlier one's outcome stays unknown;
 //   - 504 or no answer: the outcome is unknown; any order may exist.
 func Promises(outcomes []Outcome) error {
 	var errs []error
 	for _, o := range outcomes {
 		if err := promise(o); err != nil {
-			errs = append(errs, fmt.Errorf("%s (answered %d): %w", o.Key, o.Status, err))
+			errs = append(errs, fmt.Errorf("%s (answered %d; its attempts %v): %w", o.Key, o.Status, statuses(o.Attempts), err))
 		}
 	}
 	return first(errs)
@@ -207,12 +209,35 @@ func promise(o Outcome) error {
 	case http.StatusGatewayTimeout, 0:
 		return nil
 	}
+	if unknownBefore(o.Attempts) {
+		return nil
+	}
 	for _, ord := range o.Orders {
 		if ord.Status == "CONFIRMED" {
 			return fmt.Errorf("order %s is CONFIRMED although the answer said it failed", ord.ID)
 		}
 	}
 	return nil
+}
+
+// unknownBefore reports whether an attempt before the last was answered
+// 504 or not at all: it may have placed the order.
+func unknownBefore(attempts []load.Attempt) bool {
+	for _, a := range attempts[:max(0, len(attempts)-1)] {
+		if a.Status == http.StatusGatewayTimeout || a.Status == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// statuses lists the attempts' HTTP statuses (0: no answer).
+func statuses(attempts []load.Attempt) []int {
+	out := make([]int, len(attempts))
+	for i, a := range attempts {
+		out[i] = a.Status
+	}
+	return out
 }
 
 // Confirmed counts the CONFIRMED orders and the units of each product they
