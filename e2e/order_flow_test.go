@@ -136,27 +136,7 @@ func testOrderFlow(t *testing.T, s *stack.Stack) {
 
 	traceID := traceIDOf(t, hdr.Get("Traceparent"))
 	want := []string{"gateway", "order", "inventory", "payment"}
-	deadline := time.Now().Add(20 * time.Second)
-	var seen map[string][]string
-	for {
-		spans, err := s.Spans(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seen = map[string][]string{}
-		for _, sp := range spans {
-			if sp.TraceID == traceID {
-				seen[sp.Service] = append(seen[sp.Service], sp.Name)
-			}
-		}
-		if hasAll(seen, want) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	if !hasAll(seen, want) {
-		t.Fatalf("trace %s has spans from %v, want every one of %v", traceID, seen, want)
-	}
+	seen := waitForTrace(t, s, traceID, want...)
 	if !contains(seen["payment"], "psp POST") {
 		t.Errorf("payment's spans %v lack the call to the provider (psp POST)", seen["payment"])
 	}
@@ -212,6 +192,32 @@ func traceIDOf(t *testing.T, traceparent string) string {
 		t.Fatalf("response traceparent %q is not W3C trace context", traceparent)
 	}
 	return parts[1]
+}
+
+// waitForTrace waits until the collector holds spans of traceID from every
+// one of services, and returns the names of the trace's spans by service.
+func waitForTrace(t *testing.T, s *stack.Stack, traceID string, services ...string) map[string][]string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		spans, err := s.Spans(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string][]string{}
+		for _, sp := range spans {
+			if sp.TraceID == traceID {
+				seen[sp.Service] = append(seen[sp.Service], sp.Name)
+			}
+		}
+		if hasAll(seen, services) {
+			return seen
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("trace %s has spans from %v, want every one of %v", traceID, seen, services)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 func hasAll(seen map[string][]string, services []string) bool {

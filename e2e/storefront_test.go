@@ -376,29 +376,3 @@ func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 func waitAttr(sel, name, value string) chromedp.Action[chromedp.Void] {
 	return poll(fmt.Sprintf(`document.querySelector(%q)?.getAttribute(%q) === %q`, sel, name, value))
 }
-
-// waitForTrace waits until the collector holds spans of traceID from every
-// one of services.
-func waitForTrace(t *testing.T, s *stack.Stack, traceID string, services ...string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		spans, err := s.Spans(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		seen := map[string][]string{}
-		for _, sp := range spans {
-			if sp.TraceID == traceID {
-				seen[sp.Service] = append(seen[sp.Service], sp.Name)
-			}
-		}
-		if hasAll(seen, services) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("trace %s shown on the page has spans from %v, want every one of %v", traceID, seen, services)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-}

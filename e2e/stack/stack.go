@@ -562,11 +562,7 @@ func (s *Stack) dumpLogs(t testing.TB, name string, c *testcontainers.DockerCont
 }
 
 // Span is one exported span, as read from the collector's file export.
-type Span struct {
-	Service string
-	Name    string
-	TraceID string
-}
+type Span = traceview.Span
 
 // Spans reads every span the collector has written so far.
 func (s *Stack) Spans(ctx context.Context) ([]Span, error) {
@@ -575,13 +571,5 @@ func (s *Stack) Spans(ctx context.Context) ([]Span, error) {
 		return nil, fmt.Errorf("read collector export: %w", err)
 	}
 	defer rc.Close()
-	read, err := traceview.Read(rc, "")
-	if err != nil {
-		return nil, err
-	}
-	spans := make([]Span, 0, len(read))
-	for _, sp := range read {
-		spans = append(spans, Span{Service: sp.Service, Name: sp.Name, TraceID: sp.TraceID})
-	}
-	return spans, nil
+	return traceview.Read(rc, "")
 }

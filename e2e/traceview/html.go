@@ -33,6 +33,7 @@ type htmlPage struct {
 	Services       []legend
 	Rows           []htmlRow
 	Width, Height  int
+	BarHeight      int
 	Ticks          []tick
 }
 
@@ -61,7 +62,7 @@ svg { font: 12px ui-monospace, monospace; max-width: 100%; height: auto; }
 {{range .Ticks}}<line x1="{{.X}}" y1="18" x2="{{.X}}" y2="{{$.Height}}" stroke="#d0d7de"/><text x="{{.X}}" y="12" text-anchor="middle" fill="#4a5360">{{.Label}}</text>
 {{end}}{{range .Rows}}<g><title>{{.Service}} {{.Name}} ({{.Kind}}): starts at {{.Start}}, takes {{.Length}}, status {{.Status}}{{if .Message}}: {{.Message}}{{end}}</title>
 <text x="{{.LabelX}}" y="{{.TextY}}" fill="{{.Colour}}">{{.Label}}</text>
-<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{$.RowBar}}" rx="2" fill="{{.Colour}}"{{if .Failed}} class="failed"{{end}}/>
+<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{$.BarHeight}}" rx="2" fill="{{.Colour}}"{{if .Failed}} class="failed"{{end}}/>
 <text x="{{.EndX}}" y="{{.TextY}}" fill="#1b1f24">{{.Length}}{{if .Failed}} ERROR{{end}}</text></g>
 {{end}}</svg>
 <p>Drawn by <code>make trace ID={{.TraceID}}</code> from the collector's file export.</p>
@@ -86,7 +87,7 @@ func WriteHTML(w io.Writer, traceID string, rows []Row) error {
 		return int(d * plotWidth / int64(whole))
 	}
 	p := htmlPage{TraceID: traceID, Total: ms(whole), Services: legends,
-		Width: labelWidth + plotWidth + 90, Height: topMargin + len(rows)*rowHeight + 8}
+		Width: labelWidth + plotWidth + 90, Height: topMargin + len(rows)*rowHeight + 8, BarHeight: rowHeight - 8}
 	for i := 0; i <= 4; i++ {
 		p.Ticks = append(p.Ticks, tick{X: labelWidth + i*plotWidth/4, Label: ms(whole * time.Duration(i) / 4)})
 	}
@@ -99,10 +100,7 @@ func WriteHTML(w io.Writer, traceID string, rows []Row) error {
 			Colour: colours[r.Service], Start: ms(r.Offset), Length: ms(r.Duration()), Failed: r.Status == "Error",
 		})
 	}
-	return page.Execute(w, struct {
-		htmlPage
-		RowBar int
-	}{p, rowHeight - 8})
+	return page.Execute(w, p)
 }
 
 // truncate shortens s to n characters, marking the cut.

@@ -33,13 +33,10 @@ export function signedIn() {
 // signIn asks the gateway's dev sign-in for a short-lived token (the dev
 // stack only; a real deployment signs people in with its identity provider).
 export async function signIn(customer) {
-  const res = await fetch("/v1/dev/signin", {
-    method: "POST",
-    headers: { "Content-Type": "application/json", traceparent: newTraceparent() },
-    body: JSON.stringify({ customer }),
-  });
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Problem(res.status, body);
+  // A token sent along, expired or another account's, would be refused
+  // before the sign-in runs.
+  session.removeItem("token");
+  const { body } = await api("POST", "/v1/dev/signin", { body: { customer } }, true);
   session.setItem("token", body.token);
   session.setItem("customer", body.customer);
   session.setItem("expires", String(Date.parse(body.expires_at)));
@@ -51,8 +48,8 @@ export function signOut() {
 }
 
 // api calls the REST API as the signed-in customer and returns
-// {status, body, traceId}, or throws a Problem. A token that expired is
-// renewed once, for the same customer.
+// {status, body}, or throws a Problem. A token that expired is renewed
+// once, for the same customer (renewed: already done).
 export async function api(method, path, { body, idempotencyKey } = {}, renewed = false) {
   const traceparent = newTraceparent();
   const headers = { traceparent, Accept: "application/json" };
@@ -77,7 +74,7 @@ export async function api(method, path, { body, idempotencyKey } = {}, renewed =
     if (!p.traceId) p.traceId = traceparent.split("-")[1];
     throw p;
   }
-  return { status: res.status, body: json, traceId: traceparent.split("-")[1] };
+  return { status: res.status, body: json };
 }
 
 // el builds an element: el("td", {class: "x"}, "text", child...).
