@@ -145,7 +145,7 @@ bench-discovery: ## discovery propagation, killed instances (docs/discovery.md) 
 	@$(GO) run ./e2e/cmd/benchplot -kind balancing -o docs/balancing.png docs/bench/balancing.txt && echo "[bench] docs/balancing.png drawn"
 
 .PHONY: bench-checkout
-bench-checkout: up ## the checkout path at rising rates, catalog reads, and each service's CPU profile at saturation (docs/benchmarks.md; ~12 min)
+bench-checkout: up ## the checkout path at rising rates, catalog reads, each service's CPU profile at saturation and CPU per order (docs/benchmarks.md; ~17 min)
 	@JWT_SIGNING_KEY='$(JWT_SIGNING_KEY)' GO='$(GO)' scripts/bench-checkout.sh
 
 .PHONY: bench-overload

@@ -201,23 +201,52 @@ func (s *Store) SetStock(ctx context.Context, id string, available int64) (inven
 	return p, nil
 }
 
-// Reserve implements inventory.Store in one transaction.
+// Reserve implements inventory.Store in one transaction of four round
+// trips: begin; the claim and the products' locks; the stock, lines and
+// total; commit.
 func (s *Store) Reserve(ctx context.Context, orderID string, items []inventory.Item) (inventory.Reservation, error) {
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, it.ProductID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+
 	var r inventory.Reservation
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var (
+			claimed bool
+			locked  []inventory.Product
+		)
+		now := s.now()
+		b := &pgx.Batch{}
 		// Claim the order id first. A concurrent Reserve or Release of the
 		// same order waits here until this transaction ends, and then sees
 		// its outcome: one reservation per order, whatever the timing.
-		now := s.now()
-		tag, err := tx.Exec(ctx, `
+		b.Queue(`
 			INSERT INTO reservations (order_id, state, created_at, expires_at, updated_at)
 			VALUES ($1, 'reserved', $2, $3, $2)
 			ON CONFLICT (order_id) DO NOTHING`,
-			orderID, now, now.Add(s.ttl))
-		if err != nil {
-			return dbErr(err, "reserve order %s", orderID)
+			orderID, now, now.Add(s.ttl)).Exec(func(tag pgconn.CommandTag) error {
+			claimed = tag.RowsAffected() == 1
+			return nil
+		})
+		// Lock in id order (ORDER BY sits below the row locking in the
+		// plan, so rows are locked as sorted). NO KEY UPDATE is the lock an
+		// UPDATE of non-key columns takes; unlike FOR UPDATE it does not
+		// block the foreign-key checks of reservation lines that merely
+		// point at a row. Pipelined with the claim: a repeat locks them too,
+		// for the moment its transaction lasts.
+		b.Queue(`SELECT `+productColumns+` FROM products WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids).
+			Query(func(rows pgx.Rows) error {
+				var err error
+				locked, err = pgx.CollectRows(rows, scanProduct)
+				return err
+			})
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return dbErr(err, "reserve order %s: claim it and lock its products", orderID)
 		}
-		if tag.RowsAffected() == 0 {
+		if !claimed {
 			// A repeat (or an order released before it reserved): answer
 			// what is stored, take no stock, and hold a reservation that
 			// is still held for another TTL.
@@ -225,10 +254,12 @@ func (s *Store) Reserve(ctx context.Context, orderID string, items []inventory.I
 				WHERE order_id = $1 AND state = 'reserved'`, orderID, now.Add(s.ttl), now); err != nil {
 				return dbErr(err, "renew the reservation of order %s", orderID)
 			}
+			var err error
 			r, err = loadReservation(ctx, tx, orderID)
 			return err
 		}
-		r, err = takeStock(ctx, tx, orderID, items)
+		var err error
+		r, err = takeStock(ctx, tx, orderID, items, ids, locked)
 		return err
 	})
 	if err != nil {
@@ -237,28 +268,10 @@ func (s *Store) Reserve(ctx context.Context, orderID string, items []inventory.I
 	return r, nil
 }
 
-// takeStock holds every item for the reservation just inserted, or fails
+// takeStock holds every item for the reservation just inserted, from the
+// products ids (sorted, each once) that the caller has locked, or fails
 // with a domain error, which rolls the whole transaction back.
-func takeStock(ctx context.Context, tx pgx.Tx, orderID string, items []inventory.Item) (inventory.Reservation, error) {
-	ids := make([]string, 0, len(items))
-	for _, it := range items {
-		ids = append(ids, it.ProductID)
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-
-	// Lock in id order (ORDER BY sits below the row locking in the plan,
-	// so rows are locked as sorted). NO KEY UPDATE is the lock an UPDATE
-	// of non-key columns takes; unlike FOR UPDATE it does not block the
-	// foreign-key checks of reservation lines that merely point at a row.
-	rows, err := tx.Query(ctx, `SELECT `+productColumns+` FROM products WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
-	if err != nil {
-		return inventory.Reservation{}, dbErr(err, "reserve order %s: lock products", orderID)
-	}
-	locked, err := pgx.CollectRows(rows, scanProduct)
-	if err != nil {
-		return inventory.Reservation{}, dbErr(err, "reserve order %s: lock products", orderID)
-	}
+func takeStock(ctx context.Context, tx pgx.Tx, orderID string, items []inventory.Item, ids []string, locked []inventory.Product) (inventory.Reservation, error) {
 	products := make(map[string]inventory.Product, len(locked))
 	for _, p := range locked {
 		products[p.ID] = p
@@ -275,18 +288,6 @@ func takeStock(ctx context.Context, tx pgx.Tx, orderID string, items []inventory
 	for i, id := range ids {
 		qtys[i] = a.Take[id]
 	}
-	tag, err := tx.Exec(ctx, `
-		UPDATE products AS p SET available = p.available - r.qty
-		FROM unnest($1::text[], $2::bigint[]) AS r(id, qty)
-		WHERE p.id = r.id AND p.available >= r.qty`,
-		ids, qtys)
-	if err != nil {
-		return inventory.Reservation{}, dbErr(err, "reserve order %s: take stock", orderID)
-	}
-	if tag.RowsAffected() != int64(len(ids)) {
-		return inventory.Reservation{}, fmt.Errorf("reserve order %s: stock of %d products changed under lock, %d taken", orderID, len(ids), tag.RowsAffected())
-	}
-
 	lineNos := make([]int32, len(a.Lines))
 	lineIDs := make([]string, len(a.Lines))
 	lineQtys := make([]int32, len(a.Lines))
@@ -295,44 +296,64 @@ func takeStock(ctx context.Context, tx pgx.Tx, orderID string, items []inventory
 	for i, l := range a.Lines {
 		lineNos[i], lineIDs[i], lineQtys[i], prices[i], currencies[i] = int32(i), l.ProductID, l.Quantity, l.UnitPrice.Minor, l.UnitPrice.Currency
 	}
-	if _, err := tx.Exec(ctx, `
+	// The stock, the lines and the total go in one round trip.
+	b := &pgx.Batch{}
+	b.Queue(`
+		UPDATE products AS p SET available = p.available - r.qty
+		FROM unnest($1::text[], $2::bigint[]) AS r(id, qty)
+		WHERE p.id = r.id AND p.available >= r.qty`,
+		ids, qtys).Exec(func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() != int64(len(ids)) {
+			return fmt.Errorf("stock of %d products changed under lock, %d taken", len(ids), tag.RowsAffected())
+		}
+		return nil
+	})
+	b.Queue(`
 		INSERT INTO reservation_lines (order_id, line_no, product_id, quantity, unit_price_minor, currency)
 		SELECT $1, l.no, l.product_id, l.quantity, l.price, l.currency
 		FROM unnest($2::int[], $3::text[], $4::int[], $5::bigint[], $6::text[]) AS l(no, product_id, quantity, price, currency)`,
-		orderID, lineNos, lineIDs, lineQtys, prices, currencies); err != nil {
-		return inventory.Reservation{}, dbErr(err, "reserve order %s: lines", orderID)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE reservations SET total_minor = $2, total_currency = NULLIF($3, '') WHERE order_id = $1`,
-		orderID, a.Total.Minor, a.Total.Currency); err != nil {
-		return inventory.Reservation{}, dbErr(err, "reserve order %s: total", orderID)
+		orderID, lineNos, lineIDs, lineQtys, prices, currencies)
+	b.Queue(`UPDATE reservations SET total_minor = $2, total_currency = NULLIF($3, '') WHERE order_id = $1`,
+		orderID, a.Total.Minor, a.Total.Currency)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return inventory.Reservation{}, dbErr(err, "reserve order %s: take stock, record lines and total", orderID)
 	}
 	return inventory.Reservation{OrderID: orderID, Lines: a.Lines, Total: a.Total, State: inventory.Reserved}, nil
 }
 
 // Commit implements inventory.Store. A reservation past its expiry that the
 // sweeper has not released yet still commits: its stock is still held.
+//
+// The common case, a held reservation, is one round trip: the conditional
+// UPDATE and the read of its lines, pipelined in one implicit transaction.
+// The UPDATE waits for a concurrent Release or sweep that locked the row and
+// then sees what it did, so whichever comes second sees the first's outcome.
 func (s *Store) Commit(ctx context.Context, orderID string) (inventory.Reservation, error) {
-	var r inventory.Reservation
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// The row lock orders this against a concurrent Release or sweep:
-		// whichever comes second sees what the first did.
-		var state string
-		err := tx.QueryRow(ctx, `SELECT state FROM reservations WHERE order_id = $1 FOR NO KEY UPDATE`, orderID).Scan(&state)
-		if errors.Is(err, pgx.ErrNoRows) || state == stateReleased {
-			return apperr.New(apperr.FailedPrecondition, "order %s holds no reservation to commit", orderID).
-				WithReason(inventory.ReasonNotReserved, "order_id", orderID)
-		}
-		if err != nil {
-			return dbErr(err, "commit order %s", orderID)
-		}
-		if state == stateReserved {
-			if _, err := tx.Exec(ctx, `UPDATE reservations SET state = 'committed', updated_at = $2 WHERE order_id = $1`, orderID, s.now()); err != nil {
-				return dbErr(err, "commit order %s", orderID)
-			}
-		}
-		r, err = loadReservation(ctx, tx, orderID)
+	r := inventory.Reservation{OrderID: orderID, State: inventory.Committed}
+	held := false
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE reservations SET state = 'committed', updated_at = $2 WHERE order_id = $1 AND state = 'reserved'
+		RETURNING total_minor, coalesce(total_currency::text, '')`, orderID, s.now()).Query(func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, []any{&r.Total.Minor, &r.Total.Currency}, func() error {
+			held = true
+			return nil
+		})
 		return err
 	})
+	queueLines(b, orderID, &r.Lines)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return inventory.Reservation{}, dbErr(err, "commit order %s", orderID)
+	}
+	if held {
+		return r, nil
+	}
+	// Not held: committed before (a repeat), released, or never reserved.
+	// A reservation that has left "reserved" never returns to it.
+	r, err := loadReservation(ctx, s.pool, orderID)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && r.State == inventory.Released) {
+		return inventory.Reservation{}, apperr.New(apperr.FailedPrecondition, "order %s holds no reservation to commit", orderID).
+			WithReason(inventory.ReasonNotReserved, "order_id", orderID)
+	}
 	if err != nil {
 		return inventory.Reservation{}, err
 	}
@@ -441,13 +462,22 @@ func restock(ctx context.Context, tx pgx.Tx, orderIDs []string, now time.Time) e
 	return nil
 }
 
-// loadReservation reads a stored reservation with its lines in request order.
-func loadReservation(ctx context.Context, tx pgx.Tx, orderID string) (inventory.Reservation, error) {
+// querier is what loadReservation reads through: a transaction or the pool.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// loadReservation reads a stored reservation with its lines in request
+// order, in one round trip.
+func loadReservation(ctx context.Context, q querier, orderID string) (inventory.Reservation, error) {
 	r := inventory.Reservation{OrderID: orderID}
 	var state string
-	err := tx.QueryRow(ctx, `SELECT state, total_minor, coalesce(total_currency::text, '') FROM reservations WHERE order_id = $1`, orderID).
-		Scan(&state, &r.Total.Minor, &r.Total.Currency)
-	if err != nil {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT state, total_minor, coalesce(total_currency::text, '') FROM reservations WHERE order_id = $1`, orderID).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&state, &r.Total.Minor, &r.Total.Currency) })
+	queueLines(b, orderID, &r.Lines)
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return inventory.Reservation{}, dbErr(err, "load reservation of order %s", orderID)
 	}
 	switch state {
@@ -460,21 +490,23 @@ func loadReservation(ctx context.Context, tx pgx.Tx, orderID string) (inventory.
 	default:
 		return inventory.Reservation{}, fmt.Errorf("load reservation of order %s: unknown state %q", orderID, state)
 	}
-	rows, err := tx.Query(ctx, `
-		SELECT product_id, quantity, unit_price_minor, currency::text FROM reservation_lines
-		WHERE order_id = $1 ORDER BY line_no`, orderID)
-	if err != nil {
-		return inventory.Reservation{}, dbErr(err, "load lines of order %s", orderID)
-	}
-	r.Lines, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (inventory.Line, error) {
-		var l inventory.Line
-		err := row.Scan(&l.ProductID, &l.Quantity, &l.UnitPrice.Minor, &l.UnitPrice.Currency)
-		return l, err
-	})
-	if err != nil {
-		return inventory.Reservation{}, dbErr(err, "load lines of order %s", orderID)
-	}
 	return r, nil
+}
+
+// queueLines adds the read of orderID's reservation lines, in request
+// order, into lines to b.
+func queueLines(b *pgx.Batch, orderID string, lines *[]inventory.Line) {
+	b.Queue(`
+		SELECT product_id, quantity, unit_price_minor, currency::text FROM reservation_lines
+		WHERE order_id = $1 ORDER BY line_no`, orderID).Query(func(rows pgx.Rows) error {
+		var err error
+		*lines, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (inventory.Line, error) {
+			var l inventory.Line
+			err := row.Scan(&l.ProductID, &l.Quantity, &l.UnitPrice.Minor, &l.UnitPrice.Currency)
+			return l, err
+		})
+		return err
+	})
 }
 
 // dbErr wraps a database error with what was being done. A deadlock or a

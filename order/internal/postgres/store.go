@@ -58,58 +58,51 @@ const orderColumns = `id, customer_id, idempotency_key, request_hash, payment_to
 	total_minor, currency, claimed_until, version, created_at, updated_at, attention, attempts, next_attempt_at,
 	shipping_told, trace_id`
 
-// Create implements order.Store. The insert does nothing when the key is
-// taken, and then the order that holds it is read: of two concurrent
-// Creates with one key, the second waits for the first to commit, finds
-// the conflict and returns the first's order.
+// Create implements order.Store in one statement, one round trip: the
+// insert does nothing when the key is taken, and then the order that holds
+// it is read. Of two concurrent Creates with one key, the second waits for
+// the first to commit, finds the conflict and returns the first's order.
+// The items, lines and history are written by the same statement, only for
+// a row it inserted.
 func (s *Store) Create(ctx context.Context, o order.Order) (order.Order, bool, error) {
 	o = normalize(o.Clone())
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return order.Order{}, false, fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }() // a no-op after Commit
-
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO orders (`+orderColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-		ON CONFLICT (customer_id, idempotency_key) DO NOTHING`,
-		o.ID, o.CustomerID, o.IdempotencyKey, o.RequestHash, o.PaymentToken, o.Status.String(), o.Reason,
-		o.Total.Minor, o.Total.Currency, nullTime(o.ClaimedUntil), o.Version, o.CreatedAt, o.UpdatedAt,
-		o.Attention, o.Attempts, nullTime(o.NextAttemptAt), toldName(o.ShippingTold), o.TraceID)
-	if err != nil {
-		return order.Order{}, false, fmt.Errorf("insert order: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		_ = tx.Rollback(ctx)
-		existing, err := s.selectOrders(ctx, `WHERE customer_id = $1 AND idempotency_key = $2`, o.CustomerID, o.IdempotencyKey)
-		if err != nil {
-			return order.Order{}, false, err
-		}
-		if len(existing) == 0 {
-			return order.Order{}, false, fmt.Errorf("order of customer %s with key %q conflicted but is gone", o.CustomerID, o.IdempotencyKey)
-		}
-		return existing[0], false, nil
-	}
-
-	b := &pgx.Batch{}
-	positions := make([]int32, len(o.Items))
-	products := make([]string, len(o.Items))
-	quantities := make([]int32, len(o.Items))
+	n := len(o.Items)
+	positions, products, quantities := make([]int32, n), make([]string, n), make([]int32, n)
 	for i, it := range o.Items {
 		positions[i], products[i], quantities[i] = int32(i), it.ProductID, it.Quantity
 	}
-	b.Queue(`INSERT INTO order_items (order_id, position, product_id, quantity)
-		SELECT $1, * FROM unnest($2::int[], $3::text[], $4::int[])`, o.ID, positions, products, quantities)
-	queueLines(b, o)
-	queueEvents(b, o)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return order.Order{}, false, fmt.Errorf("insert items, lines and history: %w", err)
+	args := []any{o.ID, o.CustomerID, o.IdempotencyKey, o.RequestHash, o.PaymentToken, o.Status.String(), o.Reason,
+		o.Total.Minor, o.Total.Currency, nullTime(o.ClaimedUntil), o.Version, o.CreatedAt, o.UpdatedAt,
+		o.Attention, o.Attempts, nullTime(o.NextAttemptAt), toldName(o.ShippingTold), o.TraceID,
+		positions, products, quantities}
+	args = append(args, lineArgs(o)...)  // $22 to $26
+	args = append(args, eventArgs(o)...) // $27 to $30
+	var inserted int
+	err := s.pool.QueryRow(ctx, `
+		WITH written AS (
+			INSERT INTO orders (`+orderColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+			ON CONFLICT (customer_id, idempotency_key) DO NOTHING
+			RETURNING id
+		), items AS (
+			INSERT INTO order_items (order_id, position, product_id, quantity)
+			SELECT written.id, i.* FROM written, unnest($19::int[], $20::text[], $21::int[]) AS i
+		), `+writeChildren(22, 27)+`
+		SELECT count(*) FROM written`, args...).Scan(&inserted)
+	if err != nil {
+		return order.Order{}, false, fmt.Errorf("insert order: %w", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return order.Order{}, false, fmt.Errorf("commit: %w", err)
+	if inserted == 1 {
+		return o, true, nil
 	}
-	return o, true, nil
+	existing, err := s.selectOrders(ctx, `WHERE customer_id = $1 AND idempotency_key = $2`, o.CustomerID, o.IdempotencyKey)
+	if err != nil {
+		return order.Order{}, false, err
+	}
+	if len(existing) == 0 {
+		return order.Order{}, false, fmt.Errorf("order of customer %s with key %q conflicted but is gone", o.CustomerID, o.IdempotencyKey)
+	}
+	return existing[0], false, nil
 }
 
 // Get implements order.Store.
@@ -124,16 +117,12 @@ func (s *Store) Get(ctx context.Context, id string) (order.Order, error) {
 	return orders[0], nil
 }
 
-// Update implements order.Store: one transaction with an UPDATE conditional
-// on the version, the lines replaced and new history events appended.
+// Update implements order.Store in one statement, one round trip: an
+// UPDATE conditional on the version, and, only when it matched, the lines
+// replaced and new history events appended. When nothing matched, a second
+// query says why.
 func (s *Store) Update(ctx context.Context, o *order.Order) error {
 	n := normalize(o.Clone())
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-
 	// The state machine is the domain's (order.AllowedFrom); the WHERE
 	// clause applies it in the same statement that checks the version.
 	from := order.AllowedFrom(n.Status)
@@ -141,51 +130,56 @@ func (s *Store) Update(ctx context.Context, o *order.Order) error {
 	for i, st := range from {
 		names[i] = st.String()
 	}
-	tag, err := tx.Exec(ctx, `
-		UPDATE orders SET status = $3, reason = $4, total_minor = $5, currency = $6,
-			claimed_until = $7, updated_at = $8, attention = $9, attempts = $10, next_attempt_at = $11,
-			payment_token = CASE WHEN $13 THEN '' ELSE payment_token END,
-			version = version + 1
-		WHERE id = $1 AND version = $2 AND status = ANY($12)`,
-		n.ID, n.Version, n.Status.String(), n.Reason, n.Total.Minor, n.Total.Currency,
+	args := []any{n.ID, n.Version, n.Status.String(), n.Reason, n.Total.Minor, n.Total.Currency,
 		nullTime(n.ClaimedUntil), n.UpdatedAt, n.Attention, n.Attempts, nullTime(n.NextAttemptAt), names,
-		n.TokenSpent())
+		n.TokenSpent()}
+	args = append(args, lineArgs(n)...)  // $14 to $18
+	args = append(args, eventArgs(n)...) // $19 to $22
+	var updated int
+	err := s.pool.QueryRow(ctx, `
+		WITH written AS (
+			UPDATE orders SET status = $3, reason = $4, total_minor = $5, currency = $6,
+				claimed_until = $7, updated_at = $8, attention = $9, attempts = $10, next_attempt_at = $11,
+				payment_token = CASE WHEN $13 THEN '' ELSE payment_token END,
+				version = version + 1
+			WHERE id = $1 AND version = $2 AND status = ANY($12)
+			RETURNING id
+		), dropped_lines AS (
+			DELETE FROM order_lines WHERE order_id IN (SELECT id FROM written) AND position >= cardinality($14::int[])
+		), `+writeChildren(14, 19)+`
+		SELECT count(*) FROM written`, args...).Scan(&updated)
 	if err != nil {
 		return fmt.Errorf("update order %s: %w", n.ID, err)
 	}
-	if tag.RowsAffected() == 0 {
-		var (
-			status  string
-			version int64
-		)
-		err := tx.QueryRow(ctx, `SELECT status, version FROM orders WHERE id = $1`, n.ID).Scan(&status, &version)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return apperr.New(apperr.NotFound, "order %s not found", n.ID)
-		case err != nil:
-			return fmt.Errorf("look up order %s: %w", n.ID, err)
-		case version != n.Version:
-			return order.ErrStale
-		}
-		cur, err := order.ParseStatus(status)
-		if err != nil {
-			return err
-		}
-		return order.TransitionError(n.ID, cur, n.Status)
-	}
-
-	b := &pgx.Batch{}
-	b.Queue(`DELETE FROM order_lines WHERE order_id = $1`, n.ID)
-	queueLines(b, n)
-	queueEvents(b, n)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("store lines and history of order %s: %w", n.ID, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	if updated == 0 {
+		return s.whyNotUpdated(ctx, n)
 	}
 	o.Version++
 	return nil
+}
+
+// whyNotUpdated tells why an Update matched no row: the order does not
+// exist, another change came first (ErrStale), or its status does not allow
+// the change.
+func (s *Store) whyNotUpdated(ctx context.Context, n order.Order) error {
+	var (
+		status  string
+		version int64
+	)
+	err := s.pool.QueryRow(ctx, `SELECT status, version FROM orders WHERE id = $1`, n.ID).Scan(&status, &version)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return apperr.New(apperr.NotFound, "order %s not found", n.ID)
+	case err != nil:
+		return fmt.Errorf("look up order %s: %w", n.ID, err)
+	case version != n.Version:
+		return order.ErrStale
+	}
+	cur, err := order.ParseStatus(status)
+	if err != nil {
+		return err
+	}
+	return order.TransitionError(n.ID, cur, n.Status)
 }
 
 // ListByCustomer implements order.Store with keyset pagination: the page
@@ -403,11 +397,31 @@ func scanOrder(row pgx.CollectableRow) (order.Order, error) {
 	return o, nil
 }
 
-// queueLines adds the insert of o's lines to b.
-func queueLines(b *pgx.Batch, o order.Order) {
-	if len(o.Lines) == 0 {
-		return
-	}
+// writeChildren returns the common table expressions that write the lines
+// and append the history of the order the CTE "written" returned, if it
+// returned one; lineArgs are its parameters from $lines, eventArgs from
+// $events. Lines are upserted by position (a line that did not change is
+// not rewritten); events already stored (same sequence number) are kept as
+// they are.
+func writeChildren(lines, events int) string {
+	return fmt.Sprintf(`lines AS (
+			INSERT INTO order_lines (order_id, position, product_id, quantity, unit_price_minor, currency)
+			SELECT written.id, l.* FROM written,
+				unnest($%[1]d::int[], $%[2]d::text[], $%[3]d::int[], $%[4]d::bigint[], $%[5]d::text[]) AS l
+			ON CONFLICT (order_id, position) DO UPDATE SET product_id = excluded.product_id,
+				quantity = excluded.quantity, unit_price_minor = excluded.unit_price_minor, currency = excluded.currency
+			WHERE (order_lines.product_id, order_lines.quantity, order_lines.unit_price_minor, order_lines.currency)
+				IS DISTINCT FROM (excluded.product_id, excluded.quantity, excluded.unit_price_minor, excluded.currency)
+		), events AS (
+			INSERT INTO order_events (order_id, seq, at, step, detail)
+			SELECT written.id, e.* FROM written,
+				unnest($%[6]d::int[], $%[7]d::timestamptz[], $%[8]d::text[], $%[9]d::text[]) AS e
+			ON CONFLICT (order_id, seq) DO NOTHING
+		)`, lines, lines+1, lines+2, lines+3, lines+4, events, events+1, events+2, events+3)
+}
+
+// lineArgs are o's lines as the five arrays writeChildren reads.
+func lineArgs(o order.Order) []any {
 	n := len(o.Lines)
 	positions, products, quantities := make([]int32, n), make([]string, n), make([]int32, n)
 	prices, currencies := make([]int64, n), make([]string, n)
@@ -415,25 +429,17 @@ func queueLines(b *pgx.Batch, o order.Order) {
 		positions[i], products[i], quantities[i] = int32(i), l.ProductID, l.Quantity
 		prices[i], currencies[i] = l.UnitPrice.Minor, l.UnitPrice.Currency
 	}
-	b.Queue(`INSERT INTO order_lines (order_id, position, product_id, quantity, unit_price_minor, currency)
-		SELECT $1, * FROM unnest($2::int[], $3::text[], $4::int[], $5::bigint[], $6::text[])`,
-		o.ID, positions, products, quantities, prices, currencies)
+	return []any{positions, products, quantities, prices, currencies}
 }
 
-// queueEvents adds the append of o's history to b: events already stored
-// (same sequence number) are kept as they are.
-func queueEvents(b *pgx.Batch, o order.Order) {
-	if len(o.History) == 0 {
-		return
-	}
+// eventArgs are o's history as the four arrays writeChildren reads.
+func eventArgs(o order.Order) []any {
 	n := len(o.History)
 	seqs, ats, steps, details := make([]int32, n), make([]time.Time, n), make([]string, n), make([]string, n)
 	for i, e := range o.History {
 		seqs[i], ats[i], steps[i], details[i] = int32(i), e.At, e.Step, e.Detail
 	}
-	b.Queue(`INSERT INTO order_events (order_id, seq, at, step, detail)
-		SELECT $1, * FROM unnest($2::int[], $3::timestamptz[], $4::text[], $5::text[])
-		ON CONFLICT (order_id, seq) DO NOTHING`, o.ID, seqs, ats, steps, details)
+	return []any{seqs, ats, steps, details}
 }
 
 // normalize gives o's times the precision and zone Postgres returns them

@@ -580,6 +580,36 @@ func (s suite) testCommit(t *testing.T) {
 		}
 		wantAvailable(t, st, "a", 3)
 	})
+
+	t.Run("racing a release, it commits before it or not at all", func(t *testing.T) {
+		t.Parallel()
+		// Either order is an outcome: committed and then released (the
+		// stock comes back, as for a cancellation), or released and the
+		// commit refused. Never both refused, never the stock lost.
+		st := s.twoProducts(t)
+		const orders = 20
+		for i := range orders {
+			id := fmt.Sprintf("ord-race-%d", i)
+			reserve(t, st, id, item("a", 1))
+			start := make(chan struct{})
+			var commitErr, releaseErr error
+			var wg sync.WaitGroup
+			wg.Go(func() { <-start; _, commitErr = st.Commit(t.Context(), id) })
+			wg.Go(func() { <-start; _, releaseErr = st.Release(t.Context(), id) })
+			close(start)
+			wg.Wait()
+			if releaseErr != nil {
+				t.Fatalf("Release of %s: %v", id, releaseErr)
+			}
+			if commitErr != nil {
+				wantErr(t, commitErr, apperr.FailedPrecondition, inventory.ReasonNotReserved)
+			}
+			if r := release(t, st, id); r.State != inventory.Released {
+				t.Errorf("%s: state %d after the race, want Released", id, r.State)
+			}
+		}
+		wantAvailable(t, st, "a", 5)
+	})
 }
 
 func (s suite) testRelease(t *testing.T) {

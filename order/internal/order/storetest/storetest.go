@@ -224,6 +224,22 @@ func testUpdate(t *testing.T, newStore NewStore) {
 		}
 	})
 
+	t.Run("fewer lines replace more", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		o := mustCreate(t, s, newOrder("ord_1", "c-1", "k-1", base))
+		o.Lines = []order.Line{
+			{ProductID: "p-1", Quantity: 2, UnitPrice: order.Money{Currency: "EUR", Minor: 250}},
+			{ProductID: "p-2", Quantity: 1, UnitPrice: order.Money{Currency: "EUR", Minor: 100}},
+		}
+		mustUpdate(t, s, &o)
+		o.Lines = o.Lines[1:]
+		mustUpdate(t, s, &o)
+		if d := diff(o, mustGet(t, s, "ord_1")); d != "" {
+			t.Errorf("stored order differs (-want +got):\n%s", d)
+		}
+	})
+
 	t.Run("the payment token is kept until it is spent", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
