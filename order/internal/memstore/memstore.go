@@ -166,18 +166,22 @@ func (s *Store) ListUntold(_ context.Context, limit int) ([]order.Order, error) 
 }
 
 // MarkTold implements order.Store.
-func (s *Store) MarkTold(_ context.Context, id string, status order.Status) error {
+func (s *Store) MarkTold(_ context.Context, told []order.Told) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, ok := s.orders[id]
-	if !ok {
-		return apperr.New(apperr.NotFound, "order %s not found", id)
+	var missing error
+	for _, t := range told {
+		o, ok := s.orders[t.ID]
+		if !ok {
+			missing = apperr.New(apperr.NotFound, "order %s not found", t.ID)
+			continue
+		}
+		if o.Status == t.Status {
+			o.ShippingTold = t.Status
+			s.orders[t.ID] = o
+		}
 	}
-	if o.Status == status {
-		o.ShippingTold = status
-		s.orders[id] = o
-	}
-	return nil
+	return missing
 }
 
 // pageAfter returns copies of up to limit orders of sorted that come after

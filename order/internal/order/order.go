@@ -240,9 +240,18 @@ type Store interface {
 	// Cancelled and differs from their ShippingTold, least recently updated
 	// first.
 	ListUntold(ctx context.Context, limit int) ([]Order, error)
-	// MarkTold sets the order's ShippingTold to status if the order is
-	// still in it, and does nothing otherwise. It changes neither Version
-	// nor UpdatedAt, so it never makes a run of the saga or a cancellation
-	// stale; Update keeps what it set.
-	MarkTold(ctx context.Context, id string, status Status) error
+	// MarkTold sets each told order's ShippingTold to the status it was
+	// told of if the order is still in it, and leaves it as it is
+	// otherwise, all in one write. It changes neither Version nor
+	// UpdatedAt, so it never makes a run of the saga or a cancellation
+	// stale; Update keeps what it set. An order that does not exist is an
+	// apperr NotFound (the others are marked).
+	MarkTold(ctx context.Context, told []Told) error
+}
+
+// Told is an order the shipping service was told of, and the status it
+// was told.
+type Told struct {
+	ID     string
+	Status Status
 }

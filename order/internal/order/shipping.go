@@ -48,18 +48,33 @@ func NewShippingRelay(store Store, shipping Shipping, logger *slog.Logger) (*Shi
 }
 
 // Pass tells shipping of up to a batch of orders it has not been told of,
-// oldest first, and reports how many it told. An order whose call fails is
-// left for the next pass, and a pass that finds shipping unavailable ends
-// there; only a store failure ends it with an error.
+// oldest first, records the ones it told in one write, and reports how
+// many it told. An order whose call fails is left for the next pass, and a
+// pass that finds shipping unavailable ends there; only a store failure
+// ends it with an error (what it told is told again on the next pass,
+// which shipping takes as one).
 func (r *ShippingRelay) Pass(ctx context.Context) (int, error) {
 	untold, err := r.store.ListUntold(ctx, shippingBatch)
 	if err != nil {
 		return 0, fmt.Errorf("list orders shipping was not told of: %w", err)
 	}
-	n := 0
+	told := r.tell(ctx, untold)
+	if len(told) == 0 {
+		return 0, ctx.Err()
+	}
+	if err := r.store.MarkTold(ctx, told); err != nil {
+		return 0, fmt.Errorf("record that shipping was told of %d orders: %w", len(told), err)
+	}
+	return len(told), ctx.Err()
+}
+
+// tell tells shipping of each order in turn until ctx ends or shipping is
+// unavailable, and returns the orders it told.
+func (r *ShippingRelay) tell(ctx context.Context, untold []Order) []Told {
+	var told []Told
 	for _, o := range untold {
 		if ctx.Err() != nil {
-			return n, ctx.Err()
+			return told
 		}
 		var err error
 		switch o.Status {
@@ -73,14 +88,11 @@ func (r *ShippingRelay) Pass(ctx context.Context) (int, error) {
 			if code := apperr.CodeOf(err); code == apperr.Unavailable || code == apperr.Timeout {
 				// Shipping is down or overloaded: the rest of the batch
 				// would fail alike, one warning each.
-				return n, nil
+				return told
 			}
 			continue
 		}
-		if err := r.store.MarkTold(ctx, o.ID, o.Status); err != nil {
-			return n, fmt.Errorf("record that shipping was told of order %s: %w", o.ID, err)
-		}
-		n++
+		told = append(told, Told{ID: o.ID, Status: o.Status})
 	}
-	return n, nil
+	return told
 }

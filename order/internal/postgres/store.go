@@ -269,20 +269,29 @@ func (s *Store) ListUntold(ctx context.Context, limit int) ([]order.Order, error
 		ORDER BY updated_at, id LIMIT $1`, limit)
 }
 
-// MarkTold implements order.Store.
-func (s *Store) MarkTold(ctx context.Context, id string, status order.Status) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE orders SET shipping_told = status WHERE id = $1 AND status = $2`, id, status.String())
-	if err != nil {
-		return fmt.Errorf("mark order %s told: %w", id, err)
+// MarkTold implements order.Store in one statement.
+func (s *Store) MarkTold(ctx context.Context, told []order.Told) error {
+	if len(told) == 0 {
+		return nil
 	}
-	if tag.RowsAffected() == 0 {
-		var exists bool
-		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)`, id).Scan(&exists); err != nil {
-			return fmt.Errorf("look up order %s: %w", id, err)
-		}
-		if !exists {
-			return apperr.New(apperr.NotFound, "order %s not found", id)
-		}
+	ids, statuses := make([]string, len(told)), make([]string, len(told))
+	for i, t := range told {
+		ids[i], statuses[i] = t.ID, t.Status.String()
+	}
+	var missing *string
+	err := s.pool.QueryRow(ctx, `
+		WITH marked AS (
+			UPDATE orders AS o SET shipping_told = o.status
+			FROM unnest($1::text[], $2::text[]) AS t(id, status)
+			WHERE o.id = t.id AND o.status = t.status
+		)
+		SELECT min(t.id) FROM unnest($1::text[]) AS t(id) WHERE NOT EXISTS (SELECT 1 FROM orders WHERE id = t.id)`,
+		ids, statuses).Scan(&missing)
+	if err != nil {
+		return fmt.Errorf("mark %d orders told: %w", len(told), err)
+	}
+	if missing != nil {
+		return apperr.New(apperr.NotFound, "order %s not found", *missing)
 	}
 	return nil
 }

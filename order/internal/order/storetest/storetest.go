@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -637,7 +638,7 @@ func testShippingTold(t *testing.T, newStore NewStore) {
 	}
 
 	before := mustGet(t, s, "ord_confirmed")
-	if err := s.MarkTold(t.Context(), "ord_confirmed", order.Confirmed); err != nil {
+	if err := s.MarkTold(t.Context(), []order.Told{{ID: "ord_confirmed", Status: order.Confirmed}}); err != nil {
 		t.Fatalf("MarkTold: %v", err)
 	}
 	after := mustGet(t, s, "ord_confirmed")
@@ -647,14 +648,23 @@ func testShippingTold(t *testing.T, newStore NewStore) {
 	}
 	// A mark for a status the order has left changes nothing: the order
 	// was cancelled since, and shipping must hear of that too.
-	if err := s.MarkTold(t.Context(), "ord_cancelled_after_shipping", order.Confirmed); err != nil {
+	if err := s.MarkTold(t.Context(), []order.Told{{ID: "ord_cancelled_after_shipping", Status: order.Confirmed}}); err != nil {
 		t.Fatalf("MarkTold of a left status: %v", err)
 	}
 	if d := diff([]string{"ord_cancelled", "ord_cancelled_after_shipping"}, untold(t, 10)); d != "" {
 		t.Errorf("untold orders after the marks differ (-want +got):\n%s", d)
 	}
-	if err := s.MarkTold(t.Context(), "ord_nope", order.Confirmed); apperr.CodeOf(err) != apperr.NotFound {
-		t.Errorf("MarkTold of an unknown order: %v, want NotFound", err)
+	// Several in one write; an unknown order among them is NotFound and
+	// the others are marked all the same.
+	err := s.MarkTold(t.Context(), []order.Told{
+		{ID: "ord_cancelled", Status: order.Cancelled}, {ID: "ord_nope", Status: order.Confirmed},
+		{ID: "ord_cancelled_after_shipping", Status: order.Cancelled},
+	})
+	if apperr.CodeOf(err) != apperr.NotFound || !strings.Contains(err.Error(), "ord_nope") {
+		t.Errorf("MarkTold with an unknown order: %v, want NotFound naming ord_nope", err)
+	}
+	if ids := untold(t, 10); len(ids) != 0 {
+		t.Errorf("untold orders after marking them all: %v, want none", ids)
 	}
 
 	// An update from a copy read before the mark keeps the mark.
