@@ -13,7 +13,8 @@
 #
 # Usage: scripts/bench-checkout.sh   (make bench-checkout calls it; needs `make up`)
 # Environment: JWT_SIGNING_KEY, GO (default go), STEP (default 20s),
-# COST_RATE (orders/s for the cost per order, default 40).
+# COST_RATE (orders/s for the cost per order, default 40), DOCKER_SOCK (Docker's
+# socket, default /var/run/docker.sock; e.g. rootless Docker's).
 # Needs curl (the cost reads Docker's API on /var/run/docker.sock).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
