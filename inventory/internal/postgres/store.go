@@ -464,7 +464,6 @@ func restock(ctx context.Context, tx pgx.Tx, orderIDs []string, now time.Time) e
 
 // querier is what loadReservation reads through: a transaction or the pool.
 type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
