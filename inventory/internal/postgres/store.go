@@ -26,6 +26,7 @@ import (
 
 	"github.com/shopmesh/shopmesh/inventory/internal/inventory"
 	"github.com/shopmesh/shopmesh/pkg/platform/apperr"
+	platformpg "github.com/shopmesh/shopmesh/pkg/platform/postgres"
 )
 
 //go:embed migrations/*.sql
@@ -213,7 +214,7 @@ func (s *Store) Reserve(ctx context.Context, orderID string, items []inventory.I
 	ids = slices.Compact(ids)
 
 	var r inventory.Reservation
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := platformpg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		var (
 			claimed bool
 			locked  []inventory.Product
@@ -363,7 +364,7 @@ func (s *Store) Commit(ctx context.Context, orderID string) (inventory.Reservati
 // Release implements inventory.Store.
 func (s *Store) Release(ctx context.Context, orderID string) (inventory.Reservation, error) {
 	var r inventory.Reservation
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := platformpg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		// An order that never reserved gets a released row without lines,
 		// so a late Reserve for it (a retry that lost the race with
 		// compensation) finds it and holds no stock that nobody releases.
@@ -409,7 +410,7 @@ func (s *Store) ReleaseExpired(ctx context.Context, now time.Time, limit int) (i
 		return 0, nil
 	}
 	var released int
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := platformpg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 			SELECT order_id FROM reservations
 			WHERE state = 'reserved' AND expires_at <= $1

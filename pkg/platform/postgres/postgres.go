@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -20,6 +23,25 @@ type Config struct {
 	DSN string
 	// MaxConns bounds the pool (default 10).
 	MaxConns int32
+	// MinConns is how many connections the pool opens before Open returns
+	// and keeps open (default MaxConns). A connection opened under load
+	// costs the database a process, an authentication and cold caches
+	// just when it has the least CPU to spare: with pools that opened
+	// their connections on demand (and the grace below), a few of the
+	// orders offered at half the saturation rate right after a restart of
+	// the stack still answered 504 (docs/deadlines.md, "A restart under
+	// load").
+	MinConns int32
+	// CancelGrace is how long a statement whose context ends may still run
+	// before its connection is given up (default 1s). pgx can only stop a
+	// statement by closing its connection; a statement a few milliseconds
+	// past its budget would then cost a new connection, and under load
+	// each such reconnection made the next statements slower, so more
+	// budgets ran out: the reconnections, not the load, kept a restarted
+	// stack failing. A statement that ends within the grace keeps its
+	// connection and returns what it did; one that does not is stopped as
+	// before (a cancel request, the connection closed).
+	CancelGrace time.Duration
 	// ConnectTimeout bounds the wait for a database that is still starting
 	// (default 30s).
 	ConnectTimeout time.Duration
@@ -27,13 +49,19 @@ type Config struct {
 
 // Open connects, waits for the database within ConnectTimeout, applies the
 // migrations in fsys (goose SQL files at its root) under an advisory lock,
-// and returns the pool. The caller closes it.
+// opens MinConns connections, and returns the pool. The caller closes it.
 func Open(ctx context.Context, cfg Config, migrations fs.FS, logger *slog.Logger) (*pgxpool.Pool, error) {
 	if cfg.DSN == "" {
 		return nil, errors.New("postgres: empty DSN")
 	}
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = 10
+	}
+	if cfg.MinConns == 0 {
+		cfg.MinConns = cfg.MaxConns
+	}
+	if cfg.CancelGrace == 0 {
+		cfg.CancelGrace = time.Second
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 30 * time.Second
@@ -43,6 +71,10 @@ func Open(ctx context.Context, cfg Config, migrations fs.FS, logger *slog.Logger
 		return nil, fmt.Errorf("postgres: parse DSN: %w", err)
 	}
 	pc.MaxConns = cfg.MaxConns
+	pc.MinConns = min(cfg.MinConns, cfg.MaxConns)
+	pc.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn(), DeadlineDelay: cfg.CancelGrace}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: pool: %w", err)
@@ -55,7 +87,37 @@ func Open(ctx context.Context, cfg Config, migrations fs.FS, logger *slog.Logger
 		pool.Close()
 		return nil, err
 	}
+	warm(ctx, pool, int(pc.MinConns), cfg.ConnectTimeout, logger)
 	return pool, nil
+}
+
+// warm opens n connections at once and gives them back to the pool, so the
+// service is ready with them (pgxpool would open them in the background,
+// after the service said it was ready). A database that refuses some (too
+// many connections) costs a warning, not the start: the pool opens them on
+// demand then.
+func warm(ctx context.Context, pool *pgxpool.Pool, n int, timeout time.Duration, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conns := make([]*pgxpool.Conn, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { conns[i], errs[i] = pool.Acquire(ctx) })
+	}
+	wg.Wait()
+	for _, c := range conns {
+		if c != nil {
+			c.Release()
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			logger.WarnContext(ctx, "database: fewer connections opened at start than asked for; the rest open on demand",
+				"asked", n, "open", pool.Stat().TotalConns(), "err", err)
+			return
+		}
+	}
 }
 
 // waitReady pings until the database answers or the timeout passes, so a
