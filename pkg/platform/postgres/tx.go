@@ -29,20 +29,22 @@ func InTx(ctx context.Context, db Beginner, fn func(pgx.Tx) error) error {
 	if err != nil {
 		return err
 	}
+	// Deferred, so a panic in fn ends the transaction too; after a commit
+	// it sends nothing.
+	defer rollback(ctx, tx)
 	if err := fn(tx); err != nil {
-		rollback(ctx, tx)
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		rollback(ctx, tx)
 		return err
 	}
 	return tx.Commit(ctx)
 }
 
-// rollback ends tx within rollbackBudget, whether or not ctx has ended. Its
-// error is not the caller's: the transaction already failed, and a
-// connection the rollback could not clean pgx closes.
+// rollback ends tx within rollbackBudget, whether or not ctx has ended; a
+// transaction that already ended (committed, or its commit failed) is left
+// as it is. Its error is not the caller's: the transaction failed already,
+// and pgx closes a connection the rollback could not clean.
 func rollback(ctx context.Context, tx pgx.Tx) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackBudget)
 	defer cancel()
