@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/shopmesh/shopmesh/pkg/platform/deadline"
 )
 
 // rollbackBudget bounds the rollback of a transaction whose own context
@@ -46,7 +48,7 @@ func InTx(ctx context.Context, db Beginner, fn func(pgx.Tx) error) error {
 // as it is. Its error is not the caller's: the transaction failed already,
 // and pgx closes a connection the rollback could not clean.
 func rollback(ctx context.Context, tx pgx.Tx) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackBudget)
+	ctx, cancel := deadline.Detach(ctx, rollbackBudget)
 	defer cancel()
 	_ = tx.Rollback(ctx)
 }
