@@ -203,8 +203,12 @@ func run(ctx context.Context, args []string) error {
 	}
 	printTargets(res.Curve, res.Saturation)
 	if want["drain"] {
-		res.DrainSeconds = b.drain(ctx, time.Minute)
-		fmt.Printf("no order PENDING %.1fs after the last step\n", res.DrainSeconds)
+		res.DrainSeconds = b.drain(ctx, drainLimit)
+		if res.DrainSeconds < 0 {
+			fmt.Printf("orders still PENDING %s after the last step\n", drainLimit)
+		} else {
+			fmt.Printf("no order PENDING %.1fs after the last step\n", res.DrainSeconds)
+		}
 	}
 	if want["reads"] {
 		if res.Reads, err = b.reads(ctx, *readSaturation, parseFactors(*readFactors)); err != nil {
@@ -318,6 +322,9 @@ func (b *bench) offerRate(ctx context.Context, name string, rate float64, d time
 	return load.Summarize(ps, o.Rate, d), nil
 }
 
+// drainLimit is how long drain waits for the last PENDING order to end.
+const drainLimit = time.Minute
+
 // drain returns the seconds until no order is PENDING, or -1 after limit.
 func (b *bench) drain(ctx context.Context, limit time.Duration) float64 {
 	start := time.Now()
@@ -338,7 +345,7 @@ func (b *bench) flaky(ctx context.Context, res *Results) error {
 	// Orders left PENDING by an earlier step (the search, without the
 	// limits) are charged when recovery finishes them: let that happen
 	// first, or their charges count as this run's.
-	if b.drain(ctx, time.Minute) < 0 {
+	if b.drain(ctx, drainLimit) < 0 {
 		return errors.New("flaky provider: orders of earlier steps still PENDING after a minute")
 	}
 	before, err := b.sim.charges(ctx)
@@ -355,7 +362,7 @@ func (b *bench) flaky(ctx context.Context, res *Results) error {
 	}
 	st := stepOf(s, 0.25)
 	res.FlakyProvider = &st
-	if b.drain(ctx, time.Minute) < 0 {
+	if b.drain(ctx, drainLimit) < 0 {
 		return errors.New("flaky provider: orders still PENDING a minute after the run")
 	}
 	after, err := b.sim.charges(ctx)
