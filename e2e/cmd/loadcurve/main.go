@@ -203,7 +203,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	printTargets(res.Curve, res.Saturation)
 	if want["drain"] {
-		res.DrainSeconds = b.drain(ctx, drainLimit)
+		res.DrainSeconds = b.drain(ctx)
 		if res.DrainSeconds < 0 {
 			fmt.Printf("orders still PENDING %s after the last step\n", drainLimit)
 		} else {
@@ -325,10 +325,11 @@ func (b *bench) offerRate(ctx context.Context, name string, rate float64, d time
 // drainLimit is how long drain waits for the last PENDING order to end.
 const drainLimit = time.Minute
 
-// drain returns the seconds until no order is PENDING, or -1 after limit.
-func (b *bench) drain(ctx context.Context, limit time.Duration) float64 {
+// drain returns the seconds until no order is PENDING, or -1 after
+// drainLimit.
+func (b *bench) drain(ctx context.Context) float64 {
 	start := time.Now()
-	for time.Since(start) < limit {
+	for time.Since(start) < drainLimit {
 		var n int
 		if err := b.db.QueryRow(ctx, `SELECT count(*) FROM orders WHERE status = 'PENDING'`).Scan(&n); err == nil && n == 0 {
 			return time.Since(start).Seconds()
@@ -345,8 +346,8 @@ func (b *bench) flaky(ctx context.Context, res *Results) error {
 	// Orders left PENDING by an earlier step (the search, without the
 	// limits) are charged when recovery finishes them: let that happen
 	// first, or their charges count as this run's.
-	if b.drain(ctx, drainLimit) < 0 {
-		return errors.New("flaky provider: orders of earlier steps still PENDING after a minute")
+	if b.drain(ctx) < 0 {
+		return fmt.Errorf("flaky provider: orders of earlier steps still PENDING after %s", drainLimit)
 	}
 	before, err := b.sim.charges(ctx)
 	if err != nil {
@@ -362,8 +363,8 @@ func (b *bench) flaky(ctx context.Context, res *Results) error {
 	}
 	st := stepOf(s, 0.25)
 	res.FlakyProvider = &st
-	if b.drain(ctx, drainLimit) < 0 {
-		return errors.New("flaky provider: orders still PENDING a minute after the run")
+	if b.drain(ctx) < 0 {
+		return fmt.Errorf("flaky provider: orders still PENDING %s after the run", drainLimit)
 	}
 	after, err := b.sim.charges(ctx)
 	if err != nil {
